@@ -1,0 +1,179 @@
+// The config schema: the one source of truth for keys, defaults and types (types are inferred).
+// Unknown keys are errors everywhere (strictObject), so a typo never silently does nothing.
+import { z } from 'zod';
+
+export const STATION_MOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ICECAST_MOUNT_RE = /^\/[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/;
+
+export const RENDITION_FORMATS = ['ogg-opus', 'ogg-vorbis', 'mp3', 'webm'] as const;
+export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
+
+// Credentials in a URL would end up in logs, /api/info and check-config output; they belong in the
+// *Password(File) keys, which are redacted everywhere.
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .refine((u) => {
+    try {
+      const parsed = new URL(u);
+      return parsed.username === '' && parsed.password === '';
+    } catch {
+      return true; // already reported by z.url()
+    }
+  }, 'must not contain a user name or password; use the *Password / *PasswordFile keys');
+
+/** The shape `icewire hash-password` produces (parameters are range-checked when verifying). */
+export const PASSWORD_HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+
+const renditionSchema = z.strictObject({
+  mount: z.string().regex(ICECAST_MOUNT_RE, 'must be an Icecast mount path such as /live.ogg'),
+  format: z.enum(RENDITION_FORMATS),
+  /** kbit/s; for transcoded renditions only (mp3, ogg-vorbis, and ogg-opus when set). */
+  bitrate: z.number().int().min(8).max(512).optional(),
+});
+
+const stationMountSchema = z.strictObject({
+  name: z.string().max(200).optional(),
+  description: z.string().max(1000).optional(),
+  genre: z.string().max(200).optional(),
+  url: httpUrl.optional(),
+  public: z.boolean().default(false),
+  renditions: z.array(renditionSchema).min(1, 'needs at least one rendition'),
+});
+
+const broadcasterSchema = z.strictObject({
+  name: z.string().min(1).max(100),
+  // The full shape, not just the prefix: a truncated paste would otherwise load fine and then
+  // refuse every login with nothing in the config check to say why.
+  passwordHash: z.string().regex(PASSWORD_HASH_RE, 'must be a hash made by `icewire hash-password` (scrypt$N$r$p$salt$key), pasted whole'),
+  mounts: z.array(z.string().regex(STATION_MOUNT_RE, 'must be a station mount name')).min(1),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+      })
+      .default({ host: '127.0.0.1', port: 8080 }),
+    /** Where people reach the daemon (shown in links; its origin is allowed for WebSockets). */
+    publicUrl: httpUrl.optional(),
+    /** Extra page origins allowed to open broadcast WebSockets. */
+    allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin like https://live.example.org (no path)')).default([]),
+    /** Behind a reverse proxy on loopback: take the client address from X-Forwarded-For (for rate limits and logs). */
+    trustProxy: z.boolean().default(false),
+    /** ffmpeg binary; default: ffmpeg-static if installed, else `ffmpeg` on PATH. */
+    ffmpegPath: z.string().min(1).optional(),
+    icecast: z
+      .strictObject({
+        url: httpUrl.default('http://127.0.0.1:8000'),
+        publicUrl: httpUrl.optional(),
+        sourceUser: z.string().min(1).default('source'),
+        sourcePassword: z.string().min(1).optional(),
+        sourcePasswordFile: z.string().min(1).optional(),
+        adminUser: z.string().min(1).optional(),
+        adminPassword: z.string().min(1).optional(),
+        adminPasswordFile: z.string().min(1).optional(),
+        /** Use the legacy SOURCE method instead of PUT (Icecast < 2.4, some relays). */
+        legacySource: z.boolean().default(false),
+        statsIntervalMs: z.number().int().min(500).max(600000).default(3000),
+        connectTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+      })
+      .default({ url: 'http://127.0.0.1:8000', sourceUser: 'source', legacySource: false, statsIntervalMs: 3000, connectTimeoutMs: 5000 }),
+    auth: z
+      .strictObject({
+        mode: z.enum(['accounts', 'passthrough']).optional(),
+      })
+      .default({}),
+    broadcasters: z.array(broadcasterSchema).default([]),
+    mounts: z.record(z.string().regex(STATION_MOUNT_RE, 'station mount names are letters, digits, . _ - (max 64)'), stationMountSchema).default({}),
+    limits: z
+      .strictObject({
+        maxBroadcasts: z.number().int().min(1).max(10000).default(50),
+        maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1048576),
+        helloTimeoutMs: z.number().int().min(100).max(120000).default(10000),
+        maxFailedLogins: z.number().int().min(1).max(10000).default(10),
+        failedLoginWindowMs: z.number().int().min(1000).max(86400000).default(600000),
+        maxConnectionsPerAddress: z.number().int().min(1).max(100000).default(20),
+        /** Bytes queued towards one ffmpeg or Icecast before the broadcast ends with ingest-too-slow. */
+        maxQueueBytes: z.number().int().min(65536).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+      })
+      .default({
+        maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10,
+        failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
+      }),
+    log: z
+      .strictObject({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      })
+      .default({ level: 'info' }),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [name, m] of Object.entries(cfg.mounts)) {
+      m.renditions.forEach((r, i) => {
+        const other = seen.get(r.mount);
+        if (other !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['mounts', name, 'renditions', i, 'mount'], message: `Icecast mount ${r.mount} is already used by ${other}` });
+        }
+        if (other === undefined) seen.set(r.mount, `mounts.${name}.renditions.${i}`);
+      });
+    }
+    cfg.broadcasters.forEach((b, i) => {
+      if (cfg.broadcasters.findIndex((o) => o.name === b.name) !== i) {
+        ctx.addIssue({ code: 'custom', path: ['broadcasters', i, 'name'], message: `broadcaster ${b.name} is listed twice` });
+      }
+      b.mounts.forEach((m, j) => {
+        // hasOwn, not `in`: "constructor" is a valid mount name and `in` would find it on Object.prototype
+        if (!Object.hasOwn(cfg.mounts, m)) {
+          ctx.addIssue({ code: 'custom', path: ['broadcasters', i, 'mounts', j], message: `no station mount "${m}" under mounts` });
+        }
+      });
+    });
+    if (cfg.icecast.sourcePassword !== undefined && cfg.icecast.sourcePasswordFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['icecast', 'sourcePasswordFile'], message: 'set sourcePassword or sourcePasswordFile, not both' });
+    }
+    if (cfg.icecast.adminPassword !== undefined && cfg.icecast.adminPasswordFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['icecast', 'adminPasswordFile'], message: 'set adminPassword or adminPasswordFile, not both' });
+    }
+    if (cfg.auth.mode === 'accounts' && cfg.broadcasters.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['broadcasters'], message: 'auth.mode is accounts but no broadcasters are configured' });
+    }
+    if (cfg.auth.mode === 'passthrough' && cfg.broadcasters.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'mode'], message: 'passthrough mode does not use broadcasters; remove them or use accounts' });
+    }
+  });
+
+/** The config as written in the file, after defaults. */
+export type RawConfig = z.infer<typeof configSchema>;
+export type RenditionConfig = z.infer<typeof renditionSchema>;
+export type StationMountConfig = z.infer<typeof stationMountSchema>;
+export type BroadcasterConfig = z.infer<typeof broadcasterSchema>;
+
+/** The resolved config the daemon runs with: secrets read from files/env, auth mode decided, frozen. */
+export interface IcecastConfig {
+  readonly url: string;
+  readonly publicUrl: string;
+  readonly sourceUser: string;
+  /** Undefined in passthrough mode when none is configured (broadcasters bring their own). */
+  readonly sourcePassword: string | undefined;
+  readonly adminUser: string | undefined;
+  readonly adminPassword: string | undefined;
+  readonly legacySource: boolean;
+  readonly statsIntervalMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface Config {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly publicUrl: string | undefined;
+  readonly allowedOrigins: readonly string[];
+  readonly trustProxy: boolean;
+  readonly ffmpegPath: string | undefined;
+  readonly icecast: IcecastConfig;
+  readonly auth: { readonly mode: 'accounts' | 'passthrough' };
+  readonly broadcasters: readonly Readonly<BroadcasterConfig>[];
+  readonly mounts: Readonly<Record<string, Readonly<StationMountConfig>>>;
+  readonly limits: Readonly<RawConfig['limits']>;
+  readonly log: Readonly<RawConfig['log']>;
+}

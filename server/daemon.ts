@@ -1,0 +1,94 @@
+// Composition root: builds every part from the frozen config, start() and stop() in order.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/schema.js';
+import { IcewireError } from './errors.js';
+import type { Logger } from './log.js';
+import { BroadcastRegistry } from './broadcast/registry.js';
+import { createApp } from './http/app.js';
+import { IngestServer } from './ingest/ingest-server.js';
+import { StatsPoller } from './icecast/stats-poller.js';
+import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
+
+/** How long stop() lets broadcasts finish before killing what's left (the daemon exits within 10 s). */
+export const SHUTDOWN_BROADCASTS_MS = 7000;
+
+export class Daemon {
+  readonly registry: BroadcastRegistry;
+  readonly stats: StatsPoller;
+  private readonly ingest: IngestServer;
+  private readonly server: Server;
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly config: Config, private readonly logger: Logger) {
+    this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, logger });
+    this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger });
+    const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
+    this.ingest = new IngestServer({
+      config,
+      registry: this.registry,
+      logger,
+      broadcastDeps: {
+        icecastUrl: config.icecast.url,
+        icecastPublicUrl: config.icecast.publicUrl,
+        legacySource: config.icecast.legacySource,
+        connectTimeoutMs: config.icecast.connectTimeoutMs,
+        ffmpegPath,
+        stats: this.stats,
+        logger,
+      },
+    });
+    const app = createApp({ config, registry: this.registry, stats: this.stats, logger });
+    this.server = createServer(app);
+    this.server.on('upgrade', (req, socket, head) => {
+      if (!this.ingest.handleUpgrade(req, socket, head)) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+    });
+    // Long-lived uploads: no request timeout on the HTTP server itself (ws has its heartbeat).
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 20000;
+  }
+
+  /** Listen; resolves with the bound address. */
+  async start(): Promise<AddressInfo> {
+    const { host, port } = this.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.stats.start();
+    const addr = this.server.address() as AddressInfo;
+    this.logger.info('icewire is listening', {
+      url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`,
+      authMode: this.config.auth.mode,
+      icecast: this.config.icecast.url,
+    });
+    return addr;
+  }
+
+  get address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stop accepting, end every broadcast cleanly (bounded), close everything. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info('icewire is stopping', { broadcasts: this.registry.size });
+      this.server.close();
+      await this.registry.endAll('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'), SHUTDOWN_BROADCASTS_MS);
+      await this.ingest.close();
+      this.stats.stop();
+      this.server.closeAllConnections();
+      this.logger.info('icewire stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+export function createDaemon(config: Config, logger: Logger): Daemon {
+  return new Daemon(config, logger);
+}

@@ -1,0 +1,171 @@
+// The one error catalogue. Every failure a person or an operator can see has a stable code here,
+// with the WebSocket close code and HTTP status it maps to and a line on how to fix it.
+// docs/errors.md is the same table for people; test/unit/errors.test.ts keeps the two in step.
+
+export interface ErrorSpec {
+  /** WebSocket close code sent to a broadcaster. */
+  readonly close: number;
+  /** HTTP status for the same failure on an HTTP route. */
+  readonly http: number;
+  /** Default sentence for the person: what happened and what to do. */
+  readonly message: string;
+  /** For operators (docs/errors.md): how to fix it. */
+  readonly fix: string;
+}
+
+export const ERRORS = {
+  IW_ERR_PROTO_HELLO_TIMEOUT: {
+    close: 4400, http: 400,
+    message: 'No hello message arrived in time. The client must send its hello first; reload the page and try again.',
+    fix: 'The client connected but never sent the webcast hello frame. Use a webcast-compatible client; raise limits.helloTimeoutMs for very slow links.',
+  },
+  IW_ERR_PROTO_EXPECTED_HELLO: {
+    close: 4400, http: 400,
+    message: 'The first message must be the hello (JSON text), not audio data. Update or fix the broadcasting client.',
+    fix: 'The client sent binary data or another message before its hello. Fix the client to send {"type":"hello",...} first.',
+  },
+  IW_ERR_PROTO_BAD_MESSAGE: {
+    close: 4400, http: 400,
+    message: 'The broadcasting client sent a message icewire cannot read. Update or fix the client.',
+    fix: 'A text frame was not JSON of the form {"type": "...", "data": {...}}, or a hello field had the wrong type.',
+  },
+  IW_ERR_PROTO_FRAME_TOO_LARGE: {
+    close: 4413, http: 413,
+    message: 'A chunk of media was too large. Use a shorter recording timeslice (e.g. 250 ms) or a lower bitrate.',
+    fix: 'A WebSocket frame exceeded limits.maxFrameBytes. Clients should send MediaRecorder chunks with a short timeslice.',
+  },
+  IW_ERR_INGEST_UNSUPPORTED_MEDIA: {
+    close: 4415, http: 415,
+    message: 'This media type is not supported. Use a recent Chrome or Firefox; icewire accepts WebM (Opus, VP8, VP9) and Ogg/Opus.',
+    fix: 'The hello mime is not one icewire can stream (audio/webm;codecs=opus, audio/ogg;codecs=opus, video/webm;codecs=vp8|vp9,opus).',
+  },
+  IW_ERR_INGEST_INVALID_MEDIA: {
+    close: 4415, http: 415,
+    message: 'The data sent is not valid WebM/Ogg media. Reload the page and try again; if it keeps happening, try another browser.',
+    fix: 'The first bytes were not a WebM/Ogg header, or ffmpeg could not parse the stream. Check the client sends MediaRecorder output unmodified.',
+  },
+  IW_ERR_AUTH_FAILED: {
+    close: 4401, http: 401,
+    message: 'Wrong user name or password. Check them and try again.',
+    fix: 'The broadcaster name/password did not match a broadcaster in the config. Reset it with `icewire hash-password`.',
+  },
+  IW_ERR_AUTH_RATE_LIMITED: {
+    close: 4429, http: 429,
+    message: 'Too many failed logins from your address. Wait a few minutes, then try again with the right password.',
+    fix: 'Failed logins from this address exceeded limits.maxFailedLogins within limits.failedLoginWindowMs.',
+  },
+  IW_ERR_ORIGIN_FORBIDDEN: {
+    close: 4403, http: 403,
+    message: 'This page is not allowed to broadcast here. Open the broadcast page from the station\'s own address.',
+    fix: 'The WebSocket Origin is not in allowedOrigins (nor the daemon\'s own host or publicUrl). Add the page\'s origin to allowedOrigins.',
+  },
+  IW_ERR_MOUNT_FORBIDDEN: {
+    close: 4403, http: 403,
+    message: 'You are not allowed to broadcast on this mount. Pick one of your mounts, or ask the station to add it to your account.',
+    fix: 'The broadcaster\'s `mounts` list does not include this station mount.',
+  },
+  IW_ERR_MOUNT_UNKNOWN: {
+    close: 4403, http: 404,
+    message: 'There is no such station mount. Check the name or pick one from the list.',
+    fix: 'The station mount in /ws/<mount> is not configured under `mounts`, or is not a valid name (letters, digits, . _ -).',
+  },
+  IW_ERR_MOUNT_BUSY: {
+    close: 4409, http: 409,
+    message: 'Someone is already live on this mount. Wait until they stop, or pick another mount.',
+    fix: 'A broadcast is already running on this station mount, here or (for Icecast "Mountpoint in use") from another source.',
+  },
+  IW_ERR_LIMIT_BROADCASTS: {
+    close: 4429, http: 429,
+    message: 'The server is at its limit of live broadcasts. Try again later.',
+    fix: 'limits.maxBroadcasts broadcasts are live. Raise it if the machine has room.',
+  },
+  IW_ERR_LIMIT_CONNECTIONS: {
+    close: 4429, http: 429,
+    message: 'Too many connections from your address. Close other broadcast tabs and try again.',
+    fix: 'One address has more than limits.maxConnectionsPerAddress open WebSockets. Behind a proxy, set trustProxy so the real client address is used.',
+  },
+  IW_ERR_ICECAST_AUTH: {
+    close: 4401, http: 502,
+    message: 'Icecast refused the source password. Check the mount\'s source password and try again.',
+    fix: 'Icecast answered 401. In accounts mode fix icecast.sourcePassword(File); in passthrough mode the broadcaster typed a wrong password.',
+  },
+  IW_ERR_ICECAST_MOUNT_IN_USE: {
+    close: 4409, http: 409,
+    message: 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.',
+    fix: 'Icecast answered 403 Mountpoint in use: another source client is connected to that Icecast mount.',
+  },
+  IW_ERR_ICECAST_LIMIT: {
+    close: 4502, http: 502,
+    message: 'The Icecast server is full (too many sources). Try again later or ask the station.',
+    fix: 'Icecast answered 403 too many sources connected. Raise <sources> under <limits> in icecast.xml.',
+  },
+  IW_ERR_ICECAST_REFUSED: {
+    close: 4502, http: 502,
+    message: 'The Icecast server refused the stream. The station\'s operator has been told; try again later.',
+    fix: 'Icecast answered with an unexpected status; the log has it. Check the mount\'s settings in icecast.xml.',
+  },
+  IW_ERR_ICECAST_UNREACHABLE: {
+    close: 4502, http: 502,
+    message: 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.',
+    fix: 'Connecting to icecast.url failed (refused, timed out or dropped). Check Icecast is running and icecast.url is right.',
+  },
+  IW_ERR_PIPELINE_FAILED: {
+    close: 1011, http: 500,
+    message: 'The server\'s audio/video encoder stopped unexpectedly. Press Go live to start again.',
+    fix: 'ffmpeg exited with an error; the log has its last stderr lines. Check the ffmpeg binary and the rendition formats.',
+  },
+  IW_ERR_INGEST_TOO_SLOW: {
+    close: 4408, http: 503,
+    message: 'The server could not keep up with your stream. Check your connection or lower the quality, then go live again.',
+    fix: 'A bounded queue between the broadcaster and Icecast filled up (ffmpeg or Icecast not reading fast enough).',
+  },
+  IW_ERR_ICECAST_LOST: {
+    close: 4502, http: 502,
+    message: 'The connection to the Icecast server was lost. Press Go live to start again.',
+    fix: 'Icecast closed the source connection mid-stream (restart, source-timeout, or an admin kicked the source).',
+  },
+  IW_ERR_SHUTTING_DOWN: {
+    close: 1001, http: 503,
+    message: 'The server is restarting. Wait a moment, then go live again.',
+    fix: 'The daemon received SIGTERM/SIGINT and ended every broadcast cleanly.',
+  },
+  IW_ERR_INTERNAL: {
+    close: 1011, http: 500,
+    message: 'Something went wrong on the server. Try again; if it keeps happening, tell the station.',
+    fix: 'An unexpected error; the log has the stack trace. Please report it.',
+  },
+  IW_ERR_CONFIG_INVALID: {
+    close: 1011, http: 500,
+    message: 'The server is misconfigured.',
+    fix: 'The config file failed validation; the message names the key. Run `icewire check-config FILE`.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class IcewireError extends Error {
+  readonly code: ErrorCode;
+  /** Extra detail for the log only (never shown to the person). */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, options: { message?: string; detail?: string; cause?: unknown } = {}) {
+    super(options.message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'IcewireError';
+    this.code = code;
+    this.detail = options.detail;
+  }
+
+  get closeCode(): number {
+    return ERRORS[this.code].close;
+  }
+
+  get httpStatus(): number {
+    return ERRORS[this.code].http;
+  }
+}
+
+/** Any thrown value as an IcewireError (unknown errors become IW_ERR_INTERNAL, keeping the cause). */
+export function toIcewireError(err: unknown): IcewireError {
+  if (err instanceof IcewireError) return err;
+  return new IcewireError('IW_ERR_INTERNAL', { cause: err, detail: err instanceof Error ? err.message : String(err) });
+}

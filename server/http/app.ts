@@ -1,0 +1,104 @@
+// The express app, built by a factory apart from listen() so supertest can drive it without a
+// port: the pages, the public API and /healthz.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { IcewireError, toIcewireError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BroadcastRegistry } from '../broadcast/registry.js';
+import type { StatsPoller } from '../icecast/stats-poller.js';
+import { contentTypeFor } from '../pipeline/ffmpeg-args.js';
+import { passthroughFormat } from '../broadcast/station-plan.js';
+import { STATION_MOUNT_RE } from '../config/schema.js';
+import { WWW_DIR, WWW_JS_DIR } from '../paths.js';
+
+export interface AppDeps {
+  readonly config: Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits'>;
+  readonly registry: BroadcastRegistry;
+  readonly stats: StatsPoller | undefined;
+  readonly logger: Logger;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { config, registry, stats, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  const listenBase = config.icecast.publicUrl.replace(/\/+$/, '');
+
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'same-origin');
+    // The broadcaster page needs the microphone and camera of its own origin.
+    res.setHeader('Permissions-Policy', 'microphone=(self), camera=(self)');
+    next();
+  });
+
+  app.get('/healthz', async (_req, res) => {
+    await stats?.poll();
+    const reachable = stats?.isReachable;
+    res.status(reachable === false ? 503 : 200).json({
+      ok: reachable !== false,
+      icecast: reachable === false ? 'unreachable' : reachable === true ? 'reachable' : 'unknown',
+      broadcasts: registry.size,
+    });
+  });
+
+  app.get('/api/info', (_req, res) => {
+    res.json({
+      authMode: config.auth.mode,
+      maxFrameBytes: config.limits.maxFrameBytes,
+      mounts: config.auth.mode === 'passthrough' ? [] : Object.entries(config.mounts).map(([id, m]) => ({
+        id,
+        name: m.name ?? id,
+        description: m.description ?? '',
+        renditions: m.renditions.map((r) => ({ mount: r.mount, format: r.format, contentType: contentTypeFor(r.format, undefined), url: `${listenBase}${r.mount}` })),
+      })),
+    });
+  });
+
+  app.get('/api/status/:mount', (req, res) => {
+    const id = String(req.params.mount);
+    const b = registry.get(id);
+    if (b !== undefined) {
+      const s = b.status();
+      res.json({ id, onAir: s.state === 'live', state: s.state, since: s.since ?? null, listeners: s.listeners, title: b.title ?? null, video: b.input.video !== undefined, renditions: s.renditions });
+      return;
+    }
+    let renditions: { mount: string; format: string }[];
+    if (config.auth.mode === 'passthrough') {
+      if (!STATION_MOUNT_RE.test(id)) throw new IcewireError('IW_ERR_MOUNT_UNKNOWN');
+      renditions = [{ mount: `/${id}`, format: passthroughFormat(id, { video: undefined }) }];
+    } else {
+      const m = config.mounts[id];
+      if (m === undefined) throw new IcewireError('IW_ERR_MOUNT_UNKNOWN');
+      renditions = m.renditions;
+    }
+    res.json({
+      id, onAir: false, state: 'off-air', since: null, listeners: 0, title: null, video: false,
+      renditions: renditions.map((r) => ({ mount: r.mount, format: r.format, contentType: contentTypeFor(r.format as never, undefined), url: `${listenBase}${r.mount}`, listeners: stats?.listeners(r.mount) ?? 0 })),
+    });
+  });
+
+  app.get('/listen/:mount', (_req, res) => {
+    res.sendFile(join(WWW_DIR, 'listen.html'));
+  });
+  app.use('/js', express.static(WWW_JS_DIR, { fallthrough: false }));
+  app.use(express.static(WWW_DIR, { index: 'index.html', extensions: ['html'] }));
+
+  const notFound = (res: Response): void => {
+    res.status(404).json({ error: { code: 'IW_ERR_NOT_FOUND', message: 'There is nothing at this address.' } });
+  };
+  app.use((_req, res) => notFound(res));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // express.static's misses arrive as errors with status 404
+    if (!(err instanceof IcewireError) && (err as { status?: number }).status === 404) {
+      notFound(res);
+      return;
+    }
+    const e = toIcewireError(err);
+    if (e.httpStatus >= 500) logger.error('http request failed', { code: e.code, detail: e.detail });
+    res.status(e.httpStatus).json({ error: { code: e.code, message: e.message } });
+  });
+  return app;
+}

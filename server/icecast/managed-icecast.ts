@@ -1,0 +1,191 @@
+// A private icecast2 with a generated config on a free localhost port: the demo station
+// (`npm start`) and the tests run one. Never used by `icewire serve` against a real station.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+export interface ManagedIcecastOptions {
+  /** Port to listen on; 0 picks a free one. */
+  port?: number;
+  sourcePassword?: string;
+  adminPassword?: string;
+  /** Icecast's source-timeout in seconds (its default is 10). */
+  sourceTimeoutS?: number;
+  binary?: string;
+}
+
+export interface ManagedIcecast {
+  readonly url: string;
+  readonly port: number;
+  readonly sourcePassword: string;
+  readonly adminPassword: string;
+  readonly dir: string;
+  /** Resolves when the process has exited. */
+  stop(): Promise<void>;
+  /** Kill it hard (for fault tests) and wait for the exit. */
+  kill(): Promise<void>;
+  /** Start it again on the same port with the same config. */
+  restart(): Promise<void>;
+  readonly pid: number | undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean }): string {
+  const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
+  return `<icecast>
+  <location>icewire test</location>
+  <admin>icewire@localhost</admin>
+  <limits>
+    <clients>2000</clients>
+    <sources>500</sources>
+    <queue-size>524288</queue-size>
+    <client-timeout>30</client-timeout>
+    <header-timeout>15</header-timeout>
+    <source-timeout>${o.sourceTimeoutS}</source-timeout>
+    <burst-on-connect>1</burst-on-connect>
+    <burst-size>65535</burst-size>
+  </limits>
+  <authentication>
+    <source-password>${xmlEscape(o.sourcePassword)}</source-password>
+    <relay-password>${xmlEscape(o.sourcePassword)}</relay-password>
+    <admin-user>admin</admin-user>
+    <admin-password>${xmlEscape(o.adminPassword)}</admin-password>
+  </authentication>
+  <hostname>127.0.0.1</hostname>
+  <listen-socket>
+    <port>${o.port}</port>
+    <bind-address>127.0.0.1</bind-address>
+  </listen-socket>
+  <fileserve>1</fileserve>
+  <paths>
+    <basedir>${share}</basedir>
+    <logdir>${o.dir}/log</logdir>
+    <webroot>${share}/web</webroot>
+    <adminroot>${share}/admin</adminroot>
+    <pidfile>${o.dir}/icecast.pid</pidfile>
+  </paths>
+  <logging>
+    <accesslog>access.log</accesslog>
+    <errorlog>error.log</errorlog>
+    <loglevel>3</loglevel>
+    <logsize>10000</logsize>
+  </logging>
+  <security>
+    <chroot>0</chroot>${o.asRoot ? `
+    <changeowner>
+      <user>icecast2</user>
+      <group>icecast</group>
+    </changeowner>` : ''}
+  </security>
+</icecast>
+`;
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number, errPath: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      let log = '';
+      try { log = readFileSync(errPath, 'utf8').split('\n').slice(-10).join('\n'); } catch { /* no log yet */ }
+      throw new Error(`icecast2 exited during start-up (code ${child.exitCode}): ${log}`);
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`icecast2 did not listen on port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function findIcecast(): string {
+  for (const p of ['/usr/bin/icecast2', '/usr/local/bin/icecast', '/usr/bin/icecast']) {
+    if (existsSync(p)) return p;
+  }
+  throw new Error('icecast2 is not installed. On Debian/Ubuntu: sudo apt install icecast2');
+}
+
+export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<ManagedIcecast> {
+  const binary = opts.binary ?? findIcecast();
+  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const sourcePassword = opts.sourcePassword ?? randomBytes(12).toString('base64url');
+  const adminPassword = opts.adminPassword ?? randomBytes(12).toString('base64url');
+  const dir = mkdtempSync(join(tmpdir(), 'icewire-icecast-'));
+  const asRoot = userInfo().uid === 0;
+  mkdirSync(join(dir, 'log'));
+  if (asRoot) {
+    // icecast refuses to run as root without <changeowner>; after dropping privileges it must
+    // still be able to write its logs.
+    const uid = Number(execFileSync('id', ['-u', 'icecast2']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
+    chownSync(join(dir, 'log'), uid, gid);
+    chownSync(dir, uid, gid);
+  }
+  const configPath = join(dir, 'icecast.xml');
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot }), { mode: 0o640 });
+  if (asRoot) {
+    const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
+    chownSync(configPath, 0, gid);
+  }
+
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  const launch = async (): Promise<void> => {
+    child = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.resume();
+    exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    await waitForPort(port, child, 10000, join(dir, 'log', 'error.log'));
+  };
+  await launch();
+
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    sourcePassword,
+    adminPassword,
+    dir,
+    get pid() { return child.pid; },
+    async stop() {
+      await stopWith('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      await stopWith('SIGKILL');
+    },
+    async restart() {
+      await stopWith('SIGKILL');
+      await launch();
+    },
+  };
+}

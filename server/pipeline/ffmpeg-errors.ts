@@ -1,0 +1,32 @@
+// Known ffmpeg stderr lines mapped to error codes. Pure and table-tested
+// (test/unit/ffmpeg-errors.test.ts); the lines are what ffmpeg 5.1 prints.
+import type { ErrorCode } from '../errors.js';
+
+const INVALID_MEDIA: RegExp[] = [
+  /EBML header parsing failed/,
+  /Invalid data found when processing input/,
+  /matches no streams/,
+  /invalid as first byte of an EBML number/,
+  /Format (matroska|ogg) detected only with low score/,
+  /Could not find codec parameters/,
+  /Invalid packet|Error parsing Opus packet header|Page at .* is missing granule/,
+];
+
+const MISSING_ENCODER: RegExp[] = [/Unknown encoder/, /Encoder not found/, /Requested output format '.*' is not a suitable output format/];
+
+/** The code for an ffmpeg that exited with an error, from its last stderr lines. */
+export function classifyFfmpegFailure(stderrLines: readonly string[]): ErrorCode {
+  for (const line of stderrLines) {
+    if (INVALID_MEDIA.some((re) => re.test(line))) return 'IW_ERR_INGEST_INVALID_MEDIA';
+  }
+  for (const line of stderrLines) {
+    if (MISSING_ENCODER.some((re) => re.test(line))) return 'IW_ERR_PIPELINE_FAILED';
+  }
+  return 'IW_ERR_PIPELINE_FAILED';
+}
+
+/** The most telling stderr line, for a one-line log summary. */
+export function summarizeStderr(stderrLines: readonly string[]): string {
+  const telling = [...stderrLines].reverse().find((l) => /error|invalid|failed|not found|unknown|matches no/i.test(l));
+  return (telling ?? stderrLines[stderrLines.length - 1] ?? '').slice(0, 300);
+}
