@@ -1,0 +1,472 @@
+// Loading the config: YAML -> schema validation -> secrets (files, env) -> decisions the schema
+// can't make alone (auth mode, defaults that depend on other keys) -> one deep-frozen Config.
+//
+// Every failure is a ConfigError listing *all* problems found, each with the dotted key path, so an
+// operator fixes the file in one pass instead of one error per restart. No message ever contains a
+// secret value: messages name keys and file paths, never what was read from them.
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config, type RawConfig } from './schema.js';
+import { registerSecret } from '../log.js';
+
+export interface ConfigIssue {
+  /** Dotted key path, e.g. `mounts.live.renditions.0.format`; '' for the file as a whole. */
+  path: string;
+  message: string;
+  /** 1-based position in the YAML file, when known. */
+  line?: number;
+  column?: number;
+}
+
+export class ConfigError extends Error {
+  /** Same code as errors.ts's catalogue entry, so callers can treat it like any IcewireError code. */
+  readonly code = 'IW_ERR_CONFIG_INVALID';
+  readonly issues: ConfigIssue[];
+  /** The config file, when the error came from one (formatConfigError uses it). */
+  readonly file: string | undefined;
+
+  constructor(issues: ConfigIssue[], file?: string) {
+    const first = issues[0];
+    const summary = first === undefined ? 'unknown problem' : `${first.path ? `${first.path}: ` : ''}${first.message}`;
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+    super(`invalid config${file ? ` ${file}` : ''}: ${summary}${more}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+    this.file = file;
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/icewire/icewire.yaml';
+export const ENV_SOURCE_PASSWORD = 'ICEWIRE_ICECAST_SOURCE_PASSWORD';
+export const ENV_ADMIN_PASSWORD = 'ICEWIRE_ICECAST_ADMIN_PASSWORD';
+/** Icecast's own default admin user, used when only an admin password is given. */
+const DEFAULT_ADMIN_USER = 'admin';
+/** A secret file bigger than this is surely the wrong file (and must not be slurped whole). */
+const MAX_SECRET_FILE_BYTES = 4096;
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+export interface ParseOptions {
+  /** Environment for ICEWIRE_* overrides; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Directory that relative `*File` paths are resolved against; default the working directory. */
+  baseDir?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// zod issues -> sentences
+
+type ZodIssue = z.core.$ZodIssue;
+type RawIssue = z.core.$ZodRawIssue;
+
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return 'text';
+  return `a ${typeof v}`;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false',
+  object: 'a mapping (key: value)', array: 'a list', record: 'a mapping (key: value)',
+};
+
+function bound(iss: { minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string }, min: boolean): string {
+  const n = Number(min ? iss.minimum : iss.maximum);
+  const limit = iss.inclusive === false ? (min ? n + 1 : n - 1) : n;
+  switch (iss.origin) {
+    case 'string': return min && limit === 1 ? 'must not be empty' : `must be at ${min ? 'least' : 'most'} ${limit} characters`;
+    case 'array': return min && limit === 1 ? 'must list at least one entry' : `must list at ${min ? 'least' : 'most'} ${limit} entries`;
+    default: return `must be at ${min ? 'least' : 'most'} ${limit}`;
+  }
+}
+
+/**
+ * Per-parse error map: only used where the schema has no message of its own. Input values are
+ * echoed only for enums (formats, log levels), which are never secrets.
+ */
+function zodMessage(iss: RawIssue): string | undefined {
+  const input = iss.input;
+  switch (iss.code) {
+    case 'invalid_type': {
+      if (input === undefined) return 'is required';
+      if (iss.expected === 'int' && typeof input === 'number') return `must be a whole number (got ${input})`;
+      const want = TYPE_WORDS[iss.expected] ?? iss.expected;
+      return `must be ${want} (got ${describeType(input)})`;
+    }
+    case 'invalid_value': {
+      const opts = iss.values.map((v) => String(v)).join(', ');
+      const got = typeof input === 'string' && input.length <= 40 ? ` (got "${input}")` : '';
+      return iss.values.length === 1 ? `must be ${opts}${got}` : `must be one of: ${opts}${got}`;
+    }
+    case 'too_small': return bound(iss, true);
+    case 'too_big': return bound(iss, false);
+    case 'not_multiple_of': return `must be a multiple of ${String(iss.divisor)}`;
+    case 'invalid_format': return `is not a valid ${iss.format}`;
+    case 'unrecognized_keys': return 'unknown key';
+    default: return undefined;
+  }
+}
+
+// Schema walking for "did you mean": zod 4 keeps the structure on `_zod.def`.
+interface DefLike { type: string; shape?: Record<string, unknown>; innerType?: unknown; element?: unknown; valueType?: unknown; in?: unknown }
+function defOf(s: unknown): DefLike | undefined {
+  return (s as { _zod?: { def?: DefLike } } | undefined)?._zod?.def;
+}
+function unwrap(s: unknown): unknown {
+  for (let i = 0; i < 10; i++) {
+    const d = defOf(s);
+    if (d === undefined) return undefined;
+    if (d.type === 'optional' || d.type === 'default' || d.type === 'prefault' || d.type === 'nullable' || d.type === 'readonly') s = d.innerType;
+    else if (d.type === 'pipe') s = d.in;
+    else return s;
+  }
+  return s;
+}
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let s: unknown = configSchema;
+  for (const seg of path) {
+    const d = defOf(unwrap(s));
+    if (d === undefined) return [];
+    if (d.type === 'object') s = d.shape?.[String(seg)];
+    else if (d.type === 'array') s = d.element;
+    else if (d.type === 'record') s = d.valueType;
+    else return [];
+  }
+  const d = defOf(unwrap(s));
+  return d?.type === 'object' && d.shape ? Object.keys(d.shape) : [];
+}
+
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions, the commonest typo
+// (`prot` for `port`).
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known key an unknown one was probably meant to be (typo, snake_case, wrong case). */
+function suggestKey(unknown: string, known: string[]): string | undefined {
+  const norm = (k: string): string => k.toLowerCase().replace(/[-_]/g, '');
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = norm(k) === norm(unknown) ? 0 : editDistance(norm(unknown), norm(k));
+    if (d < bestD) { best = k; bestD = d; }
+  }
+  return bestD <= Math.max(1, Math.floor(unknown.length / 4)) ? best : undefined;
+}
+
+function joinPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join('.');
+}
+
+function issuesFromZod(zodIssues: readonly ZodIssue[]): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  for (const iss of zodIssues) {
+    if (iss.code === 'unrecognized_keys') {
+      // one line per key, named by its full path: that is what the operator searches the file for
+      const known = knownKeysAt(iss.path);
+      for (const key of iss.keys) {
+        const hint = suggestKey(key, known);
+        const list = known.length > 0 && known.length <= 12 ? `; known keys here: ${known.join(', ')}` : '';
+        out.push({ path: [...iss.path, key], message: `unknown key${hint ? ` (did you mean ${hint}?)` : list}` });
+      }
+    } else if (iss.code === 'invalid_key') {
+      // the key's own check carries the useful sentence (e.g. what a station mount name may be)
+      const inner = iss.issues[0]?.message;
+      out.push({ path: [...iss.path], message: `invalid name: ${inner ?? iss.message}` });
+    } else if (iss.code === 'invalid_union') {
+      out.push({ path: [...iss.path], message: iss.errors.flat()[0]?.message ?? iss.message });
+    } else {
+      out.push({ path: [...iss.path], message: iss.message });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// secrets
+
+/** A secret file's contents, trailing newline(s) removed; or an issue message. */
+function readSecretFile(file: string, baseDir: string): { value: string } | { error: string } {
+  const abs = resolvePath(baseDir, file);
+  let fd: number;
+  try {
+    fd = openSync(abs, 'r');
+  } catch (err) {
+    return { error: `cannot read ${abs}: ${fsReason(err)}` };
+  }
+  try {
+    // fstat + bounded read: a path pointing at /dev/zero or a log file must not hang or eat memory
+    const st = fstatSync(fd);
+    if (st.isDirectory()) return { error: `${abs} is a directory, not a file` };
+    const buf = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let len = 0;
+    for (;;) {
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n === 0) break;
+      len += n;
+      if (len > MAX_SECRET_FILE_BYTES) return { error: `${abs} is larger than ${MAX_SECRET_FILE_BYTES} bytes; is it the right file?` };
+    }
+    const value = buf.subarray(0, len).toString('utf8').replace(/(\r?\n)+$/, '');
+    if (value.length === 0) return { error: `${abs} is empty; put the password on the first line` };
+    return { value };
+  } catch (err) {
+    return { error: `cannot read ${abs}: ${fsReason(err)}` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied (the daemon\'s user must be able to read it)';
+    case 'EISDIR': return 'it is a directory, not a file';
+    case 'ENOTDIR': return 'a part of the path is not a directory';
+    default: return code ?? (err instanceof Error ? err.message : String(err));
+  }
+}
+
+interface SecretSpec {
+  /** Config key of the inline value, e.g. `sourcePassword`; the file key is this + `File`. */
+  key: 'sourcePassword' | 'adminPassword';
+  envName: string;
+}
+
+/**
+ * Precedence: env var (if set and non-empty) > inline value > file. The env var wins so that a
+ * deployment (systemd `Environment=`, a container) can override a packaged config without editing
+ * it; when it is set the file is not read at all, so the file may be absent.
+ */
+function resolveSecret(
+  icecast: RawConfig['icecast'], spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string, issues: ConfigIssue[],
+): { value: string | undefined; failed: boolean } {
+  const fromEnv = env[spec.envName];
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, failed: false };
+  const inline = icecast[spec.key];
+  if (inline !== undefined) return { value: inline, failed: false };
+  const fileKey = `${spec.key}File` as const;
+  const file = icecast[fileKey];
+  if (file === undefined) return { value: undefined, failed: false };
+  const got = readSecretFile(file, baseDir);
+  if ('error' in got) {
+    issues.push({ path: `icecast.${fileKey}`, message: got.error });
+    return { value: undefined, failed: true };
+  }
+  return { value: got.value, failed: false };
+}
+
+// ---------------------------------------------------------------------------------------------
+// public API
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+// Renditions' listener URLs are `publicUrl + mount`; a trailing slash would make `//live.ogg`.
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** Internal: like parseConfig, but also hands back zod paths so loadConfigFile can add line numbers. */
+function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; issues: (ConfigIssue & { rawPath?: PropertyKey[] })[] } {
+  const env = opts.env ?? process.env;
+  const baseDir = opts.baseDir ?? process.cwd();
+
+  const parsed = configSchema.safeParse(raw, { error: zodMessage });
+  if (!parsed.success) {
+    return { issues: issuesFromZod(parsed.error.issues).map((i) => ({ path: joinPath(i.path), message: i.message, rawPath: i.path })) };
+  }
+  // A copy: zod hands back `.default()` objects by reference, and they are about to be frozen.
+  const c = structuredClone(parsed.data);
+  const issues: (ConfigIssue & { rawPath?: PropertyKey[] })[] = [];
+
+  const source = resolveSecret(c.icecast, { key: 'sourcePassword', envName: ENV_SOURCE_PASSWORD }, env, baseDir, issues);
+  const admin = resolveSecret(c.icecast, { key: 'adminPassword', envName: ENV_ADMIN_PASSWORD }, env, baseDir, issues);
+
+  const mode = c.auth.mode ?? (c.broadcasters.length > 0 ? 'accounts' : 'passthrough');
+  if (mode === 'accounts' && source.value === undefined && !source.failed) {
+    issues.push({
+      path: 'icecast.sourcePassword',
+      message: `accounts mode needs the Icecast source password: set icecast.sourcePasswordFile (or icecast.sourcePassword, or the ${ENV_SOURCE_PASSWORD} environment variable)`,
+    });
+  }
+  if (c.icecast.adminUser !== undefined && admin.value === undefined && !admin.failed) {
+    issues.push({
+      path: 'icecast.adminPassword',
+      message: `icecast.adminUser is set but there is no admin password: set icecast.adminPasswordFile (or icecast.adminPassword, or ${ENV_ADMIN_PASSWORD}), or remove adminUser`,
+    });
+  }
+  for (const i of issues) i.rawPath = i.path.split('.');
+  if (issues.length > 0) return { issues };
+
+  for (const s of [source.value, admin.value, ...c.broadcasters.map((b) => b.passwordHash)]) registerSecret(s);
+
+  const icecastUrl = trimSlash(c.icecast.url);
+  // Spread, then override: keys added to the schema later flow through without touching this
+  // file, while the *File keys (paths, not values) are dropped from the resolved config.
+  const { sourcePasswordFile: _sf, adminPasswordFile: _af, ...icecast } = c.icecast;
+  const config: Config = {
+    ...c,
+    publicUrl: c.publicUrl === undefined ? undefined : trimSlash(c.publicUrl),
+    ffmpegPath: c.ffmpegPath,
+    icecast: {
+      ...icecast,
+      url: icecastUrl,
+      publicUrl: c.icecast.publicUrl === undefined ? icecastUrl : trimSlash(c.icecast.publicUrl),
+      sourcePassword: source.value,
+      adminUser: admin.value === undefined ? undefined : (c.icecast.adminUser ?? DEFAULT_ADMIN_USER),
+      adminPassword: admin.value,
+    },
+    auth: { ...c.auth, mode },
+  };
+  return { config: deepFreeze(config), issues: [] };
+}
+
+/**
+ * Validate an already-parsed config object (e.g. from YAML) and resolve it: read `*File` secrets
+ * relative to `baseDir`, apply ICEWIRE_* env overrides, decide the auth mode, register secrets for
+ * log redaction. Throws ConfigError listing every problem.
+ */
+export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
+  const { config, issues } = parseWithPaths(raw, opts);
+  if (config === undefined) throw new ConfigError(issues.map(({ rawPath: _omit, ...i }) => i));
+  return config;
+}
+
+/** 1-based line/column of the key at `path` in the YAML document (or its nearest ancestor). */
+function locate(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const parentPath = path.slice(0, n - 1);
+    const last = path[n - 1];
+    const parent = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
+    let offset: number | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(last));
+      if (pair !== undefined && isScalar(pair.key)) offset = pair.key.range?.[0];
+    } else if (isSeq(parent)) {
+      const item = parent.items[Number(last)] as { range?: [number, number, number] } | undefined;
+      offset = item?.range?.[0];
+    }
+    if (offset !== undefined) {
+      const pos = lines.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return undefined;
+}
+
+/** Read and resolve a YAML config file. Relative `*File` paths are relative to the file's directory. */
+export function loadConfigFile(path: string, env?: NodeJS.ProcessEnv): Config {
+  const abs = resolvePath(path);
+  let text: string;
+  try {
+    const fd = openSync(abs, 'r');
+    try {
+      const st = fstatSync(fd);
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      if (st.size > MAX_CONFIG_FILE_BYTES) {
+        throw new ConfigError([{ path: '', message: `the file is larger than ${MAX_CONFIG_FILE_BYTES} bytes; is it the right file?` }], path);
+      }
+      const buf = Buffer.alloc(st.size);
+      let len = 0;
+      while (len < buf.length) {
+        const n = readSync(fd, buf, len, buf.length - len, null);
+        if (n === 0) break;
+        len += n;
+      }
+      text = buf.subarray(0, len).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const hint = (err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? ' Create it (see config.sample.yaml), pass another file with --config, or run `icewire serve` without --config for passthrough mode.'
+      : '';
+    throw new ConfigError([{ path: '', message: `cannot read the config file ${abs}: ${fsReason(err)}.${hint}` }], path);
+  }
+
+  const lines = new LineCounter();
+  // prettyErrors off: the pretty form quotes the offending source line, which may hold a password.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => {
+      const pos = lines.linePos(e.pos[0]);
+      return { path: '', message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${e.message}`, line: pos.line, column: pos.col };
+    }), path);
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read the YAML: ${err instanceof Error ? err.message : String(err)}` }], path);
+  }
+  // An empty file means "all defaults", the same as running without a file.
+  if (raw === null || raw === undefined) raw = {};
+
+  const { config, issues } = parseWithPaths(raw, { env, baseDir: dirname(abs) });
+  if (config !== undefined) return config;
+  throw new ConfigError(issues.map(({ rawPath, ...i }) => {
+    const pos = rawPath && rawPath.length > 0 ? locate(doc, lines, rawPath) : undefined;
+    return pos ? { ...i, line: pos.line, column: pos.column } : i;
+  }), path);
+}
+
+/**
+ * The config `icewire serve` runs with when there is no config file: passthrough mode against a
+ * local Icecast (Debian's icecast2 listens on 127.0.0.1:8000), env overrides still apply.
+ */
+export function defaultConfig(
+  overrides: { icecastUrl?: string; listen?: { host: string; port: number } } = {}, env?: NodeJS.ProcessEnv,
+): Config {
+  const raw: Record<string, unknown> = {};
+  if (overrides.icecastUrl !== undefined) raw.icecast = { url: overrides.icecastUrl };
+  if (overrides.listen !== undefined) raw.listen = { host: overrides.listen.host, port: overrides.listen.port };
+  return parseConfig(raw, { env });
+}
+
+const SECRET_KEY_RE = /password|secret|token/i;
+
+/**
+ * A plain, JSON-safe copy for `icewire check-config`, with every secret replaced by "[redacted]".
+ * Matching by key name (not a fixed list) means a secret key added later is redacted too.
+ */
+export function redactedConfig(config: Config): unknown {
+  const copy = (v: unknown, key: string): unknown => {
+    if (SECRET_KEY_RE.test(key) && v !== undefined && v !== null) return '[redacted]';
+    if (Array.isArray(v)) return v.map((x) => copy(x, ''));
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x, k)]));
+    }
+    return v;
+  };
+  return copy(config, '');
+}
+
+/** One line per issue: `<file>: <path>: <message> (line N)`, ready for stderr. */
+export function formatConfigError(err: ConfigError, file: string | undefined = err.file): string {
+  return err.issues.map((i) => {
+    const parts = [file, i.path].filter((p): p is string => p !== undefined && p !== '');
+    // syntax errors already say where; key errors get the line so the operator can jump to it
+    const where = i.line !== undefined && i.path !== '' ? ` (line ${i.line})` : '';
+    return `${parts.map((p) => `${p}: `).join('')}${i.message}${where}`;
+  }).join('\n');
+}
