@@ -1,0 +1,236 @@
+// Every refusal is a close code plus an IW_ERR_* error frame, the daemon keeps serving, and no
+// ffmpeg is left behind. Real icecast2 throughout.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import request from 'supertest';
+import { fixture } from '../helpers/media.js';
+import { waitFor } from '../helpers/listener.js';
+import { childFfmpegPids, secret, startStack, type Stack } from '../helpers/stack.js';
+import { WebcastClient } from '../helpers/webcast-client.js';
+import { freePort } from '../../server/icecast/managed-icecast.js';
+
+const HELLO_TIMEOUT_MS = 600;
+const MAX_FRAME = 64 * 1024;
+
+async function expectRefusal(c: WebcastClient, close: number, code: string): Promise<void> {
+  const got = await c.closed;
+  assert.equal(got.code, close, `close code (errors: ${JSON.stringify(c.errors)})`);
+  assert.equal(c.errors.length, 1, 'exactly one error frame');
+  assert.equal(c.errors[0]!.code, code);
+  assert.equal(got.reason, code, 'the close reason carries the code too');
+  assert.ok(c.errors[0]!.message.length > 20 && /[.!]$/.test(c.errors[0]!.message), 'a sentence for the person');
+  assert.ok(!/S3cr3t-/.test(c.errors[0]!.message), 'no secret in the message');
+}
+
+describe('refusals (accounts mode)', function () {
+  this.timeout(60000);
+  let stack: Stack;
+  let webm: string;
+  const hello = (c: WebcastClient, over: Record<string, unknown> = {}): void =>
+    c.hello({ mime: 'audio/webm;codecs=opus', user: stack.broadcaster.name, password: stack.broadcaster.password, ...over });
+
+  before(async () => {
+    webm = await fixture('audio-webm', 10);
+    stack = await startStack({ limits: { helloTimeoutMs: HELLO_TIMEOUT_MS, maxFrameBytes: MAX_FRAME } });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+  afterEach(async () => {
+    await waitFor('no ffmpeg left', () => childFfmpegPids().length === 0, 5000);
+    // the daemon still serves
+    await request(stack.baseUrl).get('/healthz').expect(200);
+  });
+
+  it('wrong broadcaster password: 4401 IW_ERR_AUTH_FAILED', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    hello(c, { password: 'not-the-password' });
+    await expectRefusal(c, 4401, 'IW_ERR_AUTH_FAILED');
+  });
+
+  it('unknown broadcaster: 4401 IW_ERR_AUTH_FAILED', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    hello(c, { user: 'mallory' });
+    await expectRefusal(c, 4401, 'IW_ERR_AUTH_FAILED');
+  });
+
+  it('mount not allowed for this broadcaster: 4403 IW_ERR_MOUNT_FORBIDDEN', async () => {
+    const c = new WebcastClient(`${stack.wsBase}other`);
+    await c.opened;
+    hello(c);
+    await expectRefusal(c, 4403, 'IW_ERR_MOUNT_FORBIDDEN');
+  });
+
+  it('unknown station mount: 4403 IW_ERR_MOUNT_UNKNOWN', async () => {
+    const c = new WebcastClient(`${stack.wsBase}nope`);
+    await c.opened;
+    hello(c);
+    await expectRefusal(c, 4403, 'IW_ERR_MOUNT_UNKNOWN');
+  });
+
+  it('no hello: 4400 IW_ERR_PROTO_HELLO_TIMEOUT', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    await expectRefusal(c, 4400, 'IW_ERR_PROTO_HELLO_TIMEOUT');
+  });
+
+  it('binary before hello: 4400 IW_ERR_PROTO_EXPECTED_HELLO', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    c.ws.send(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+    await expectRefusal(c, 4400, 'IW_ERR_PROTO_EXPECTED_HELLO');
+  });
+
+  it('text that is not {type, data} JSON: 4400 IW_ERR_PROTO_BAD_MESSAGE', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    c.ws.send('{"type": hello');
+    await expectRefusal(c, 4400, 'IW_ERR_PROTO_BAD_MESSAGE');
+  });
+
+  it('unsupported mime: 4415 IW_ERR_INGEST_UNSUPPORTED_MEDIA', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    hello(c, { mime: 'video/mp4;codecs=avc1' });
+    await expectRefusal(c, 4415, 'IW_ERR_INGEST_UNSUPPORTED_MEDIA');
+  });
+
+  it('garbage bytes instead of WebM: 4415 IW_ERR_INGEST_INVALID_MEDIA', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    hello(c);
+    c.ws.send(Buffer.from('this is not a webm file at all, just text bytes'));
+    await expectRefusal(c, 4415, 'IW_ERR_INGEST_INVALID_MEDIA');
+  });
+
+  it('a corrupted WebM header that ffmpeg rejects: 4415 IW_ERR_INGEST_INVALID_MEDIA', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    hello(c);
+    const bad = Buffer.alloc(4096, 0x00);
+    Buffer.from([0x1a, 0x45, 0xdf, 0xa3]).copy(bad); // right magic, nonsense after it
+    c.ws.send(bad);
+    await expectRefusal(c, 4415, 'IW_ERR_INGEST_INVALID_MEDIA');
+  });
+
+  it('a frame over maxFrameBytes: 4413 IW_ERR_PROTO_FRAME_TOO_LARGE', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    hello(c);
+    await c.live();
+    c.ws.send(Buffer.alloc(MAX_FRAME + 1, 0x1a));
+    await expectRefusal(c, 4413, 'IW_ERR_PROTO_FRAME_TOO_LARGE');
+  });
+
+  it('a foreign Origin: 4403 IW_ERR_ORIGIN_FORBIDDEN', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`, { origin: 'https://evil.example' });
+    await c.opened;
+    await expectRefusal(c, 4403, 'IW_ERR_ORIGIN_FORBIDDEN');
+  });
+
+  it('accepts the daemon\'s own origin', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live`, { origin: stack.baseUrl });
+    await c.opened;
+    hello(c);
+    await c.live();
+    c.close();
+    assert.equal((await c.closed).code, 1000);
+  });
+
+  it('mount busy here: 4409 IW_ERR_MOUNT_BUSY, and the first broadcast carries on', async () => {
+    const first = new WebcastClient(`${stack.wsBase}live`);
+    await first.opened;
+    hello(first);
+    const streaming = first.stream(webm, { seconds: 10, maxChunks: 8 });
+    await first.live();
+    const second = new WebcastClient(`${stack.wsBase}live`);
+    await second.opened;
+    hello(second);
+    await expectRefusal(second, 4409, 'IW_ERR_MOUNT_BUSY');
+    await streaming;
+    assert.equal(first.ws.readyState, first.ws.OPEN, 'the first broadcaster is still connected');
+    assert.equal(first.errors.length, 0);
+    first.close();
+    await first.closed;
+  });
+
+  it('mount busy on Icecast (another source client): 4409 IW_ERR_ICECAST_MOUNT_IN_USE', async () => {
+    const squatter: Socket = connect(stack.icecast!.port, '127.0.0.1');
+    await new Promise((r) => squatter.once('connect', r));
+    squatter.write(`PUT /live.ogg HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from(`source:${stack.icecast!.sourcePassword}`).toString('base64')}\r\nContent-Type: audio/ogg\r\n\r\n`);
+    await new Promise((r) => squatter.once('data', r));
+    try {
+      const c = new WebcastClient(`${stack.wsBase}live`);
+      await c.opened;
+      hello(c);
+      await expectRefusal(c, 4409, 'IW_ERR_ICECAST_MOUNT_IN_USE');
+    } finally {
+      squatter.destroy();
+    }
+  });
+
+  it('too many failed logins from one address: 4429 IW_ERR_AUTH_RATE_LIMITED', async () => {
+    const limited = await startStack({ noIcecast: true, limits: { maxFailedLogins: 3 } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = new WebcastClient(`${limited.wsBase}live`);
+        await c.opened;
+        c.hello({ mime: 'audio/webm', user: limited.broadcaster.name, password: `wrong-${i}` });
+        await expectRefusal(c, 4401, 'IW_ERR_AUTH_FAILED');
+      }
+      const c = new WebcastClient(`${limited.wsBase}live`);
+      await c.opened;
+      c.hello({ mime: 'audio/webm', user: limited.broadcaster.name, password: limited.broadcaster.password });
+      await expectRefusal(c, 4429, 'IW_ERR_AUTH_RATE_LIMITED');
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe('refusals from Icecast (passthrough mode)', function () {
+  this.timeout(60000);
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ mode: 'passthrough' });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  it('wrong Icecast source password: 4401 IW_ERR_ICECAST_AUTH', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live.ogg`);
+    await c.opened;
+    c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: secret() });
+    await expectRefusal(c, 4401, 'IW_ERR_ICECAST_AUTH');
+    await waitFor('no ffmpeg left', () => childFfmpegPids().length === 0, 5000);
+  });
+
+  it('the right source password goes live on /<name>', async () => {
+    const c = new WebcastClient(`${stack.wsBase}live.ogg`);
+    await c.opened;
+    c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: stack.icecast!.sourcePassword });
+    await c.live();
+    assert.deepEqual(c.statuses.at(-1)!.renditions.map((r) => r.mount), ['/live.ogg']);
+    c.close();
+    await c.closed;
+  });
+
+  it('Icecast down: 4502 IW_ERR_ICECAST_UNREACHABLE, and the daemon keeps serving', async () => {
+    const down = await startStack({ mode: 'passthrough', icecastUrl: `http://127.0.0.1:${await freePort()}` });
+    try {
+      const c = new WebcastClient(`${down.wsBase}live.ogg`);
+      await c.opened;
+      c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: secret() });
+      await expectRefusal(c, 4502, 'IW_ERR_ICECAST_UNREACHABLE');
+      await waitFor('no ffmpeg left', () => childFfmpegPids().length === 0, 5000);
+      const health = await request(down.baseUrl).get('/healthz');
+      assert.equal(health.status, 503);
+      assert.equal(health.body.icecast, 'unreachable');
+    } finally {
+      await down.stop();
+    }
+  });
+});
