@@ -25,12 +25,19 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   const listenBase = config.icecast.publicUrl.replace(/\/+$/, '');
+  const csp = [
+    "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+    `media-src 'self' ${new URL(config.icecast.publicUrl).origin}`, "base-uri 'none'", "form-action 'self'",
+  ].join('; ');
 
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'same-origin');
     // The broadcaster page needs the microphone and camera of its own origin.
     res.setHeader('Permissions-Policy', 'microphone=(self), camera=(self)');
+    // The same policy nginx/icewire.conf sets: no inline code, sockets to this origin only,
+    // media from Icecast's public address.
+    res.setHeader('Content-Security-Policy', csp);
     next();
   });
 

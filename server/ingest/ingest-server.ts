@@ -30,7 +30,9 @@ export interface IngestOptions {
 /** Client address: the peer, or behind a trusted local proxy the last X-Forwarded-For hop. */
 export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!trustProxy) return peer;
+  // Only a proxy on this machine (nginx in front) may speak for the client.
+  const fromLoopback = peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+  if (!trustProxy || !fromLoopback) return peer;
   const xff = req.headers['x-forwarded-for'];
   const value = Array.isArray(xff) ? xff[xff.length - 1] : xff;
   const last = value?.split(',').map((s) => s.trim()).filter((s) => s.length > 0).pop();

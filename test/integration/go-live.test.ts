@@ -43,4 +43,70 @@ describe('go live (real icecast2 + ffmpeg)', function () {
     assert.ok(start >= 0, 'first received packet is one the client sent');
     assert.deepEqual(received, sent.slice(start, start + received.length));
   });
+
+  /** Go live with `file`, record each mount while streaming, stop, and return what listeners got. */
+  async function broadcastAndRecord(mime: string, file: string, seconds: number, mounts: string[], whileLive?: () => Promise<void>): Promise<Buffer[]> {
+    const c = new WebcastClient(`${stack.wsBase}live`);
+    await c.opened;
+    c.hello({ mime, user: stack.broadcaster.name, password: stack.broadcaster.password });
+    const streaming = c.stream(file, { seconds, speed: 1.25 });
+    await c.live();
+    for (const m of mounts) await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, m);
+    const recs = mounts.map((m) => listen(`${stack.icecastUrl}${m}`));
+    await whileLive?.();
+    await streaming;
+    c.close(1000);
+    for (const m of mounts) await waitForMountGone(stack.icecastUrl, stack.icecast!.adminPassword, m, 5000);
+    assert.equal((await c.closed).code, 1000);
+    return Promise.all(recs.map((r) => r.done));
+  }
+
+  it('feeds MP3 and Ogg/Vorbis transcodes and an Opus remux from one broadcast', async () => {
+    stack = await startStack({ renditions: [
+      { mount: '/live.ogg', format: 'ogg-opus' },
+      { mount: '/live.mp3', format: 'mp3', bitrate: 128 },
+      { mount: '/live.vorbis.ogg', format: 'ogg-vorbis' },
+    ] });
+    type Src = { listenurl: string; server_name?: string; server_description?: string; genre?: string; bitrate?: number | string; server_type?: string };
+    let sources: Src[] = [];
+    const [opus, mp3, vorbis] = await broadcastAndRecord('audio/webm;codecs=opus', await fixture('audio-webm', 10), 10, ['/live.ogg', '/live.mp3', '/live.vorbis.ogg'], async () => {
+      const j = await (await fetch(`${stack.icecastUrl}/status-json.xsl`)).json() as { icestats: { source?: Src | Src[] } };
+      sources = ([] as Src[]).concat(j.icestats.source ?? []);
+    });
+    for (const [buf, codec] of [[opus!, 'opus'], [mp3!, 'mp3'], [vorbis!, 'vorbis']] as const) {
+      const p = await probe(buf);
+      assert.deepEqual(p.streams.map((s) => s.codec), [codec]);
+      assert.ok(p.audioSeconds >= 5, `${codec}: ${p.audioSeconds.toFixed(2)} s`);
+    }
+    // Icecast got the ice-* headers from the station mount config, and bare content types
+    const byMount = new Map(sources.map((s) => [new URL(s.listenurl).pathname, s]));
+    assert.equal(byMount.size, 3);
+    for (const s of byMount.values()) {
+      assert.equal(s.server_name, 'Test Radio');
+      assert.equal(s.server_description, 'icewire test');
+      assert.equal(s.genre, 'Test');
+    }
+    assert.equal(Number(byMount.get('/live.mp3')!.bitrate), 128);
+    assert.equal(byMount.get('/live.mp3')!.server_type, 'audio/mpeg');
+    assert.equal(byMount.get('/live.ogg')!.server_type, 'audio/ogg');
+  });
+
+  it('remuxes WebM VP8+Opus video to a WebM mount', async () => {
+    stack = await startStack({ renditions: [{ mount: '/live.webm', format: 'webm' }, { mount: '/live.ogg', format: 'ogg-opus' }] });
+    const [webm, ogg] = await broadcastAndRecord('video/webm;codecs=vp8,opus', await fixture('video-webm', 10), 10, ['/live.webm', '/live.ogg']);
+    const p = await probe(webm!);
+    assert.deepEqual(p.streams.map((s) => s.codec).sort(), ['opus', 'vp8']);
+    assert.ok(p.videoPackets > 100, `${p.videoPackets} video packets`);
+    assert.ok(p.audioSeconds >= 5, `${p.audioSeconds.toFixed(2)} s`);
+    const a = await probe(ogg!);
+    assert.deepEqual(a.streams.map((s) => s.codec), ['opus'], 'the Ogg rendition of a video broadcast is its audio');
+  });
+
+  it('takes Firefox\'s Ogg/Opus recording', async () => {
+    stack = await startStack();
+    const [ogg] = await broadcastAndRecord('audio/ogg;codecs=opus', await fixture('audio-ogg', 10), 10, ['/live.ogg']);
+    const p = await probe(ogg!);
+    assert.deepEqual(p.streams.map((s) => s.codec), ['opus']);
+    assert.ok(p.audioSeconds >= 5, `${p.audioSeconds.toFixed(2)} s`);
+  });
 });
