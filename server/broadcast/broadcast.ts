@@ -295,6 +295,11 @@ export class Broadcast extends EventEmitter {
     for (const r of this.renditions) r.source.destroy();
   }
 
+  /** Ending but not yet torn down (its Icecast sources may still be closing). */
+  get isEnding(): boolean {
+    return this.ending;
+  }
+
   whenEnded(): Promise<void> {
     return this.endedPromise;
   }

@@ -17,6 +17,7 @@ import { formatTitle, parseClientMessage, type Hello } from './webcast-protocol.
 
 export const WS_PATH_PREFIX = '/ws/';
 const HEARTBEAT_MS = 15000;
+const PREVIOUS_END_WAIT_MS = 5000;
 
 export type IngestConfig = Pick<Config, 'auth' | 'broadcasters' | 'mounts' | 'icecast' | 'limits' | 'allowedOrigins' | 'publicUrl' | 'trustProxy'>;
 
@@ -263,6 +264,13 @@ export class IngestServer {
     }
     const planned = planStation(cfg, mountId, input, hello);
     if (!planned.ok) return refuse(planned.code, planned.detail);
+    const previous = this.opts.registry.get(mountId);
+    if (previous?.isEnding === true) {
+      // A broadcaster retrying right after a failure: let the old one finish closing its
+      // Icecast sources rather than answer "busy" (or have Icecast say "in use").
+      await Promise.race([previous.whenEnded(), new Promise((r) => setTimeout(r, PREVIOUS_END_WAIT_MS).unref())]);
+    }
+    if (ws.readyState !== WebSocket.OPEN) return undefined;
     if (this.opts.registry.get(mountId) !== undefined) return refuse('IW_ERR_MOUNT_BUSY');
     try {
       this.opts.registry.checkCapacity();

@@ -70,8 +70,12 @@ describe('go live (real icecast2 + ffmpeg)', function () {
     type Src = { listenurl: string; server_name?: string; server_description?: string; genre?: string; bitrate?: number | string; server_type?: string };
     let sources: Src[] = [];
     const [opus, mp3, vorbis] = await broadcastAndRecord('audio/webm;codecs=opus', await fixture('audio-webm', 10), 10, ['/live.ogg', '/live.mp3', '/live.vorbis.ogg'], async () => {
-      const j = await (await fetch(`${stack.icecastUrl}/status-json.xsl`)).json() as { icestats: { source?: Src | Src[] } };
-      sources = ([] as Src[]).concat(j.icestats.source ?? []);
+      // status-json.xsl is not always valid JSON in Icecast 2.4.4 (FACTS.md): read until it is
+      sources = await waitFor('valid status-json with 3 sources', async () => {
+        const j = JSON.parse(await (await fetch(`${stack.icecastUrl}/status-json.xsl`)).text()) as { icestats: { source?: Src | Src[] } };
+        const list = ([] as Src[]).concat(j.icestats.source ?? []);
+        return list.length === 3 ? list : undefined;
+      }, 5000);
     });
     for (const [buf, codec] of [[opus!, 'opus'], [mp3!, 'mp3'], [vorbis!, 'vorbis']] as const) {
       const p = await probe(buf);

@@ -1,0 +1,117 @@
+// The icewire command as an operator runs it: a real process, real signals, real exit codes.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { fixture } from '../helpers/media.js';
+import { waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
+import { ALL_LOG_LINES, secret, snapshotPs } from '../helpers/stack.js';
+import { WebcastClient } from '../helpers/webcast-client.js';
+import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
+import { verifyPassword } from '../../server/ingest/password-hash.js';
+import { PACKAGE_ROOT } from '../../server/paths.js';
+
+const MAIN = join(PACKAGE_ROOT, 'dist', 'server', 'main.js');
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function runCli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+describe('icewire CLI', function () {
+  this.timeout(60000);
+
+  it('check-config on a broken file exits 78 and names the key', async () => {
+    const r = await runCli(['check-config', join(PACKAGE_ROOT, 'test', 'fixtures', 'broken-config.yaml')]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /mounts\.live\.renditions\.1\.format/);
+  });
+
+  it('check-config on the sample prints it resolved with secrets redacted', async () => {
+    const pw = secret();
+    const r = await runCli(['check-config', join(PACKAGE_ROOT, 'config.sample.yaml')], { env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: pw, ICEWIRE_ICECAST_ADMIN_PASSWORD: secret() } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /sourcePassword: "?\[redacted\]"?/);
+    assert.ok(!r.stdout.includes(pw) && !r.stderr.includes(pw));
+  });
+
+  it('check-config on a missing file exits 78 with a hint', async () => {
+    const r = await runCli(['check-config', '/nonexistent/icewire.yaml']);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /cannot read the config file/);
+  });
+
+  it('hash-password reads stdin and prints a hash that verifies', async () => {
+    const pw = secret();
+    const r = await runCli(['hash-password'], { input: `${pw}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    const hash = r.stdout.trim();
+    assert.match(hash, /^scrypt\$/);
+    assert.ok(await verifyPassword(pw, hash));
+    assert.ok(!(await verifyPassword(`${pw}x`, hash)));
+  });
+
+  it('serve rejects a bad --listen with a usage error', async () => {
+    const r = await runCli(['serve', '--listen', 'nonsense']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /HOST:PORT/);
+  });
+
+  describe('serve without a config file (passthrough) and SIGTERM', () => {
+    let icecast: ManagedIcecast;
+    let daemon: ChildProcessWithoutNullStreams;
+    let out = '';
+    before(async () => {
+      icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+    });
+    after(async () => {
+      daemon?.kill('SIGKILL');
+      await icecast.stop();
+    });
+
+    it('goes live, then on SIGTERM tells the broadcaster, ends the stream cleanly and exits 0 within 10 s', async () => {
+      daemon = spawn(process.execPath, [MAIN, 'serve', '--listen', '127.0.0.1:0', '--icecast', icecast.url], { cwd: '/' });
+      daemon.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      const exited = new Promise<{ code: number | null; at: number }>((r) => daemon.once('exit', (code) => r({ code, at: Date.now() })));
+      const url = await waitFor('the daemon to listen', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 10000);
+      const c = new WebcastClient(`${url.replace('http', 'ws')}ws/show.ogg`);
+      await c.opened;
+      c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: icecast.sourcePassword });
+      const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 12 });
+      await c.live();
+      await waitForMount(icecast.url, icecast.adminPassword, '/show.ogg');
+      snapshotPs();
+      const { execFileSync } = await import('node:child_process');
+      const ffmpegPids = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(daemon.pid)], { encoding: 'utf8' })
+        .split('\n').filter((l) => /ffmpeg/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
+      assert.equal(ffmpegPids.length, 1, 'the daemon runs one ffmpeg');
+      await streaming;
+      const t0 = Date.now();
+      daemon.kill('SIGTERM');
+      const closed = await c.closed;
+      assert.equal(closed.code, 1001);
+      assert.equal(c.errors[0]?.code, 'IW_ERR_SHUTTING_DOWN');
+      assert.equal(c.statuses.at(-1)?.state, 'ended');
+      assert.equal(c.statuses.at(-1)?.reason, 'shutdown');
+      const { code, at } = await exited;
+      assert.equal(code, 0);
+      assert.ok(at - t0 < 10000, `exited ${at - t0} ms after SIGTERM`);
+      await waitForMountGone(icecast.url, icecast.adminPassword, '/show.ogg', 3000);
+      const alive = ffmpegPids.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+      assert.deepEqual(alive, [], 'no ffmpeg outlives the daemon');
+      ALL_LOG_LINES.push(...out.split('\n'));
+      assert.match(out, /"reason":"shutdown"/);
+    });
+  });
+});
