@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ERRORS, IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { IcecastSource } from '../icecast/icecast-source.js';
+import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
 import { contentTypeFor, iceAudioInfo, inputOptions, outputOptions, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
@@ -61,6 +62,7 @@ export interface BroadcastStatus {
   readonly since?: string;
   readonly renditions: readonly RenditionStatus[];
   readonly reason?: EndReason;
+  readonly title?: string;
 }
 
 /** The connection side of a broadcast (the WebSocket). */
@@ -191,6 +193,7 @@ export class Broadcast extends EventEmitter {
     this.since = new Date();
     this.log.info('broadcast is live', { renditions: this.renditions.map((r) => r.plan.mount).join(',') });
     this.pushStatus();
+    void this.pushTitle();
   }
 
   /** Broadcaster bytes in. false = pause the socket until 'drain'. */
@@ -215,8 +218,26 @@ export class Broadcast extends EventEmitter {
     if (this.renditions.every((r) => r.ffmpeg.writableLength < 256 * 1024)) this.emit('drain');
   }
 
+  /** Now playing: MP3 and Ogg/Vorbis renditions are retitled through Icecast at once (or on going live). */
   setTitle(title: string | undefined): void {
     this.title = title;
+    if (this.state === 'live') void this.pushTitle();
+  }
+
+  private async pushTitle(): Promise<void> {
+    const title = this.title;
+    if (title === undefined) return;
+    await Promise.all(this.renditions.filter((r) => acceptsUrlMetadata(r.plan.format)).map(async (r) => {
+      try {
+        const ok = await updateMetadata({
+          url: this.deps.icecastUrl, mount: r.plan.mount, user: this.plan.sourceUser, password: this.plan.sourcePassword,
+          title, timeoutMs: this.deps.connectTimeoutMs,
+        });
+        if (!ok) this.log.warn('Icecast did not take the title', { rendition: r.plan.mount });
+      } catch (err) {
+        this.log.warn('could not update the title', { rendition: r.plan.mount, error: (err as Error).message });
+      }
+    }));
   }
 
   status(): BroadcastStatus {
@@ -238,6 +259,7 @@ export class Broadcast extends EventEmitter {
       ...(this.since !== undefined ? { since: this.since.toISOString() } : {}),
       renditions,
       ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      ...(this.title !== undefined ? { title: this.title } : {}),
     };
   }
 

@@ -45,7 +45,7 @@ describe('go live (real icecast2 + ffmpeg)', function () {
   });
 
   /** Go live with `file`, record each mount while streaming, stop, and return what listeners got. */
-  async function broadcastAndRecord(mime: string, file: string, seconds: number, mounts: string[], whileLive?: () => Promise<void>): Promise<Buffer[]> {
+  async function broadcastAndRecord(mime: string, file: string, seconds: number, mounts: string[], whileLive?: (c: WebcastClient) => Promise<void>): Promise<Buffer[]> {
     const c = new WebcastClient(`${stack.wsBase}live`);
     await c.opened;
     c.hello({ mime, user: stack.broadcaster.name, password: stack.broadcaster.password });
@@ -53,7 +53,7 @@ describe('go live (real icecast2 + ffmpeg)', function () {
     await c.live();
     for (const m of mounts) await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, m);
     const recs = mounts.map((m) => listen(`${stack.icecastUrl}${m}`));
-    await whileLive?.();
+    await whileLive?.(c);
     await streaming;
     c.close(1000);
     for (const m of mounts) await waitForMountGone(stack.icecastUrl, stack.icecast!.adminPassword, m, 5000);
@@ -69,7 +69,16 @@ describe('go live (real icecast2 + ffmpeg)', function () {
     ] });
     type Src = { listenurl: string; server_name?: string; server_description?: string; genre?: string; bitrate?: number | string; server_type?: string };
     let sources: Src[] = [];
-    const [opus, mp3, vorbis] = await broadcastAndRecord('audio/webm;codecs=opus', await fixture('audio-webm', 10), 10, ['/live.ogg', '/live.mp3', '/live.vorbis.ogg'], async () => {
+    type Src2 = Src & { title?: string };
+    const [opus, mp3, vorbis] = await broadcastAndRecord('audio/webm;codecs=opus', await fixture('audio-webm', 10), 10, ['/live.ogg', '/live.mp3', '/live.vorbis.ogg'], async (c) => {
+      // now playing reaches Icecast's stats for the MP3 and Vorbis mounts
+      c.ws.send(JSON.stringify({ type: 'metadata', data: { title: 'Morning Show', artist: 'Studio Ä' } }));
+      await waitFor('titles in status-json', async () => {
+        const j = JSON.parse(await (await fetch(`${stack.icecastUrl}/status-json.xsl`)).text()) as { icestats: { source?: Src2 | Src2[] } };
+        const list = ([] as Src2[]).concat(j.icestats.source ?? []);
+        const titled = list.filter((x) => x.title === 'Studio Ä - Morning Show').map((x) => new URL(x.listenurl).pathname).sort();
+        return titled.join(',') === '/live.mp3,/live.vorbis.ogg' ? true : undefined;
+      }, 5000);
       // status-json.xsl is not always valid JSON in Icecast 2.4.4 (FACTS.md): read until it is
       sources = await waitFor('valid status-json with 3 sources', async () => {
         const j = JSON.parse(await (await fetch(`${stack.icecastUrl}/status-json.xsl`)).text()) as { icestats: { source?: Src | Src[] } };
