@@ -50,7 +50,8 @@ export function planStation(
       },
     };
   }
-  const station = config.mounts[id];
+  // own keys only: "constructor" is a valid name and must not find Object.prototype's
+  const station = Object.hasOwn(config.mounts, id) ? config.mounts[id] : undefined;
   if (station === undefined) return { ok: false, code: 'IW_ERR_MOUNT_UNKNOWN', detail: `no station mount "${id}" in the config` };
   return {
     ok: true,

@@ -50,7 +50,9 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
-  if (cfg.allowedOrigins.includes(o.origin)) return true;
+  // compare serialised origins: "https://Studio.Example.org:443" in the config is the browser's
+  // "https://studio.example.org"
+  if (cfg.allowedOrigins.some((a) => URL.canParse(a) && new URL(a).origin === o.origin)) return true;
   if (cfg.publicUrl !== undefined && new URL(cfg.publicUrl).origin === o.origin) return true;
   return host !== undefined && o.host === host;
 }
@@ -258,7 +260,7 @@ export class IngestServer {
         return refuse('IW_ERR_AUTH_FAILED');
       }
       this.logins.recordSuccess(addr);
-      if (!(mountId in cfg.mounts)) return refuse('IW_ERR_MOUNT_UNKNOWN');
+      if (!Object.hasOwn(cfg.mounts, mountId)) return refuse('IW_ERR_MOUNT_UNKNOWN');
       if (!account.mounts.includes(mountId)) return refuse('IW_ERR_MOUNT_FORBIDDEN');
       user = account.name;
     }

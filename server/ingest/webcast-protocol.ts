@@ -33,7 +33,7 @@ function optString(data: Record<string, unknown>, key: string, max: number): str
 
 /** Parse one text frame. Throws IcewireError(IW_ERR_PROTO_BAD_MESSAGE) on anything malformed. */
 export function parseClientMessage(text: string): ClientMessage {
-  if (text.length > MAX_TEXT_BYTES) {
+  if (text.length > MAX_TEXT_BYTES || Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
     throw new IcewireError('IW_ERR_PROTO_BAD_MESSAGE', { detail: `text message longer than ${MAX_TEXT_BYTES} bytes` });
   }
   let msg: unknown;

@@ -1,0 +1,259 @@
+// The ingest server's pure rules: which page origins may broadcast, which address a connection
+// is counted against, the per-address limiters, and the end reason each error code gives.
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { END_REASONS, reasonForCode, type EndReason } from '../../server/broadcast/broadcast.js';
+import { parseConfig } from '../../server/config/load.js';
+import type { Config } from '../../server/config/schema.js';
+import { ERRORS, type ErrorCode } from '../../server/errors.js';
+import { ConnectionCounter, FailedLoginLimiter } from '../../server/ingest/address-limits.js';
+import { clientAddress, originAllowed } from '../../server/ingest/ingest-server.js';
+
+type OriginCfg = Pick<Config, 'allowedOrigins' | 'publicUrl'>;
+const NONE: OriginCfg = { allowedOrigins: [], publicUrl: undefined };
+const LISTED: OriginCfg = { allowedOrigins: ['https://studio.example.org', 'http://localhost:3000'], publicUrl: undefined };
+const PUBLIC: OriginCfg = { allowedOrigins: [], publicUrl: 'https://live.example.org/radio' };
+
+describe('originAllowed', () => {
+  const rows: { what: string; origin: string | undefined; host: string | undefined; cfg: OriginCfg; want: boolean }[] = [
+    { what: 'no Origin (a non-browser webcast client)', origin: undefined, host: '127.0.0.1:8080', cfg: NONE, want: true },
+    { what: 'no Origin and no Host', origin: undefined, host: undefined, cfg: NONE, want: true },
+    { what: 'the same host and port', origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080', cfg: NONE, want: true },
+    { what: 'the same host by name', origin: 'http://localhost:8080', host: 'localhost:8080', cfg: NONE, want: true },
+    { what: 'the same host on the default port', origin: 'https://radio.example.org', host: 'radio.example.org', cfg: NONE, want: true },
+    { what: 'the same host, another port', origin: 'http://127.0.0.1:9999', host: '127.0.0.1:8080', cfg: NONE, want: false },
+    { what: 'a listed origin', origin: 'https://studio.example.org', host: '127.0.0.1:8080', cfg: LISTED, want: true },
+    { what: 'a listed origin with a port', origin: 'http://localhost:3000', host: '127.0.0.1:8080', cfg: LISTED, want: true },
+    { what: 'a listed host under another scheme', origin: 'http://studio.example.org', host: '127.0.0.1:8080', cfg: LISTED, want: false },
+    { what: 'a subdomain of a listed origin', origin: 'https://evil.studio.example.org', host: '127.0.0.1:8080', cfg: LISTED, want: false },
+    { what: 'the publicUrl origin (its path ignored)', origin: 'https://live.example.org', host: '127.0.0.1:8080', cfg: PUBLIC, want: true },
+    { what: 'the publicUrl host over http', origin: 'http://live.example.org', host: '127.0.0.1:8080', cfg: PUBLIC, want: false },
+    { what: 'a foreign origin', origin: 'https://evil.example.com', host: '127.0.0.1:8080', cfg: LISTED, want: false },
+    { what: 'a foreign origin with no Host header', origin: 'https://evil.example.com', host: undefined, cfg: NONE, want: false },
+    { what: 'a foreign origin naming our host in its path', origin: 'https://evil.example.com/127.0.0.1:8080', host: '127.0.0.1:8080', cfg: NONE, want: false },
+    { what: 'the "null" origin (sandboxed iframe, file://)', origin: 'null', host: '127.0.0.1:8080', cfg: NONE, want: false },
+    { what: 'the "null" origin with a listed origin', origin: 'null', host: 'null', cfg: LISTED, want: false },
+    { what: 'a malformed origin', origin: 'http://', host: '127.0.0.1:8080', cfg: NONE, want: false },
+    { what: 'a bare host name', origin: '127.0.0.1:8080', host: '127.0.0.1:8080', cfg: NONE, want: false },
+    { what: 'the empty string', origin: '', host: '127.0.0.1:8080', cfg: NONE, want: false },
+  ];
+  for (const r of rows) {
+    it(`${r.what} -> ${r.want ? 'allowed' : 'refused'}`, () => {
+      assert.equal(originAllowed(r.origin, r.host, r.cfg), r.want);
+    });
+  }
+
+  // allowedOrigins entries are compared as serialised origins (lower-case host, no default port)
+  for (const entry of ['https://Studio.Example.org', 'https://studio.example.org:443']) {
+    it(`an allowedOrigins entry written ${entry} admits https://studio.example.org`, () => {
+      const cfg = parseConfig({ allowedOrigins: [entry] }, { env: {} });
+      assert.equal(originAllowed('https://studio.example.org', '127.0.0.1:8080', cfg), true);
+    });
+  }
+});
+
+function req(remoteAddress: string | undefined, xff?: string | string[]): IncomingMessage {
+  const headers: Record<string, string | string[]> = {};
+  if (xff !== undefined) headers['x-forwarded-for'] = xff;
+  return { socket: { remoteAddress }, headers } as unknown as IncomingMessage;
+}
+
+describe('clientAddress', () => {
+  const rows: { what: string; peer: string | undefined; xff?: string | string[]; trustProxy: boolean; want: string }[] = [
+    { what: 'trustProxy off: the peer, X-Forwarded-For ignored', peer: '203.0.113.5', xff: '1.2.3.4', trustProxy: false, want: '203.0.113.5' },
+    { what: 'trustProxy off, loopback peer: still the peer', peer: '127.0.0.1', xff: '1.2.3.4', trustProxy: false, want: '127.0.0.1' },
+    { what: 'trustProxy off, no header', peer: '198.51.100.1', trustProxy: false, want: '198.51.100.1' },
+    { what: 'trusted loopback proxy: the X-Forwarded-For address', peer: '127.0.0.1', xff: '198.51.100.7', trustProxy: true, want: '198.51.100.7' },
+    { what: 'trusted proxy: the last hop, not a client-supplied first one', peer: '127.0.0.1', xff: '6.6.6.6, 198.51.100.7', trustProxy: true, want: '198.51.100.7' },
+    { what: 'trusted proxy: the last hop, spaces trimmed', peer: '127.0.0.1', xff: '6.6.6.6 ,  198.51.100.8  ', trustProxy: true, want: '198.51.100.8' },
+    { what: 'trusted proxy on ::1', peer: '::1', xff: '2001:db8::1', trustProxy: true, want: '2001:db8::1' },
+    { what: 'trusted proxy on ::ffff:127.0.0.1', peer: '::ffff:127.0.0.1', xff: '198.51.100.9', trustProxy: true, want: '198.51.100.9' },
+    { what: 'trusted proxy on another 127/8 address', peer: '127.0.0.2', xff: '198.51.100.10', trustProxy: true, want: '198.51.100.10' },
+    { what: 'repeated headers: the last hop of the last one', peer: '127.0.0.1', xff: ['6.6.6.6', '7.7.7.7, 198.51.100.11'], trustProxy: true, want: '198.51.100.11' },
+    { what: 'trustProxy on, non-loopback peer: X-Forwarded-For ignored', peer: '203.0.113.5', xff: '198.51.100.7', trustProxy: true, want: '203.0.113.5' },
+    { what: 'trustProxy on, private-network peer: ignored (only a local proxy may speak)', peer: '10.0.0.1', xff: '198.51.100.7', trustProxy: true, want: '10.0.0.1' },
+    { what: 'trustProxy on, mapped non-loopback peer: ignored', peer: '::ffff:10.0.0.1', xff: '198.51.100.7', trustProxy: true, want: '::ffff:10.0.0.1' },
+    { what: 'trusted proxy without the header: the peer', peer: '127.0.0.1', trustProxy: true, want: '127.0.0.1' },
+    { what: 'trusted proxy with an empty header: the peer', peer: '127.0.0.1', xff: '', trustProxy: true, want: '127.0.0.1' },
+    { what: 'trusted proxy with only commas: the peer', peer: '127.0.0.1', xff: ' , ,', trustProxy: true, want: '127.0.0.1' },
+    { what: 'no remote address (socket already gone)', peer: undefined, xff: '198.51.100.7', trustProxy: false, want: 'unknown' },
+  ];
+  for (const r of rows) {
+    it(`${r.what} -> ${r.want}`, () => {
+      assert.equal(clientAddress(req(r.peer, r.xff), r.trustProxy), r.want);
+    });
+  }
+});
+
+type LimiterStep =
+  | ['fail', string]
+  | ['success', string]
+  | ['tick', number]
+  | ['allowed', string, boolean];
+
+describe('FailedLoginLimiter (injected clock)', () => {
+  const rows: { what: string; max: number; windowMs: number; steps: LimiterStep[] }[] = [
+    {
+      what: 'refuses once max failures are reached',
+      max: 3, windowMs: 1000,
+      steps: [['allowed', 'a', true], ['fail', 'a'], ['fail', 'a'], ['allowed', 'a', true], ['fail', 'a'], ['allowed', 'a', false]],
+    },
+    {
+      what: 'counts per address',
+      max: 2, windowMs: 1000,
+      steps: [['fail', 'a'], ['fail', 'a'], ['allowed', 'a', false], ['allowed', 'b', true], ['fail', 'b'], ['allowed', 'b', true]],
+    },
+    {
+      what: 'allows again when the window has passed',
+      max: 3, windowMs: 1000,
+      steps: [['fail', 'a'], ['fail', 'a'], ['fail', 'a'], ['tick', 999], ['allowed', 'a', false], ['tick', 1], ['allowed', 'a', true]],
+    },
+    {
+      what: 'slides: each failure expires on its own',
+      max: 3, windowMs: 1000,
+      steps: [
+        ['fail', 'a'], ['tick', 500], ['fail', 'a'], ['tick', 400], ['fail', 'a'], ['allowed', 'a', false],
+        ['tick', 100], ['allowed', 'a', true], // the t=0 failure expired
+        ['fail', 'a'], ['allowed', 'a', false],
+        ['tick', 499], ['allowed', 'a', false], ['tick', 1], ['allowed', 'a', true], // the t=500 one expired at t=1500
+      ],
+    },
+    {
+      what: 'a success resets the count',
+      max: 3, windowMs: 1000,
+      steps: [['fail', 'a'], ['fail', 'a'], ['success', 'a'], ['fail', 'a'], ['fail', 'a'], ['allowed', 'a', true], ['fail', 'a'], ['allowed', 'a', false]],
+    },
+    {
+      what: 'a success on another address resets nothing',
+      max: 2, windowMs: 1000,
+      steps: [['fail', 'a'], ['fail', 'a'], ['success', 'b'], ['allowed', 'a', false]],
+    },
+    {
+      what: 'max 1: one failure blocks until the window passes',
+      max: 1, windowMs: 60000,
+      steps: [['allowed', 'a', true], ['fail', 'a'], ['allowed', 'a', false], ['tick', 59999], ['allowed', 'a', false], ['tick', 1], ['allowed', 'a', true]],
+    },
+  ];
+  for (const r of rows) {
+    it(r.what, () => {
+      let now = 0;
+      const limiter = new FailedLoginLimiter(r.max, r.windowMs, () => now);
+      r.steps.forEach((step, i) => {
+        switch (step[0]) {
+          case 'fail': limiter.recordFailure(step[1]); break;
+          case 'success': limiter.recordSuccess(step[1]); break;
+          case 'tick': now += step[1]; break;
+          case 'allowed': assert.equal(limiter.allowed(step[1]), step[2], `step ${i}: allowed(${step[1]}) at t=${now}`); break;
+        }
+      });
+    });
+  }
+
+  it('memory stays bounded with 20000 failing addresses; the oldest are forgotten', () => {
+    let now = 0;
+    const limiter = new FailedLoginLimiter(1, 3600000, () => now);
+    for (let i = 0; i < 20000; i++) {
+      limiter.recordFailure(`2001:db8::${i.toString(16)}`);
+      now += 1;
+    }
+    const tracked = (limiter as unknown as { failures: Map<string, unknown> }).failures.size;
+    assert.ok(tracked <= 10000, `${tracked} addresses tracked`);
+    assert.ok(tracked > 0);
+    assert.equal(limiter.allowed(`2001:db8::${(19999).toString(16)}`), false, 'the newest is still blocked');
+    assert.equal(limiter.allowed('2001:db8::0'), true, 'the oldest was evicted');
+  });
+
+  it('expired entries are dropped from memory when looked at', () => {
+    let now = 0;
+    const limiter = new FailedLoginLimiter(3, 1000, () => now);
+    limiter.recordFailure('a');
+    now = 2000;
+    assert.equal(limiter.allowed('a'), true);
+    assert.equal((limiter as unknown as { failures: Map<string, unknown> }).failures.size, 0);
+  });
+});
+
+type CounterStep = ['acquire', string, boolean] | ['release', string];
+
+describe('ConnectionCounter', () => {
+  const rows: { what: string; max: number; steps: CounterStep[] }[] = [
+    {
+      what: 'refuses the connection over the limit, and again after a release',
+      max: 2,
+      steps: [['acquire', 'a', true], ['acquire', 'a', true], ['acquire', 'a', false], ['release', 'a'], ['acquire', 'a', true], ['acquire', 'a', false]],
+    },
+    {
+      what: 'counts per address',
+      max: 1,
+      steps: [['acquire', 'a', true], ['acquire', 'b', true], ['acquire', 'a', false], ['acquire', 'b', false]],
+    },
+    {
+      what: 'a refused acquire is not counted',
+      max: 1,
+      steps: [['acquire', 'a', true], ['acquire', 'a', false], ['acquire', 'a', false], ['release', 'a'], ['acquire', 'a', true]],
+    },
+    {
+      what: 'releasing an address never acquired does not go below zero',
+      max: 2,
+      steps: [['release', 'a'], ['release', 'a'], ['acquire', 'a', true], ['acquire', 'a', true], ['acquire', 'a', false]],
+    },
+    {
+      what: 'releasing twice does not free a slot twice',
+      max: 2,
+      steps: [['acquire', 'a', true], ['release', 'a'], ['release', 'a'], ['acquire', 'a', true], ['acquire', 'a', true], ['acquire', 'a', false]],
+    },
+  ];
+  for (const r of rows) {
+    it(r.what, () => {
+      const counter = new ConnectionCounter(r.max);
+      r.steps.forEach((step, i) => {
+        if (step[0] === 'acquire') assert.equal(counter.acquire(step[1]), step[2], `step ${i}: acquire(${step[1]})`);
+        else counter.release(step[1]);
+      });
+    });
+  }
+
+  it('forgets an address once all its connections are released', () => {
+    const counter = new ConnectionCounter(5);
+    for (let i = 0; i < 1000; i++) { counter.acquire(`10.0.${i >> 8}.${i & 255}`); counter.acquire(`10.0.${i >> 8}.${i & 255}`); }
+    for (let i = 0; i < 1000; i++) { counter.release(`10.0.${i >> 8}.${i & 255}`); counter.release(`10.0.${i >> 8}.${i & 255}`); }
+    assert.equal((counter as unknown as { counts: Map<string, number> }).counts.size, 0);
+  });
+});
+
+describe('reasonForCode', () => {
+  const EXPLICIT: Partial<Record<ErrorCode, EndReason>> = {
+    IW_ERR_ICECAST_AUTH: 'icecast-auth',
+    IW_ERR_ICECAST_MOUNT_IN_USE: 'icecast-busy',
+    IW_ERR_MOUNT_BUSY: 'icecast-busy',
+    IW_ERR_ICECAST_UNREACHABLE: 'icecast-unreachable',
+    IW_ERR_ICECAST_LIMIT: 'icecast-refused',
+    IW_ERR_ICECAST_REFUSED: 'icecast-refused',
+    IW_ERR_ICECAST_LOST: 'icecast-lost',
+    IW_ERR_PIPELINE_FAILED: 'ffmpeg-failed',
+    IW_ERR_INGEST_INVALID_MEDIA: 'invalid-media',
+    IW_ERR_INGEST_UNSUPPORTED_MEDIA: 'invalid-media',
+    IW_ERR_INGEST_TOO_SLOW: 'ingest-too-slow',
+    IW_ERR_SHUTTING_DOWN: 'shutdown',
+    IW_ERR_PROTO_BAD_MESSAGE: 'protocol-error',
+    IW_ERR_PROTO_EXPECTED_HELLO: 'protocol-error',
+    IW_ERR_PROTO_FRAME_TOO_LARGE: 'protocol-error',
+    IW_ERR_PROTO_HELLO_TIMEOUT: 'protocol-error',
+    IW_ERR_INTERNAL: 'internal',
+  };
+
+  for (const code of Object.keys(ERRORS) as ErrorCode[]) {
+    const want = EXPLICIT[code];
+    it(`${code} -> ${want ?? 'a member of END_REASONS'}`, () => {
+      const got = reasonForCode(code);
+      assert.ok((END_REASONS as readonly string[]).includes(got), `${got} is not in END_REASONS`);
+      if (want !== undefined) assert.equal(got, want);
+    });
+  }
+
+  it('every end reason except stopped and connection-lost (socket events) comes from some code', () => {
+    const produced = new Set((Object.keys(ERRORS) as ErrorCode[]).map(reasonForCode));
+    const missing = END_REASONS.filter((r) => r !== 'stopped' && r !== 'connection-lost' && !produced.has(r));
+    assert.deepEqual(missing, []);
+  });
+});
