@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
       if (!STATION_MOUNT_RE.test(id)) throw new IcewireError('IW_ERR_MOUNT_UNKNOWN');
       renditions = [{ mount: `/${id}`, format: passthroughFormat(id, { video: undefined }) }];
     } else {
-      const m = config.mounts[id];
+      const m = Object.hasOwn(config.mounts, id) ? config.mounts[id] : undefined;
       if (m === undefined) throw new IcewireError('IW_ERR_MOUNT_UNKNOWN');
       renditions = m.renditions;
     }
