@@ -41,6 +41,10 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  const notFound = (res: Response): void => {
+    res.status(404).json({ error: { code: 'IW_ERR_NOT_FOUND', message: 'There is nothing at this address.' } });
+  };
+
   app.get('/healthz', async (_req, res) => {
     await stats?.poll();
     const reachable = stats?.isReachable;
@@ -91,11 +95,10 @@ export function createApp(deps: AppDeps): express.Express {
     res.sendFile(join(WWW_DIR, 'listen.html'));
   });
   app.use('/js', express.static(WWW_JS_DIR, { fallthrough: false }));
+  // www/ holds the pages' TypeScript sources too; only the built files are served
+  app.use(['/src', '/tsconfig.json'], (_req, res) => notFound(res));
   app.use(express.static(WWW_DIR, { index: 'index.html', extensions: ['html'] }));
 
-  const notFound = (res: Response): void => {
-    res.status(404).json({ error: { code: 'IW_ERR_NOT_FOUND', message: 'There is nothing at this address.' } });
-  };
   app.use((_req, res) => notFound(res));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     // express.static's misses arrive as errors with status 404

@@ -82,6 +82,7 @@ export class StatsPoller {
       if (this.reachable === false) this.opts.logger.info('Icecast is reachable again', { url: this.opts.url });
       this.reachable = true;
     } catch (err) {
+      if (this.timer === undefined && ac.signal.aborted) return; // stopped: not news
       if (this.reachable !== false) {
         this.opts.logger.warn('Icecast stats are unreachable', { url: this.opts.url, error: (err as Error).message });
       }

@@ -67,6 +67,8 @@ describe('http app', () => {
   it('unknown paths are a JSON 404, not a stack trace', async () => {
     const res = await request(app(accounts)).get('/nothing/here').expect(404);
     assert.equal(res.body.error.code, 'IW_ERR_NOT_FOUND');
+    await request(app(accounts)).get('/src/broadcast.ts').expect(404);
+    await request(app(accounts)).get('/tsconfig.json').expect(404);
     const js = await request(app(accounts)).get('/js/missing.js').expect(404);
     assert.equal(js.body.error.code, 'IW_ERR_NOT_FOUND');
   });

@@ -1,0 +1,172 @@
+// One rendition's connection to Icecast, kept up for the whole broadcast: if Icecast restarts
+// or the connection breaks, it reconnects with bounded backoff, sends the stream header again and
+// continues at the next sync point (an Ogg page, a WebM Cluster). The broadcaster's page shows
+// "reconnecting" meanwhile and never has to reload.
+import { EventEmitter } from 'node:events';
+import { IcewireError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { IcecastSource, type IcecastSourceOptions } from '../icecast/icecast-source.js';
+import type { Unit } from '../pipeline/stream-framer.js';
+
+export type OutputState = 'connecting' | 'live' | 'reconnecting' | 'ended';
+
+export interface ReconnectPolicy {
+  /** Give up this long after the connection was lost. */
+  readonly giveUpMs: number;
+  readonly firstDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { giveUpMs: 30000, firstDelayMs: 250, maxDelayMs: 2000 };
+
+/** Refusals that retrying can't fix. */
+const FINAL_ON_RECONNECT: ReadonlySet<ErrorCode> = new Set(['IW_ERR_ICECAST_AUTH']);
+
+/** Pure: the wait before reconnect attempt n (0-based), doubling from firstDelayMs up to maxDelayMs. */
+export function backoffMs(attempt: number, p: ReconnectPolicy): number {
+  return Math.min(p.maxDelayMs, p.firstDelayMs * 2 ** Math.min(attempt, 16));
+}
+
+export declare interface RenditionOutput {
+  on(event: 'state', listener: (state: OutputState) => void): this;
+  on(event: 'failed', listener: (err: IcewireError) => void): this;
+  on(event: 'drain', listener: () => void): this;
+}
+
+export class RenditionOutput extends EventEmitter {
+  state: OutputState = 'connecting';
+  /** Media bytes sent to Icecast over all connections (headers included). */
+  bytesOut = 0;
+  /** Media bytes that could not be sent while Icecast was away. */
+  bytesDropped = 0;
+  reconnects = 0;
+  private source: IcecastSource | undefined;
+  /** After a reconnect: drop units until a sync point. */
+  private waitingForSync = false;
+  private lostAt = 0;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private ending = false;
+
+  constructor(
+    private readonly sourceOptions: IcecastSourceOptions,
+    /** The stream header to send again after reconnecting (from the framer). */
+    private readonly header: () => Buffer,
+    private readonly policy: ReconnectPolicy,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get mount(): string {
+    return this.sourceOptions.mount;
+  }
+
+  /** First connection: a refusal here is final (the broadcaster is told at once). */
+  async start(): Promise<void> {
+    this.source = this.makeSource();
+    await this.source.connect();
+    if (this.ending) return;
+    this.setState('live');
+  }
+
+  /** Send a unit. false = Icecast's socket is full: wait for 'drain'. Never blocks while reconnecting. */
+  write(unit: Unit): boolean {
+    if (this.ending) return true;
+    const src = this.source;
+    if (this.state === 'reconnecting' || src === undefined) {
+      if (!unit.header) this.bytesDropped += unit.data.length;
+      return true;
+    }
+    if (this.waitingForSync) {
+      if (!unit.syncPoint) {
+        if (!unit.header) this.bytesDropped += unit.data.length;
+        return true;
+      }
+      this.waitingForSync = false;
+    }
+    this.bytesOut += unit.data.length;
+    return src.write(unit.data);
+  }
+
+  get bufferedBytes(): number {
+    return this.source?.bufferedBytes ?? 0;
+  }
+
+  private makeSource(): IcecastSource {
+    const src = new IcecastSource(this.sourceOptions);
+    src.on('drain', () => this.emit('drain'));
+    src.on('lost', (err) => this.onLost(err));
+    return src;
+  }
+
+  private onLost(err: IcewireError): void {
+    if (this.ending || this.state === 'reconnecting') return;
+    this.log.warn('lost the Icecast connection; reconnecting', { rendition: this.mount, detail: err.detail });
+    this.lostAt = Date.now();
+    this.attempt = 0;
+    this.setState('reconnecting');
+    this.scheduleRetry();
+    // anything waiting on a drain from the dead socket may go on (bytes are dropped meanwhile)
+    this.emit('drain');
+  }
+
+  private scheduleRetry(): void {
+    const delay = backoffMs(this.attempt, this.policy);
+    this.retryTimer = setTimeout(() => void this.retry(), delay);
+    this.retryTimer.unref();
+  }
+
+  private async retry(): Promise<void> {
+    if (this.ending) return;
+    this.attempt++;
+    const src = this.makeSource();
+    this.source = src;
+    try {
+      await src.connect();
+    } catch (err) {
+      const e = err instanceof IcewireError ? err : new IcewireError('IW_ERR_ICECAST_LOST', { cause: err });
+      if (this.ending) return;
+      const elapsed = Date.now() - this.lostAt;
+      if (FINAL_ON_RECONNECT.has(e.code) || elapsed + backoffMs(this.attempt, this.policy) > this.policy.giveUpMs) {
+        this.log.warn('giving up reconnecting to Icecast', { rendition: this.mount, attempts: this.attempt, code: e.code, detail: e.detail });
+        this.source = undefined;
+        this.emit('failed', e.code === 'IW_ERR_ICECAST_AUTH' ? e : new IcewireError('IW_ERR_ICECAST_LOST', { detail: `gave up after ${this.attempt} attempts: ${e.detail ?? e.code}` }));
+        return;
+      }
+      this.log.debug('reconnect attempt failed', { rendition: this.mount, attempt: this.attempt, code: e.code });
+      this.scheduleRetry();
+      return;
+    }
+    if (this.ending) { src.destroy(); return; }
+    const header = this.header();
+    if (header.length > 0) {
+      this.bytesOut += header.length;
+      src.write(header);
+    }
+    this.waitingForSync = header.length > 0;
+    this.reconnects++;
+    this.log.info('reconnected to Icecast', { rendition: this.mount, attempts: this.attempt, awayMs: Date.now() - this.lostAt, bytesDropped: this.bytesDropped });
+    this.setState('live');
+  }
+
+  private setState(s: OutputState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  /** Send what's buffered and close; Icecast removes the mount. */
+  async end(): Promise<void> {
+    this.ending = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.setState('ended');
+    await this.source?.end();
+  }
+
+  destroy(): void {
+    this.ending = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.source?.destroy();
+  }
+}

@@ -1,0 +1,222 @@
+// A streaming Ogg/Opus reader for Firefox's MediaRecorder output (audio/ogg;codecs=opus). Pure,
+// like WebmDemuxer, and with the same events, so a caller can treat both inputs alike: one
+// `tracks` event (one Opus audio track, codecPrivate = OpusHead) and one `frame` per Opus packet.
+// Every page's CRC is checked; memory is bounded by a page (at most 65,307 bytes) plus one packet
+// (maxPacketBytes). On invalid input it reports one error event and stops; it never throws.
+import { oggPageCrc, opusPacketSamples, parseOpusHead } from './ogg-opus-writer.js';
+import { ByteQueue, type DemuxErrorEvent, type FrameEvent, type TracksEvent } from './webm-demuxer.js';
+
+export interface OggTracksEvent extends TracksEvent {
+  /** Serial number of the Opus logical stream. */
+  readonly serial: number;
+  /** The OpusTags packet (vendor and user comments). */
+  readonly opusTags: Buffer;
+}
+
+export interface OggFrameEvent extends FrameEvent {
+  /** Duration from the packet's TOC, 48 kHz samples (0 if the packet is not valid Opus). */
+  readonly samples: number;
+  /** The page's granule position, on the last packet completed on a page. */
+  readonly granule?: number;
+}
+
+export type OggEvent = OggTracksEvent | OggFrameEvent | DemuxErrorEvent;
+
+export interface OggReaderOptions {
+  /** Largest packet reassembled (Opus packets are at most ~61 kB). */
+  readonly maxPacketBytes?: number;
+}
+
+export const DEFAULT_MAX_PACKET_BYTES = 1024 * 1024;
+
+/** The track number given to the Opus stream in events (Ogg has serials, not track numbers). */
+export const OGG_OPUS_TRACK = 1;
+
+class InvalidMedia extends Error {}
+
+/**
+ * Streaming Ogg/Opus reader. frame timeMs is the packet's start in the stream's granule timeline
+ * (granule / 48), pre-skip not subtracted — the same convention as WebM block times, whose
+ * CodecDelay is not subtracted either. The first audio page fixes the start (its granule minus
+ * its packets' durations); later packets follow by TOC durations.
+ */
+export class OggReader {
+  private readonly maxPacketBytes: number;
+  private readonly queue = new ByteQueue();
+  private events: OggEvent[] = [];
+  private stopped = false;
+  private serial: number | undefined;
+  private opusHead: Buffer | undefined;
+  /** Packets of our stream seen so far, up to 2 (OpusHead, OpusTags). */
+  private headerPackets = 0;
+  private headerPages: Buffer[] = [];
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+  /** Whether the last page ended inside a packet (its last lacing value was 255). */
+  private open = false;
+  private position: number | undefined;
+  private ended = false;
+
+  constructor(options: OggReaderOptions = {}) {
+    const max = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+    this.maxPacketBytes = Number.isFinite(max) && max > 0 ? max : DEFAULT_MAX_PACKET_BYTES;
+  }
+
+  /** Bytes held inside the reader (pending input, a partial packet, header pages). */
+  get bufferedBytes(): number {
+    return this.queue.length + this.partialLength + this.headerPages.reduce((n, p) => n + p.length, 0);
+  }
+
+  get failed(): boolean {
+    return this.stopped;
+  }
+
+  push(chunk: Uint8Array): OggEvent[] {
+    if (this.stopped || chunk.length === 0) return [];
+    this.queue.push(chunk);
+    try {
+      this.parse();
+    } catch (err) {
+      const detail = err instanceof InvalidMedia ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
+      this.events.push({ type: 'error', code: 'IW_ERR_INGEST_INVALID_MEDIA', detail: `${detail} [offset=${this.queue.offset}]` });
+      this.stopped = true;
+      this.queue.clear();
+      this.dropPartial();
+      this.headerPages = [];
+    }
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  private parse(): void {
+    const q = this.queue;
+    for (;;) {
+      const check = Math.min(q.length, 5);
+      for (let i = 0; i < check; i++) {
+        if (q.peek(i) !== [0x4f, 0x67, 0x67, 0x53, 0][i]) throw new InvalidMedia(i < 4 ? 'not an Ogg page (no OggS capture pattern)' : 'unknown Ogg version');
+      }
+      if (q.length < 27) return;
+      const segments = q.peek(26);
+      if (q.length < 27 + segments) return;
+      let bodyLength = 0;
+      for (let i = 0; i < segments; i++) bodyLength += q.peek(27 + i);
+      if (q.length < 27 + segments + bodyLength) return;
+      const page = q.take(27 + segments + bodyLength);
+      if (oggPageCrc(page) !== page.readUInt32LE(22)) throw new InvalidMedia('Ogg page CRC mismatch');
+      this.onPage(page);
+    }
+  }
+
+  private onPage(page: Buffer): void {
+    const type = page[5]!;
+    const serial = page.readUInt32LE(14);
+    const segments = page[26]!;
+    const lacing = page.subarray(27, 27 + segments);
+    const body = page.subarray(27 + segments);
+    if (this.serial === undefined) {
+      if ((type & 0x02) === 0) throw new InvalidMedia('no Ogg/Opus stream: the first pages have no OpusHead');
+      // A BOS page of another stream (Skeleton…) is skipped; Opus's BOS page starts with OpusHead.
+      if (body.toString('latin1', 0, 8) !== 'OpusHead') return;
+      this.serial = serial;
+    } else if (serial !== this.serial) {
+      if ((type & 0x02) !== 0 && this.ended) throw new InvalidMedia('chained Ogg streams are not supported');
+      return;
+    }
+    if (this.ended) throw new InvalidMedia('Ogg page after the end of the stream');
+    if (this.headerPackets < 2) {
+      this.headerPages.push(Buffer.from(page));
+    }
+
+    const packets: Buffer[] = [];
+    let pos = 0;
+    let i = 0;
+    if ((type & 0x01) === 0) {
+      // A packet left open by the previous page was never finished: drop it (RFC 3533 §6).
+      this.dropPartial();
+    } else if (!this.open) {
+      // Continues a packet we never saw the start of: drop the fragment.
+      while (i < segments) {
+        pos += lacing[i]!;
+        if (lacing[i++]! < 255) break;
+      }
+    }
+    for (; i < segments; i++) {
+      const n = lacing[i]!;
+      if (this.partialLength + n > this.maxPacketBytes) throw new InvalidMedia(`Ogg packet over ${this.maxPacketBytes} bytes`);
+      this.partial.push(body.subarray(pos, pos + n));
+      this.partialLength += n;
+      pos += n;
+      this.open = n === 255;
+      if (!this.open) {
+        packets.push(Buffer.concat(this.partial, this.partialLength));
+        this.dropPartial();
+      }
+    }
+    // Keep an unfinished packet's bytes, not the whole page (or the caller's chunk) they came in.
+    if (this.open) this.partial = [Buffer.concat(this.partial, this.partialLength)];
+
+    const granuleBig = page.readBigInt64LE(6);
+    const granule = granuleBig === -1n ? undefined : Number(granuleBig);
+    const audio: Buffer[] = [];
+    for (const p of packets) {
+      if (this.headerPackets === 0) {
+        if (parseOpusHead(p) === undefined) throw new InvalidMedia('invalid OpusHead');
+        this.opusHead = p;
+        this.headerPackets = 1;
+      } else if (this.headerPackets === 1) {
+        if (p.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidMedia('the second Ogg/Opus packet is not OpusTags');
+        this.headerPackets = 2;
+        this.emitTracks(serial, p);
+      } else {
+        audio.push(p);
+      }
+    }
+    if (audio.length > 0) this.emitFrames(audio, granule);
+    if ((type & 0x04) !== 0) this.ended = true;
+  }
+
+  private dropPartial(): void {
+    this.partial = [];
+    this.partialLength = 0;
+    this.open = false;
+  }
+
+  private emitTracks(serial: number, opusTags: Buffer): void {
+    const head = parseOpusHead(this.opusHead!)!;
+    const header = Buffer.concat(this.headerPages);
+    this.headerPages = [];
+    this.events.push({
+      type: 'tracks',
+      tracks: [{
+        number: OGG_OPUS_TRACK,
+        type: 'audio',
+        codec: 'opus',
+        codecId: 'A_OPUS',
+        codecPrivate: this.opusHead!,
+        channels: head.channels,
+        samplingRate: 48000,
+        codecDelayNs: Math.round((head.preSkip * 1e9) / 48000),
+      }],
+      header,
+      serial,
+      opusTags,
+    });
+  }
+
+  private emitFrames(packets: Buffer[], granule: number | undefined): void {
+    const samples = packets.map((p) => opusPacketSamples(p));
+    if (this.position === undefined) {
+      const total = samples.reduce((a, b) => a + b, 0);
+      this.position = granule === undefined ? 0 : Math.max(0, granule - total);
+    }
+    packets.forEach((data, k) => {
+      const timeMs = this.position! / 48;
+      this.position! += samples[k]!;
+      const last = k === packets.length - 1;
+      this.events.push(last && granule !== undefined
+        ? { type: 'frame', track: OGG_OPUS_TRACK, timeMs, keyframe: true, data, samples: samples[k]!, granule }
+        : { type: 'frame', track: OGG_OPUS_TRACK, timeMs, keyframe: true, data, samples: samples[k]! });
+    });
+  }
+}

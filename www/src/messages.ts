@@ -1,0 +1,111 @@
+// Every failure a broadcaster can meet, as a sentence that says what happened and what to do.
+// Pure functions (no DOM), so the wording lives in one place.
+
+/** Why this browser cannot broadcast, or undefined when it can. */
+export function browserProblem(env: {
+  secure: boolean;
+  hasGetUserMedia: boolean;
+  hasMediaRecorder: boolean;
+  hasWebSocket: boolean;
+}): string | undefined {
+  if (!env.secure) {
+    return 'Browsers only allow the microphone on secure pages: open this page over https:// (or on localhost).';
+  }
+  if (!env.hasGetUserMedia) {
+    return 'This browser cannot use a microphone. Open this page in a recent Firefox, Chrome or Edge.';
+  }
+  if (!env.hasMediaRecorder) {
+    return 'This browser cannot record audio for streaming. Open this page in a recent Firefox, Chrome or Edge.';
+  }
+  if (!env.hasWebSocket) {
+    return 'This browser cannot open a live connection to the server. Open this page in a recent Firefox, Chrome or Edge.';
+  }
+  return undefined;
+}
+
+export const NO_RECORDING_FORMAT =
+  'This browser cannot record Opus audio in WebM or Ogg. Open this page in a recent Firefox, Chrome or Edge.';
+export const NO_VIDEO_FORMAT =
+  'This browser cannot record WebM video (VP8/VP9 with Opus). Switch video off, or use a recent Firefox or Chrome.';
+
+/** A getUserMedia failure as a sentence. `missing` says which kind of device is absent, if known. */
+export function mediaErrorSentence(err: unknown, opts: { video: boolean; missing?: 'audio' | 'video' }): string {
+  const name = err instanceof Error || (typeof err === 'object' && err !== null && 'name' in err)
+    ? String((err as { name: unknown }).name)
+    : '';
+  const devices = opts.video ? 'microphone and camera' : 'microphone';
+  switch (name) {
+    case 'NotAllowedError':
+    case 'PermissionDeniedError':
+    case 'SecurityError':
+      return `The browser is not allowed to use your ${devices}. Allow access for this site (the icon in the address bar, or the browser's site settings), then try again.`;
+    case 'NotFoundError':
+    case 'DevicesNotFoundError':
+      if (opts.missing === 'video') return 'No camera was found. Plug one in, or switch video off.';
+      return 'No microphone was found. Plug one in (or pick another input), then try again.';
+    case 'NotReadableError':
+    case 'TrackStartError':
+      return `Your ${devices} could not be started: another program may be using it, or it was unplugged. Close other apps that use it (calls, recorders), then try again.`;
+    case 'OverconstrainedError':
+      return `The selected ${devices} cannot be opened with these settings. Pick another device from the list, then try again.`;
+    case 'AbortError':
+      return `The ${devices} stopped while starting. Try again; if it keeps happening, restart the browser.`;
+    default:
+      return `Your ${devices} could not be opened (${name || String(err)}). Reload the page and try again.`;
+  }
+}
+
+/**
+ * A WebSocket close that came without an error frame, as a sentence. `opened` tells a refused
+ * connection (never opened) from one that was lost.
+ */
+export function closeSentence(code: number, opened: boolean): string {
+  switch (code) {
+    case 4400: return 'The server did not understand this page. Reload the page and try again.';
+    case 4401: return 'The server refused the user name or password. Check them and try again.';
+    case 4403: return 'You are not allowed to broadcast on this mount from this page. Pick another mount, or ask the station.';
+    case 4408: return 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.';
+    case 4409: return 'Someone is already live on this mount. Wait until they stop, or pick another mount.';
+    case 4413: return 'A piece of your stream was too large for the server. Switch video off or ask the station to raise the limit, then go live again.';
+    case 4415: return 'The server cannot take the format this browser records. Use a recent Firefox or Chrome.';
+    case 4429: return 'Too many attempts or broadcasts right now. Wait a few minutes, then try again.';
+    case 4502: return 'The Icecast server refused the stream or cannot be reached. Try again in a minute; if it persists, tell the station.';
+    case 1011: return 'The server\'s encoder stopped unexpectedly. Press Go live to start again.';
+    case 1001: return 'The server is restarting. Wait a moment, then go live again.';
+    case 1000: return 'The server ended the broadcast. Press Go live to start again.';
+    case 1006:
+      return opened
+        ? 'The connection to the server was lost. Check your internet connection, then press Go live again.'
+        : 'Could not connect to the server. Check your internet connection and that you opened the station\'s own page, then try again.';
+    default:
+      return `The connection to the server closed unexpectedly (code ${code}). Press Go live to try again.`;
+  }
+}
+
+/** The daemon's end reason (status `reason`) as a sentence; undefined for a normal stop. */
+export function endReasonSentence(reason: string | undefined): string | undefined {
+  switch (reason) {
+    case undefined:
+    case 'stopped':
+      return undefined;
+    case 'icecast-auth': return 'Icecast refused the source password. Check it and try again.';
+    case 'icecast-busy': return 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.';
+    case 'icecast-unreachable': return 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.';
+    case 'ffmpeg-failed': return 'The server\'s encoder stopped unexpectedly. Press Go live to start again.';
+    case 'ingest-too-slow': return 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.';
+    case 'idle-timeout': return 'The server received no audio for too long and ended the broadcast. Press Go live to start again.';
+    case 'shutdown': return 'The server is restarting. Wait a moment, then go live again.';
+    default: return `The broadcast ended (${reason}). Press Go live to start again.`;
+  }
+}
+
+export const SERVER_SILENT =
+  'The server did not confirm the broadcast in time. Check your connection and press Go live to try again.';
+export const UPLOAD_TOO_SLOW =
+  'Your upload could not keep up, so the broadcast was stopped. Switch video off or move to a better connection, then go live again.';
+export const RECORDER_FAILED =
+  'The browser stopped recording. Press Go live to start again; if it keeps happening, reload the page.';
+export const DEVICE_LOST =
+  'Your microphone or camera stopped (unplugged, or taken by another app), so the broadcast was stopped. Check the device, then go live again.';
+export const INFO_UNREACHABLE =
+  'Cannot reach the icewire server. Check your connection; the page will keep trying.';

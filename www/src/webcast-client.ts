@@ -1,0 +1,166 @@
+// The webcast protocol over one WebSocket (docs/protocol.md): hello, then the MediaRecorder
+// chunks as binary frames in order, metadata as text; the daemon answers with status and error
+// frames. Knows nothing about the page.
+
+export interface RenditionStatus {
+  mount: string;
+  format: string;
+  url?: string;
+  state?: string;
+  listeners?: number;
+  bytesOut?: number;
+}
+
+export interface StatusData {
+  state: string;
+  listeners?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+  since?: string;
+  renditions?: RenditionStatus[];
+  reason?: string;
+  resume?: string;
+}
+
+export interface Hello {
+  mime: string;
+  user: string;
+  password: string;
+  name?: string;
+  description?: string;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** The socket had opened (false: the connection was refused or never established). */
+  opened: boolean;
+  /** We closed it (finish() or abort()). */
+  byUs: boolean;
+}
+
+export interface WebcastHandlers {
+  onOpen?(): void;
+  onStatus?(s: StatusData): void;
+  onErrorFrame?(code: string, message: string): void;
+  onClose?(info: CloseInfo): void;
+}
+
+/** `ws:`/`wss:` URL of the ingest socket for a station mount, on the page's own origin. */
+export function ingestUrl(loc: { protocol: string; host: string }, mount: string): string {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws/${encodeURIComponent(mount)}`;
+}
+
+export class WebcastClient {
+  private readonly ws: WebSocket;
+  private opened = false;
+  private closedByUs = false;
+  private closed = false;
+  private closeWaiters: (() => void)[] = [];
+  /** Sends happen one after another: blob.arrayBuffer() is async and must not reorder chunks. */
+  private chain: Promise<void> = Promise.resolve();
+  private handedToSocket = 0;
+  private pending = 0;
+
+  constructor(url: string, private readonly hello: Hello, private readonly handlers: WebcastHandlers) {
+    this.ws = new WebSocket(url, 'webcast');
+    this.ws.binaryType = 'arraybuffer';
+    this.ws.addEventListener('open', () => {
+      this.opened = true;
+      this.ws.send(JSON.stringify({ type: 'hello', data: this.hello }));
+      this.handlers.onOpen?.();
+    });
+    this.ws.addEventListener('message', (ev) => this.onMessage(ev));
+    this.ws.addEventListener('close', (ev) => {
+      this.closed = true;
+      this.handlers.onClose?.({ code: ev.code, reason: ev.reason, opened: this.opened, byUs: this.closedByUs });
+      for (const w of this.closeWaiters.splice(0)) w();
+    });
+    // 'error' is always followed by 'close', which carries what we can know (code 1006).
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Bytes handed to the socket that it has put on the wire. */
+  get bytesSent(): number {
+    return this.handedToSocket - this.ws.bufferedAmount;
+  }
+
+  /** Bytes recorded but not yet on the wire (socket buffer plus chunks still being read). */
+  get backlog(): number {
+    return this.ws.bufferedAmount + this.pending;
+  }
+
+  sendChunk(blob: Blob): void {
+    if (blob.size === 0) return;
+    this.pending += blob.size;
+    this.chain = this.chain.then(async () => {
+      try {
+        const buf = await blob.arrayBuffer();
+        if (this.ws.readyState === WebSocket.OPEN && !this.closedByUs) {
+          this.ws.send(buf);
+          this.handedToSocket += buf.byteLength;
+        }
+      } finally {
+        this.pending -= blob.size;
+      }
+    }).catch(() => {
+      // A chunk that cannot be read would corrupt the stream from here on: end it.
+      this.abort(1000);
+    });
+  }
+
+  sendMetadata(title: string, artist: string): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ type: 'metadata', data: { title, artist } }));
+    return true;
+  }
+
+  /**
+   * Normal stop: wait until every chunk given so far has been handed to the socket, then close
+   * with 1000 (the browser still sends what is buffered before the close frame). Resolves when
+   * the socket has closed, or after `timeoutMs`.
+   */
+  async finish(timeoutMs = 5000): Promise<void> {
+    await this.chain;
+    this.closedByUs = true;
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    await this.waitClosed(timeoutMs);
+  }
+
+  /** Close at once (chunks still queued are dropped). */
+  abort(code = 1000): void {
+    this.closedByUs = true;
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
+  }
+
+  waitClosed(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      this.closeWaiters.push(() => { clearTimeout(t); resolve(); });
+    });
+  }
+
+  private onMessage(ev: MessageEvent): void {
+    if (typeof ev.data !== 'string') return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return; // not ours to judge: a plain webcast server may send anything
+    }
+    if (typeof msg !== 'object' || msg === null) return;
+    const { type, data } = msg as { type?: unknown; data?: unknown };
+    if (typeof data !== 'object' || data === null) return;
+    if (type === 'status') {
+      const s = data as Partial<StatusData>;
+      if (typeof s.state === 'string') this.handlers.onStatus?.(s as StatusData);
+    } else if (type === 'error') {
+      const e = data as { code?: unknown; message?: unknown };
+      this.handlers.onErrorFrame?.(String(e.code ?? ''), typeof e.message === 'string' ? e.message : '');
+    }
+  }
+}
