@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { IcewireError } from './errors.js';
 import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
+import { DEFAULT_RECONNECT } from './broadcast/rendition-output.js';
 import { createApp } from './http/app.js';
 import { IngestServer } from './ingest/ingest-server.js';
 import { StatsPoller } from './icecast/stats-poller.js';
@@ -36,6 +37,10 @@ export class Daemon {
         ffmpegPath,
         stats: this.stats,
         logger,
+        reconnect: { ...DEFAULT_RECONNECT, giveUpMs: config.icecast.reconnectGiveUpMs },
+        reconnectGraceMs: config.limits.reconnectGraceMs,
+        stallTimeoutMs: config.limits.stallTimeoutMs,
+        maxQueueBytes: config.limits.maxQueueBytes,
       },
     });
     const app = createApp({ config, registry: this.registry, stats: this.stats, logger });

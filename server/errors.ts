@@ -124,6 +124,11 @@ export const ERRORS = {
     message: 'The connection to the Icecast server was lost. Press Go live to start again.',
     fix: 'Icecast closed the source connection mid-stream (restart, source-timeout, or an admin kicked the source).',
   },
+  IW_ERR_RESUMED_ELSEWHERE: {
+    close: 4409, http: 409,
+    message: 'Your broadcast continued from another connection (another tab or device). This page is no longer sending.',
+    fix: 'A newer connection presented this broadcast\'s resume token and took it over; the older one is closed.',
+  },
   IW_ERR_SHUTTING_DOWN: {
     close: 1001, http: 503,
     message: 'The server is restarting. Wait a moment, then go live again.',

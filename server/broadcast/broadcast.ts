@@ -1,16 +1,23 @@
-// One live show on one station mount: connecting -> live -> ended(reason).
-// Owns one ffmpeg and one Icecast source per rendition; the connection talks to it through a Sink
-// so the socket can change without the broadcast noticing.
+// One live show on one station mount: connecting -> live -> (reconnecting -> live)* -> ended(reason).
+//
+// The broadcaster's bytes are demuxed here (InputSession); the Opus packets go into one Ogg/Opus
+// stream the daemon writes itself (OggOpusWriter), which feeds Ogg/Opus renditions directly and
+// transcoding ffmpegs. That stream outlives the broadcaster's connection: while they are away
+// (up to reconnectGraceMs) it is fed with silence, so Icecast never drops the source and listeners
+// stay connected; when they come back with their resume token, their packets continue the same
+// stream. Each rendition's Icecast connection reconnects by itself (RenditionOutput).
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
-import { ERRORS, IcewireError, type ErrorCode } from '../errors.js';
+import { randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { IcecastSource } from '../icecast/icecast-source.js';
-import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
-import { contentTypeFor, iceAudioInfo, inputOptions, outputOptions, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
-import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
-import { checkMagic, type InputMedia } from '../pipeline/media-type.js';
+import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
+import { contentTypeFor, iceAudioInfo, isCopy, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
+import type { InputMedia } from '../pipeline/media-type.js';
+import { OggOpusWriter } from '../pipeline/ogg-opus-writer.js';
+import { InputSession } from './input-session.js';
+import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
+import { CopyPipe, FfmpegPipe, type RenditionPipe } from './rendition-pipe.js';
 import type { StationPlan } from './station-plan.js';
 
 export const END_REASONS = [
@@ -42,7 +49,7 @@ export function reasonForCode(code: ErrorCode): EndReason {
   }
 }
 
-export type BroadcastState = 'connecting' | 'live' | 'ended';
+export type BroadcastState = 'connecting' | 'live' | 'reconnecting' | 'ended';
 
 export interface RenditionStatus {
   readonly mount: string;
@@ -63,12 +70,14 @@ export interface BroadcastStatus {
   readonly renditions: readonly RenditionStatus[];
   readonly reason?: EndReason;
   readonly title?: string;
+  /** Only in frames to the broadcaster: present it in a new hello to continue after a drop. */
+  readonly resume?: string;
 }
 
 /** The connection side of a broadcast (the WebSocket). */
 export interface BroadcastSink {
   sendStatus(status: BroadcastStatus): void;
-  /** The broadcast ended because of err (undefined: a normal end the client asked for). */
+  /** The broadcast ended (or moved to another connection) because of err; undefined = normal end. */
   close(err: IcewireError | undefined): void;
 }
 
@@ -80,16 +89,18 @@ export interface BroadcastDeps {
   readonly ffmpegPath: string;
   readonly stats: StatsPoller | undefined;
   readonly logger: Logger;
+  readonly reconnect: ReconnectPolicy;
+  /** How long a broadcast waits for its broadcaster to come back. */
+  readonly reconnectGraceMs: number;
+  /** How long the broadcaster's socket may stay paused (downstream not reading) before ingest-too-slow. */
+  readonly stallTimeoutMs: number;
+  readonly maxQueueBytes: number;
   readonly statusIntervalMs?: number;
 }
 
-interface Rendition {
-  readonly plan: RenditionPlan;
-  readonly contentType: string;
-  readonly ffmpeg: FfmpegProcess;
-  readonly source: IcecastSource;
-  state: BroadcastState;
-}
+const TITLE_ATTEMPTS = 5;
+/** How often silence is written while the broadcaster is away. */
+const SILENCE_TICK_MS = 100;
 
 export declare interface Broadcast {
   on(event: 'drain', listener: () => void): this;
@@ -100,98 +111,98 @@ export declare interface Broadcast {
 export class Broadcast extends EventEmitter {
   readonly id = randomUUID();
   readonly startedAt = new Date();
+  readonly resumeToken = randomBytes(18).toString('base64url');
   state: BroadcastState = 'connecting';
   since: Date | undefined;
   reason: EndReason | undefined;
   bytesIn = 0;
   title: string | undefined;
-  private readonly renditions: Rendition[];
+  /** Times the broadcaster came back after a drop. */
+  resumes = 0;
+  private readonly pipes: RenditionPipe[];
   private readonly log: Logger;
-  private head = Buffer.alloc(0);
-  private headChecked = false;
+  private session: InputSession;
+  private writer: OggOpusWriter | undefined;
+  private readonly serial = randomInt(1, 0xffffffff);
   private statusTimer: NodeJS.Timeout | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private awaySince: number | undefined;
+  private silenceMs = 0;
+  private pausedSince: number | undefined;
   private readonly endedPromise: Promise<void>;
   private resolveEnded!: () => void;
   private ending = false;
 
   constructor(
     readonly plan: StationPlan,
-    readonly input: InputMedia,
+    public input: InputMedia,
     readonly user: string,
     private readonly deps: BroadcastDeps,
-    private sink: BroadcastSink,
+    private sink: BroadcastSink | undefined,
   ) {
     super();
     this.log = deps.logger.child({ broadcast: this.id.slice(0, 8), mount: plan.id });
     this.endedPromise = new Promise((r) => { this.resolveEnded = r; });
-    this.renditions = plan.renditions.map((r) => this.makeRendition(r));
+    this.session = new InputSession(input);
+    this.pipes = plan.renditions.map((r) => this.makePipe(r));
   }
 
   get stationMount(): string {
     return this.plan.id;
   }
 
-  private makeRendition(plan: RenditionPlan): Rendition {
+  private makePipe(plan: RenditionPlan): RenditionPipe {
     const log = this.log.child({ rendition: plan.mount });
-    const ffmpeg = new FfmpegProcess({
-      ffmpegPath: this.deps.ffmpegPath,
-      inputOptions: inputOptions(this.input),
-      outputOptions: outputOptions(plan, this.input),
-      logger: log,
-    });
     const { bitrate, audioInfo } = iceAudioInfo(plan);
-    const contentType = contentTypeFor(plan.format, this.input);
-    const source = new IcecastSource({
+    let pipe: RenditionPipe | undefined;
+    const output = new RenditionOutput({
       url: this.deps.icecastUrl,
       mount: plan.mount,
       user: this.plan.sourceUser,
       password: this.plan.sourcePassword,
-      contentType,
+      contentType: contentTypeFor(plan.format, this.input),
       ice: { ...this.plan.ice, bitrate, audioInfo },
       legacySource: this.deps.legacySource,
       connectTimeoutMs: this.deps.connectTimeoutMs,
       logger: log,
-    });
-    const r: Rendition = { plan, contentType, ffmpeg, source, state: 'connecting' };
-    // ffmpeg stdout -> Icecast, pausing ffmpeg when Icecast's socket is full.
-    ffmpeg.stdout.on('data', (chunk: Buffer) => {
-      if (!source.write(chunk)) ffmpeg.stdout.pause();
-    });
-    source.on('drain', () => ffmpeg.stdout.resume());
-    ffmpeg.stdout.on('end', () => { void source.end(); });
-    ffmpeg.on('drain', () => this.maybeDrain());
-    ffmpeg.on('exit', (exit: FfmpegExit) => {
-      if (!exit.clean && !this.ending) {
-        const code = exit.errorCode ?? 'IW_ERR_PIPELINE_FAILED';
-        this.fail(new IcewireError(code, { detail: `ffmpeg for ${plan.mount} exited (code ${exit.code}, signal ${exit.signal})` }));
-      }
-    });
-    source.on('lost', (err) => {
-      if (!this.ending) this.fail(err);
-    });
-    return r;
+    }, () => (pipe as CopyPipe | FfmpegPipe).header(), this.deps.reconnect, log, this.deps.maxQueueBytes);
+    output.on('state', () => this.onOutputState());
+    if (plan.format === 'ogg-opus' && isCopy(plan)) {
+      pipe = new CopyPipe(plan, output);
+    } else {
+      // WebM renditions remux what the browser sent (video and all); audio transcodes read the
+      // daemon's continuous Ogg/Opus stream.
+      pipe = new FfmpegPipe(plan, output, {
+        feed: plan.format === 'webm' ? 'raw' : 'ogg',
+        input: this.input,
+        ffmpegPath: this.deps.ffmpegPath,
+        logger: log,
+        maxQueueBytes: this.deps.maxQueueBytes,
+      });
+    }
+    pipe.on('failed', (err) => this.fail(err));
+    pipe.on('drain', () => this.maybeDrain());
+    return pipe;
   }
 
   /** Start every rendition: resolves when Icecast accepted them all; on a refusal, ends and rejects. */
   async start(): Promise<void> {
-    this.log.info('broadcast starting', { user: this.user, mime: this.input.mime, renditions: this.renditions.map((r) => `${r.plan.mount}:${r.plan.format}`).join(',') });
-    this.statusTimer = setInterval(() => this.pushStatus(), this.deps.statusIntervalMs ?? 1000);
+    this.log.info('broadcast starting', { user: this.user, mime: this.input.mime, renditions: this.plan.renditions.map((r) => `${r.mount}:${r.format}`).join(',') });
+    this.statusTimer = setInterval(() => this.tick(), this.deps.statusIntervalMs ?? 1000);
     this.statusTimer.unref();
     this.pushStatus();
     try {
-      await Promise.all(this.renditions.map(async (r) => {
-        await Promise.all([r.ffmpeg.start(), r.source.connect()]);
-        if (!this.ending) r.state = 'live';
-      }));
+      await Promise.all(this.pipes.map((p) => p.start()));
     } catch (err) {
       const e = err instanceof IcewireError ? err : new IcewireError('IW_ERR_INTERNAL', { cause: err });
       this.fail(e);
       throw e;
     }
     if (this.ending) throw new IcewireError('IW_ERR_INTERNAL', { detail: 'broadcast ended while starting' });
-    this.state = 'live';
     this.since = new Date();
-    this.log.info('broadcast is live', { renditions: this.renditions.map((r) => r.plan.mount).join(',') });
+    this.state = this.sink === undefined ? 'reconnecting' : 'live';
+    this.log.info('broadcast is live', { renditions: this.plan.renditions.map((r) => r.mount).join(',') });
     this.pushStatus();
     void this.pushTitle();
   }
@@ -200,56 +211,170 @@ export class Broadcast extends EventEmitter {
   write(chunk: Buffer): boolean {
     if (this.ending) return true;
     this.bytesIn += chunk.length;
-    if (!this.headChecked) {
-      this.head = Buffer.concat([this.head, chunk.subarray(0, 4)]);
-      const verdict = checkMagic(this.input.container, this.head);
-      if (verdict === 'bad') {
-        this.fail(new IcewireError('IW_ERR_INGEST_INVALID_MEDIA', { detail: `stream does not start with a ${this.input.container} header` }));
-        return true;
-      }
-      this.headChecked = verdict === 'ok';
+    const out = this.session.push(chunk);
+    if (out.error !== undefined) {
+      this.fail(new IcewireError('IW_ERR_INGEST_INVALID_MEDIA', { detail: out.error }));
+      return true;
     }
     let ok = true;
-    for (const r of this.renditions) if (!r.ffmpeg.write(chunk)) ok = false;
+    for (const p of this.pipes) if (!p.raw(chunk, out.syncOffsets, this.session.header)) ok = false;
+    if (out.opusHead !== undefined && this.writer === undefined) {
+      // The first stream's OpusHead defines the whole broadcast's Ogg stream; a resumed
+      // connection's packets continue it (same serial, granules keep counting).
+      try {
+        this.writer = new OggOpusWriter({ serial: this.serial, opusHead: out.opusHead, vendor: 'icewire' });
+      } catch (err) {
+        this.fail(err instanceof IcewireError ? err : new IcewireError('IW_ERR_INGEST_INVALID_MEDIA', { cause: err }));
+        return true;
+      }
+      const headers = this.writer.headers();
+      for (const p of this.pipes) p.oggHeaders(headers);
+    }
+    if (this.writer !== undefined) {
+      for (const packet of out.opus) {
+        const page = this.writer.packet(packet);
+        if (page.length === 0) continue;
+        for (const p of this.pipes) if (!p.oggPages(page)) ok = false;
+      }
+    }
+    if (!ok && this.pausedSince === undefined) this.pausedSince = Date.now();
     return ok;
   }
 
   private maybeDrain(): void {
-    if (this.renditions.every((r) => r.ffmpeg.writableLength < 256 * 1024)) this.emit('drain');
+    if (this.pausedSince === undefined) return;
+    if (this.pipes.every((p) => !p.needsDrain)) {
+      this.pausedSince = undefined;
+      this.emit('drain');
+    }
   }
 
   /** Now playing: MP3 and Ogg/Vorbis renditions are retitled through Icecast at once (or on going live). */
   setTitle(title: string | undefined): void {
     this.title = title;
-    if (this.state === 'live') void this.pushTitle();
+    if (this.state === 'live' || this.state === 'reconnecting') void this.pushTitle();
   }
 
   private async pushTitle(): Promise<void> {
     const title = this.title;
     if (title === undefined) return;
-    await Promise.all(this.renditions.filter((r) => acceptsUrlMetadata(r.plan.format)).map(async (r) => {
-      try {
-        const ok = await updateMetadata({
-          url: this.deps.icecastUrl, mount: r.plan.mount, user: this.plan.sourceUser, password: this.plan.sourcePassword,
-          title, timeoutMs: this.deps.connectTimeoutMs,
-        });
-        if (!ok) this.log.warn('Icecast did not take the title', { rendition: r.plan.mount });
-      } catch (err) {
-        this.log.warn('could not update the title', { rendition: r.plan.mount, error: (err as Error).message });
+    await Promise.all(this.plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map(async (r) => {
+      // Icecast only takes a title once it has seen the stream's codec headers, which a
+      // transcoder writes a moment after going live: try a few times.
+      for (let attempt = 1; attempt <= TITLE_ATTEMPTS && !this.ending && this.title === title; attempt++) {
+        try {
+          const ok = await updateMetadata({
+            url: this.deps.icecastUrl, mount: r.mount, user: this.plan.sourceUser, password: this.plan.sourcePassword,
+            title, timeoutMs: this.deps.connectTimeoutMs,
+          });
+          if (ok) return;
+          if (attempt === TITLE_ATTEMPTS) this.log.warn('Icecast did not take the title', { rendition: r.mount });
+        } catch (err) {
+          if (attempt === TITLE_ATTEMPTS) this.log.warn('could not update the title', { rendition: r.mount, error: (err as Error).message });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt).unref());
       }
     }));
   }
 
+  // ---- the broadcaster's connection comes and goes -------------------------------------------
+
+  /** The connection dropped without a stop: keep the show going on silence for a grace period. */
+  detach(sink: BroadcastSink): void {
+    if (this.ending || this.sink !== sink) return;
+    this.sink = undefined;
+    this.awaySince = Date.now();
+    this.silenceMs = 0;
+    this.pausedSince = undefined;
+    this.log.info('broadcaster connection lost; waiting for them to come back', { graceMs: this.deps.reconnectGraceMs });
+    this.silenceTimer = setInterval(() => this.fillSilence(), SILENCE_TICK_MS);
+    this.silenceTimer.unref();
+    this.graceTimer = setTimeout(() => {
+      this.log.info('broadcaster did not come back in time', { graceMs: this.deps.reconnectGraceMs });
+      void this.end('connection-lost');
+    }, this.deps.reconnectGraceMs);
+    this.graceTimer.unref();
+    this.onOutputState();
+  }
+
+  /** May this hello continue this broadcast? (its token, the same broadcaster, the same kind of media) */
+  canResume(token: string | undefined, user: string, sourcePassword: string, input: InputMedia): boolean {
+    if (this.ending || token === undefined || user !== this.user) return false;
+    // passthrough: the Icecast password is the broadcaster's credential; accounts: both are the config's
+    if (!sameSecret(sourcePassword, this.plan.sourcePassword) || !sameSecret(token, this.resumeToken)) return false;
+    return (input.video === undefined) === (this.input.video === undefined);
+  }
+
+  /** The broadcaster is back (or took over from another connection): a new input stream continues the show. */
+  attach(sink: BroadcastSink, input: InputMedia): void {
+    if (this.ending) return;
+    const previous = this.sink;
+    this.sink = sink;
+    if (previous !== undefined) {
+      previous.close(new IcewireError('IW_ERR_RESUMED_ELSEWHERE'));
+    }
+    if (this.silenceTimer !== undefined) clearInterval(this.silenceTimer);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.silenceTimer = undefined;
+    this.graceTimer = undefined;
+    const awayMs = this.awaySince !== undefined ? Date.now() - this.awaySince : 0;
+    this.awaySince = undefined;
+    this.input = input;
+    this.session = new InputSession(input);
+    this.pausedSince = undefined;
+    this.resumes++;
+    for (const p of this.pipes) p.newRawStream();
+    this.log.info('broadcaster is back; the broadcast continues', { awayMs, silenceMs: this.silenceMs });
+    this.onOutputState();
+  }
+
+  isAttached(sink: BroadcastSink): boolean {
+    return this.sink === sink;
+  }
+
+  private fillSilence(): void {
+    if (this.awaySince === undefined || this.writer === undefined || this.ending) return;
+    const due = Date.now() - this.awaySince - this.silenceMs;
+    const ms = Math.floor(due / 20) * 20;
+    if (ms < 20) return;
+    this.silenceMs += ms;
+    const pages = this.writer.silence(ms);
+    for (const p of this.pipes) p.oggPages(pages);
+  }
+
+  // ---- state and status -----------------------------------------------------------------------
+
+  private onOutputState(): void {
+    if (this.ending || this.since === undefined) return;
+    const reconnecting = this.sink === undefined || this.pipes.some((p) => p.output.state === 'reconnecting');
+    const next: BroadcastState = reconnecting ? 'reconnecting' : 'live';
+    if (next !== this.state) {
+      this.state = next;
+      this.log.info(next === 'live' ? 'broadcast is live again' : 'broadcast is reconnecting');
+      this.pushStatus();
+      // a new Icecast source starts without a title
+      if (next === 'live') void this.pushTitle();
+    }
+  }
+
+  private tick(): void {
+    if (this.pausedSince !== undefined && Date.now() - this.pausedSince > this.deps.stallTimeoutMs) {
+      this.fail(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the stream could not be passed on for ${this.deps.stallTimeoutMs} ms` }));
+      return;
+    }
+    this.pushStatus();
+  }
+
   status(): BroadcastStatus {
     const base = this.deps.icecastPublicUrl.replace(/\/+$/, '');
-    const renditions = this.renditions.map((r) => ({
-      mount: r.plan.mount,
-      format: r.plan.format,
-      contentType: r.contentType,
-      url: `${base}${r.plan.mount}`,
-      state: r.state,
-      listeners: this.deps.stats?.listeners(r.plan.mount) ?? 0,
-      bytesOut: r.source.bytesOut,
+    const renditions = this.pipes.map((p) => ({
+      mount: p.plan.mount,
+      format: p.plan.format,
+      contentType: contentTypeFor(p.plan.format, this.input),
+      url: `${base}${p.plan.mount}`,
+      state: this.ending ? 'ended' as const : p.output.state === 'connecting' ? 'connecting' as const : p.output.state === 'reconnecting' ? 'reconnecting' as const : 'live' as const,
+      listeners: this.deps.stats?.listeners(p.plan.mount) ?? 0,
+      bytesOut: p.output.bytesOut,
     }));
     return {
       state: this.state,
@@ -264,12 +389,15 @@ export class Broadcast extends EventEmitter {
   }
 
   private pushStatus(): void {
+    if (this.sink === undefined) return;
     try {
-      this.sink.sendStatus(this.status());
+      this.sink.sendStatus({ ...this.status(), ...(this.ending ? {} : { resume: this.resumeToken }) });
     } catch (err) {
       this.log.warn('could not send status', { err });
     }
   }
+
+  // ---- the end --------------------------------------------------------------------------------
 
   /** End because something went wrong: the person is told, then the pipeline is torn down. */
   fail(err: IcewireError): void {
@@ -280,30 +408,32 @@ export class Broadcast extends EventEmitter {
     void this.end(reason, err);
   }
 
-  /** End the broadcast. Graceful for every reason: ffmpeg finishes its stream, Icecast sees an end. */
+  /** End the broadcast. Graceful for every reason: streams get their end pages, Icecast sees an end. */
   async end(reason: EndReason, err?: IcewireError): Promise<void> {
     if (this.ending) return this.endedPromise;
     this.ending = true;
     this.reason = reason;
-    if (this.statusTimer !== undefined) clearInterval(this.statusTimer);
-    const wasLive = this.state === 'live';
+    for (const t of [this.statusTimer, this.silenceTimer]) if (t !== undefined) clearInterval(t);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    const wasLive = this.since !== undefined;
     this.state = 'ended';
-    for (const r of this.renditions) r.state = 'ended';
     this.pushStatus();
     try {
-      this.sink.close(err);
+      this.sink?.close(err);
     } catch (e) {
       this.log.warn('could not close the connection', { err: e });
     }
-    await Promise.all(this.renditions.map(async (r) => {
-      const exit = await r.ffmpeg.stop();
-      if (!exit.clean) r.ffmpeg.stdout.resume();
-      // stdout 'end' normally ends the source; bound it in case ffmpeg never wrote anything.
-      await Promise.race([new Promise((res) => setTimeout(res, 2000).unref()), waitSourceEnd(r)]);
-      await r.source.end();
+    const eos = this.writer !== undefined && !this.writer.ended ? this.writer.end() : undefined;
+    await Promise.all(this.pipes.map(async (p) => {
+      try {
+        await p.finish(eos);
+      } catch (e) {
+        this.log.warn('error while finishing a rendition', { rendition: p.plan.mount, err: e });
+        await p.kill();
+      }
     }));
     this.log.info('broadcast ended', {
-      reason, wasLive, bytesIn: this.bytesIn,
+      reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes,
       seconds: this.since ? Math.round((Date.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });
@@ -313,8 +443,7 @@ export class Broadcast extends EventEmitter {
 
   /** Kill every ffmpeg now: the last resort of a shutdown that ran out of time. */
   async kill(): Promise<void> {
-    await Promise.all(this.renditions.map((r) => r.ffmpeg.kill()));
-    for (const r of this.renditions) r.source.destroy();
+    await Promise.all(this.pipes.map((p) => p.kill()));
   }
 
   /** Ending but not yet torn down (its Icecast sources may still be closing). */
@@ -326,18 +455,19 @@ export class Broadcast extends EventEmitter {
     return this.endedPromise;
   }
 
-  /** Child pids (for tests and /metrics). */
+  /** ffmpeg pids (for tests and metrics). */
   get pids(): number[] {
-    return this.renditions.map((r) => r.ffmpeg.pid).filter((p): p is number => p !== undefined);
+    return this.pipes.flatMap((p) => p.pids);
+  }
+
+  /** For fault tests and metrics. */
+  get renditionPipes(): readonly RenditionPipe[] {
+    return this.pipes;
   }
 }
 
-function waitSourceEnd(r: Rendition): Promise<void> {
-  if (r.ffmpeg.stdout.readableEnded) return Promise.resolve();
-  return new Promise((resolve) => r.ffmpeg.stdout.once('end', () => resolve()));
-}
-
-/** The error sentence to show for an end reason when there is no error object. */
-export function closeCodeFor(err: IcewireError | undefined): number {
-  return err === undefined ? 1000 : ERRORS[err.code].close;
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -54,6 +54,8 @@ export class RenditionOutput extends EventEmitter {
     private readonly header: () => Buffer,
     private readonly policy: ReconnectPolicy,
     private readonly log: Logger,
+    /** Bytes waiting for Icecast before the broadcast is too slow for it. */
+    private readonly maxQueueBytes = 8 * 1024 * 1024,
   ) {
     super();
   }
@@ -86,7 +88,30 @@ export class RenditionOutput extends EventEmitter {
       this.waitingForSync = false;
     }
     this.bytesOut += unit.data.length;
-    return src.write(unit.data);
+    const ok = src.write(unit.data);
+    if (!ok && src.bufferedBytes > this.maxQueueBytes && !this.ending) {
+      this.ending = true;
+      this.emit('failed', new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `Icecast is not reading ${this.mount} (${src.bufferedBytes} bytes queued)` }));
+    }
+    return ok;
+  }
+
+  /**
+   * The encoder restarted with a new stream header (WebM): end this Icecast stream and start a
+   * new one, so Icecast caches the new header for listeners.
+   */
+  async restartStream(): Promise<void> {
+    if (this.ending) return;
+    const old = this.source;
+    this.source = undefined;
+    this.setState('reconnecting');
+    if (old !== undefined) {
+      old.removeAllListeners('lost');
+      await old.end();
+    }
+    this.lostAt = Date.now();
+    this.attempt = 0;
+    await this.retry();
   }
 
   get bufferedBytes(): number {

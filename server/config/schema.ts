@@ -78,8 +78,10 @@ export const configSchema = z
         legacySource: z.boolean().default(false),
         statsIntervalMs: z.number().int().min(500).max(600000).default(3000),
         connectTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+        /** After losing Icecast mid-broadcast, keep reconnecting for this long before ending it. */
+        reconnectGiveUpMs: z.number().int().min(0).max(3600000).default(30000),
       })
-      .default({ url: 'http://127.0.0.1:8000', sourceUser: 'source', legacySource: false, statsIntervalMs: 3000, connectTimeoutMs: 5000 }),
+      .default({ url: 'http://127.0.0.1:8000', sourceUser: 'source', legacySource: false, statsIntervalMs: 3000, connectTimeoutMs: 5000, reconnectGiveUpMs: 30000 }),
     auth: z
       .strictObject({
         mode: z.enum(['accounts', 'passthrough']).optional(),
@@ -97,10 +99,15 @@ export const configSchema = z
         maxConnectionsPerAddress: z.number().int().min(1).max(100000).default(20),
         /** Bytes queued towards one ffmpeg or Icecast before the broadcast ends with ingest-too-slow. */
         maxQueueBytes: z.number().int().min(65536).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+        /** How long a broadcast waits for a broadcaster whose connection dropped (keep it under Icecast's source-timeout). */
+        reconnectGraceMs: z.number().int().min(0).max(600000).default(8000),
+        /** How long the broadcaster's upload may stay paused (Icecast or ffmpeg not reading) before ingest-too-slow. */
+        stallTimeoutMs: z.number().int().min(1000).max(600000).default(15000),
       })
       .default({
         maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10,
         failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
+        reconnectGraceMs: 8000, stallTimeoutMs: 15000,
       }),
     log: z
       .strictObject({
@@ -162,6 +169,7 @@ export interface IcecastConfig {
   readonly legacySource: boolean;
   readonly statsIntervalMs: number;
   readonly connectTimeoutMs: number;
+  readonly reconnectGiveUpMs: number;
 }
 
 export interface Config {

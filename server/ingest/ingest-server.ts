@@ -155,6 +155,7 @@ export class IngestServer {
 
     let phase: 'hello' | 'auth' | 'streaming' | 'done' = 'hello';
     let broadcast: Broadcast | undefined;
+    let sink: SocketSink | undefined;
     // Frames that arrive while the hello is being checked (clients don't wait for an answer).
     const early: Buffer[] = [];
     let earlyBytes = 0;
@@ -204,14 +205,16 @@ export class IngestServer {
         if (phase !== 'hello') return; // a second hello changes nothing
         phase = 'auth';
         clearTimeout(helloTimer);
-        void this.accept(ws, addr, mountId, msg.hello, log).then((b) => {
+        void this.accept(ws, addr, mountId, msg.hello, log).then((accepted) => {
           if (phase === 'done' || ws.readyState !== WebSocket.OPEN) {
-            // the client went away while we checked; don't start anything
-            if (b !== undefined) void b.end('connection-lost');
+            // the client went away while we checked
+            if (accepted !== undefined) accepted.broadcast.detach(accepted.sink);
             return;
           }
-          if (b === undefined) { phase = 'done'; return; }
+          if (accepted === undefined) { phase = 'done'; return; }
+          const b = accepted.broadcast;
           broadcast = b;
+          sink = accepted.sink;
           phase = 'streaming';
           b.on('drain', () => ws.resume());
           for (const c of early.splice(0)) feed(c);
@@ -233,14 +236,15 @@ export class IngestServer {
       clearTimeout(helloTimer);
       const wasStreaming = phase === 'streaming';
       phase = 'done';
-      if (broadcast !== undefined && wasStreaming) {
-        void broadcast.end(code === 1000 || code === 1001 ? 'stopped' : 'connection-lost');
-      }
+      if (broadcast === undefined || sink === undefined || !wasStreaming || !broadcast.isAttached(sink)) return;
+      if (code === 1000 || code === 1001) void broadcast.end('stopped');
+      // anything else is a drop: the broadcast waits reconnectGraceMs for a resume
+      else broadcast.detach(sink);
     });
   }
 
   /** Check the hello; on success the broadcast is registered and starting. undefined = refused (client told). */
-  private async accept(ws: WebSocket, addr: string, mountId: string, hello: Hello, log: Logger): Promise<Broadcast | undefined> {
+  private async accept(ws: WebSocket, addr: string, mountId: string, hello: Hello, log: Logger): Promise<{ broadcast: Broadcast; sink: SocketSink } | undefined> {
     const cfg = this.opts.config;
     const refuse = (code: ErrorCode, detail?: string): undefined => {
       log.info('broadcaster refused', { code, user: hello.user?.slice(0, 100), ...(detail !== undefined ? { detail } : {}) });
@@ -266,7 +270,15 @@ export class IngestServer {
     }
     const planned = planStation(cfg, mountId, input, hello);
     if (!planned.ok) return refuse(planned.code, planned.detail);
-    const previous = this.opts.registry.get(mountId);
+    const current = this.opts.registry.get(mountId);
+    if (current !== undefined && hello.resume !== undefined && current.canResume(hello.resume, user, planned.plan.sourcePassword, input)) {
+      // the same broadcaster coming back after a drop (or from a new tab): the show goes on
+      const sink = new SocketSink(ws);
+      current.attach(sink, input);
+      log.info('broadcaster resumed', { user });
+      return { broadcast: current, sink };
+    }
+    const previous = current;
     if (previous?.isEnding === true) {
       // A broadcaster retrying right after a failure: let the old one finish closing its
       // Icecast sources rather than answer "busy" (or have Icecast say "in use").
@@ -283,13 +295,14 @@ export class IngestServer {
     const sink = new SocketSink(ws);
     const b = new Broadcast(planned.plan, input, user, this.opts.broadcastDeps, sink);
     this.opts.registry.add(b);
-    b.start().catch((err: unknown) => {
+    const started = b.start();
+    started.catch((err: unknown) => {
       // Icecast refused: in passthrough mode a wrong source password is a failed login.
       if (err instanceof IcewireError && err.code === 'IW_ERR_ICECAST_AUTH' && cfg.auth.mode === 'passthrough') {
         this.logins.recordFailure(addr);
       }
     });
-    return b;
+    return { broadcast: b, sink };
   }
 }
 

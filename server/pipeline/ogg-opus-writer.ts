@@ -249,13 +249,17 @@ export class OggOpusWriter {
   /**
    * The end-of-stream page. It carries one 20 ms silence packet rather than being empty: a page
    * with no packet has no meaningful granule position, and players differ in how they treat one.
-   * Pass the stream's last packet instead if the caller held it back. After end(), every other
-   * method but headers() throws.
+   * Pass the stream's last packet instead if the caller held it back (an invalid one is dropped
+   * and counted). After end(), every method but headers() and the getters throws.
    */
   end(lastPacket?: Buffer): Buffer {
     this.assertOpen();
     let data = lastPacket;
-    if (data === undefined || opusPacketSamples(data) === 0) data = this.silencePacket(31);
+    if (data !== undefined && opusPacketSamples(data) === 0) {
+      this.dropped++;
+      data = undefined;
+    }
+    data ??= this.silencePacket(31);
     this.granule += opusPacketSamples(data);
     this.done = true;
     return this.pages([data], [this.granule], 0x04);

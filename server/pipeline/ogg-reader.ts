@@ -29,6 +29,9 @@ export interface OggReaderOptions {
 
 export const DEFAULT_MAX_PACKET_BYTES = 1024 * 1024;
 
+/** Largest possible Ogg page: 27-byte header, 255 lacing values, 255 × 255 body bytes. */
+const MAX_PAGE_BYTES = 27 + 255 + 255 * 255;
+
 /** The track number given to the Opus stream in events (Ogg has serials, not track numbers). */
 export const OGG_OPUS_TRACK = 1;
 
@@ -50,6 +53,7 @@ export class OggReader {
   /** Packets of our stream seen so far, up to 2 (OpusHead, OpusTags). */
   private headerPackets = 0;
   private headerPages: Buffer[] = [];
+  private headerBytes = 0;
   private partial: Buffer[] = [];
   private partialLength = 0;
   /** Whether the last page ended inside a packet (its last lacing value was 255). */
@@ -64,7 +68,7 @@ export class OggReader {
 
   /** Bytes held inside the reader (pending input, a partial packet, header pages). */
   get bufferedBytes(): number {
-    return this.queue.length + this.partialLength + this.headerPages.reduce((n, p) => n + p.length, 0);
+    return this.queue.length + this.partialLength + this.headerBytes;
   }
 
   get failed(): boolean {
@@ -83,6 +87,7 @@ export class OggReader {
       this.queue.clear();
       this.dropPartial();
       this.headerPages = [];
+      this.headerBytes = 0;
     }
     const out = this.events;
     this.events = [];
@@ -126,6 +131,9 @@ export class OggReader {
     if (this.ended) throw new InvalidMedia('Ogg page after the end of the stream');
     if (this.headerPackets < 2) {
       this.headerPages.push(Buffer.from(page));
+      this.headerBytes += page.length;
+      // Bounded even against endless empty pages before OpusTags completes.
+      if (this.headerBytes > this.maxPacketBytes + MAX_PAGE_BYTES) throw new InvalidMedia('Ogg/Opus headers too large');
     }
 
     const packets: Buffer[] = [];
@@ -186,6 +194,7 @@ export class OggReader {
     const head = parseOpusHead(this.opusHead!)!;
     const header = Buffer.concat(this.headerPages);
     this.headerPages = [];
+    this.headerBytes = 0;
     this.events.push({
       type: 'tracks',
       tracks: [{

@@ -83,6 +83,9 @@ export const DEFAULT_MAX_ELEMENT_BYTES = 8 * 1024 * 1024;
  */
 export class ByteQueue {
   private chunks: Buffer[] = [];
+  /** Index of the first live chunk (dropping from the front of an array is O(n)). */
+  private first = 0;
+  /** Bytes of chunks[first] already consumed. */
   private head = 0;
   /** Bytes available. */
   length = 0;
@@ -97,7 +100,7 @@ export class ByteQueue {
 
   /** Byte at index i (< length) from the front. */
   peek(i: number): number {
-    let k = 0;
+    let k = this.first;
     let idx = i + this.head;
     while (idx >= this.chunks[k]!.length) {
       idx -= this.chunks[k]!.length;
@@ -108,7 +111,7 @@ export class ByteQueue {
 
   /** Consume n (<= length) bytes; the result may share memory with pushed chunks. */
   take(n: number): Buffer {
-    const first = this.chunks[0];
+    const first = this.chunks[this.first];
     let out: Buffer;
     if (n === 0) out = Buffer.alloc(0);
     else if (first !== undefined && first.length - this.head >= n) {
@@ -116,7 +119,7 @@ export class ByteQueue {
     } else {
       out = Buffer.allocUnsafe(n);
       let done = 0;
-      let k = 0;
+      let k = this.first;
       let from = this.head;
       while (done < n) {
         const c = this.chunks[k]!;
@@ -137,15 +140,21 @@ export class ByteQueue {
     this.offset += n;
     let left = n;
     while (left > 0) {
-      const c = this.chunks[0]!;
-      const avail = c.length - this.head;
+      const avail = this.chunks[this.first]!.length - this.head;
       if (avail > left) {
         this.head += left;
-        return;
+        break;
       }
       left -= avail;
-      this.chunks.shift();
+      this.first++;
       this.head = 0;
+    }
+    if (this.first === this.chunks.length) {
+      this.chunks = [];
+      this.first = 0;
+    } else if (this.first > 1024 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
     }
   }
 
