@@ -321,6 +321,9 @@ class SocketSink implements BroadcastSink {
   }
 
   close(err: IcewireError | undefined): void {
+    // A socket paused for backpressure would never read the client's close reply (ws then waits
+    // 30 s): resume it; whatever still arrives is ignored.
+    if (this.ws.isPaused) this.ws.resume();
     if (err !== undefined) sendError(this.ws, err);
     else if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
   }

@@ -9,14 +9,17 @@ const run = promisify(execFile);
 const FIXTURE_DIR = join(tmpdir(), 'icewire-fixtures-v1');
 
 /** A WebM/Opus (or VP8+Opus) file as a browser would record it: Opus 48 kHz, short clusters. */
-export async function fixture(kind: 'audio-webm' | 'video-webm' | 'audio-ogg', seconds = 10): Promise<string> {
+export async function fixture(kind: 'audio-webm' | 'video-webm' | 'video-webm-3mbps' | 'audio-ogg', seconds = 10): Promise<string> {
   mkdirSync(FIXTURE_DIR, { recursive: true });
   const ext = kind === 'audio-ogg' ? 'ogg' : 'webm';
   const file = join(FIXTURE_DIR, `${kind}-${seconds}s.${ext}`);
   if (existsSync(file)) return file;
   const tone = ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`];
   const opus = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2', '-frame_duration', '20'];
-  const args = kind === 'video-webm'
+  const args = kind === 'video-webm-3mbps'
+    ? ['-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30:duration=${seconds}`, ...tone, '-map', '0:v', '-map', '1:a',
+      '-c:v', 'libvpx', '-b:v', '3M', '-minrate', '3M', '-maxrate', '3M', '-g', '30', '-deadline', 'realtime', '-cpu-used', '8', ...opus, '-cluster_time_limit', '500', '-f', 'webm']
+    : kind === 'video-webm'
     ? ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=30:duration=${seconds}`, ...tone, '-map', '0:v', '-map', '1:a',
       '-c:v', 'libvpx', '-b:v', '500k', '-g', '30', '-deadline', 'realtime', '-cpu-used', '8', ...opus, '-cluster_time_limit', '500', '-f', 'webm']
     : kind === 'audio-ogg' ? [...tone, ...opus, '-f', 'ogg'] : [...tone, ...opus, '-cluster_time_limit', '500', '-f', 'webm'];

@@ -26,6 +26,8 @@ export interface StackOptions {
   /** Extra top-level config (merged over the generated one). */
   config?: Record<string, unknown>;
   limits?: Record<string, number>;
+  /** Extra icecast: keys (merged into the generated ones). */
+  icecastConfig?: Record<string, unknown>;
   /** Reuse an Icecast (e.g. a stopped one's port for "Icecast down"). */
   icecastUrl?: string;
   /** Start no icecast (the URL points nowhere). */
@@ -69,6 +71,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       url: icecastUrl,
       statsIntervalMs: 1000,
       ...(mode === 'accounts' ? { sourcePassword: icecast?.sourcePassword ?? secret() } : {}),
+      ...opts.icecastConfig,
     },
     auth: { mode },
     ...(mode === 'accounts' ? {

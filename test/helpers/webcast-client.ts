@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
-export interface StatusFrame { state: string; listeners: number; bytesIn: number; bytesOut: number; since?: string; reason?: string; renditions: { mount: string; state: string }[] }
+export interface StatusFrame { state: string; listeners: number; bytesIn: number; bytesOut: number; since?: string; reason?: string; resume?: string; title?: string; renditions: { mount: string; state: string }[] }
 export interface ErrorFrame { code: string; message: string }
 
 export interface ClientOptions {
