@@ -13,6 +13,8 @@ import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 
 /** How long stop() lets broadcasts finish before killing what's left (the daemon exits within 10 s). */
 export const SHUTDOWN_BROADCASTS_MS = 7000;
+/** A request head (including a WebSocket upgrade) must arrive within this. */
+const HEADERS_TIMEOUT_MS = 10000;
 
 export class Daemon {
   readonly registry: BroadcastRegistry;
@@ -40,19 +42,19 @@ export class Daemon {
         reconnect: { ...DEFAULT_RECONNECT, giveUpMs: config.icecast.reconnectGiveUpMs },
         reconnectGraceMs: config.limits.reconnectGraceMs,
         stallTimeoutMs: config.limits.stallTimeoutMs,
+        idleTimeoutMs: config.limits.idleTimeoutMs,
         maxQueueBytes: config.limits.maxQueueBytes,
       },
     });
     const app = createApp({ config, registry: this.registry, stats: this.stats, logger });
-    this.server = createServer(app);
+    // Slow or stalled request heads (a slowloris upgrade) are cut after headersTimeout; the
+    // check runs every second rather than Node's default 30 s.
+    this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
     this.server.on('upgrade', (req, socket, head) => {
       if (!this.ingest.handleUpgrade(req, socket, head)) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
     });
-    // Long-lived uploads: no request timeout on the HTTP server itself (ws has its heartbeat).
-    this.server.requestTimeout = 0;
-    this.server.headersTimeout = 20000;
   }
 
   /** Listen; resolves with the bound address. */

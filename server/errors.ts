@@ -129,6 +129,11 @@ export const ERRORS = {
     message: 'Your broadcast continued from another connection (another tab or device). This page is no longer sending.',
     fix: 'A newer connection presented this broadcast\'s resume token and took it over; the older one is closed.',
   },
+  IW_ERR_INGEST_IDLE: {
+    close: 4408, http: 408,
+    message: 'No audio arrived from your browser for a while, so the broadcast was ended. Press Go live to start again.',
+    fix: 'A connected broadcaster sent no media for limits.idleTimeoutMs (a stuck recorder or a half-dead connection).',
+  },
   IW_ERR_SHUTTING_DOWN: {
     close: 1001, http: 503,
     message: 'The server is restarting. Wait a moment, then go live again.',

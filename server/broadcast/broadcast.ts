@@ -22,7 +22,7 @@ import type { StationPlan } from './station-plan.js';
 
 export const END_REASONS = [
   'stopped', 'connection-lost', 'icecast-auth', 'icecast-busy', 'icecast-unreachable', 'icecast-refused',
-  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'protocol-error', 'shutdown', 'internal',
+  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'idle-timeout', 'protocol-error', 'shutdown', 'internal',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -40,6 +40,7 @@ export function reasonForCode(code: ErrorCode): EndReason {
     case 'IW_ERR_INGEST_INVALID_MEDIA':
     case 'IW_ERR_INGEST_UNSUPPORTED_MEDIA': return 'invalid-media';
     case 'IW_ERR_INGEST_TOO_SLOW': return 'ingest-too-slow';
+    case 'IW_ERR_INGEST_IDLE': return 'idle-timeout';
     case 'IW_ERR_SHUTTING_DOWN': return 'shutdown';
     case 'IW_ERR_PROTO_BAD_MESSAGE':
     case 'IW_ERR_PROTO_EXPECTED_HELLO':
@@ -94,6 +95,8 @@ export interface BroadcastDeps {
   readonly reconnectGraceMs: number;
   /** How long the broadcaster's socket may stay paused (downstream not reading) before ingest-too-slow. */
   readonly stallTimeoutMs: number;
+  /** How long an attached broadcaster may send nothing. */
+  readonly idleTimeoutMs: number;
   readonly maxQueueBytes: number;
   readonly statusIntervalMs?: number;
 }
@@ -130,9 +133,12 @@ export class Broadcast extends EventEmitter {
   private awaySince: number | undefined;
   private silenceMs = 0;
   private pausedSince: number | undefined;
+  private lastDataAt = Date.now();
   private readonly endedPromise: Promise<void>;
   private resolveEnded!: () => void;
   private ending = false;
+  private titleInFlight = false;
+  private titleAgain = false;
 
   constructor(
     readonly plan: StationPlan,
@@ -211,6 +217,7 @@ export class Broadcast extends EventEmitter {
   write(chunk: Buffer): boolean {
     if (this.ending) return true;
     this.bytesIn += chunk.length;
+    this.lastDataAt = Date.now();
     const out = this.session.push(chunk);
     if (out.error !== undefined) {
       this.fail(new IcewireError('IW_ERR_INGEST_INVALID_MEDIA', { detail: out.error }));
@@ -255,7 +262,24 @@ export class Broadcast extends EventEmitter {
     if (this.state === 'live' || this.state === 'reconnecting') void this.pushTitle();
   }
 
+  /**
+   * One update in flight at a time, then the latest title: a flood of metadata frames costs
+   * Icecast at most one request per rendition at a time.
+   */
   private async pushTitle(): Promise<void> {
+    if (this.titleInFlight) { this.titleAgain = true; return; }
+    this.titleInFlight = true;
+    try {
+      do {
+        this.titleAgain = false;
+        await this.pushTitleOnce();
+      } while (this.titleAgain && !this.ending);
+    } finally {
+      this.titleInFlight = false;
+    }
+  }
+
+  private async pushTitleOnce(): Promise<void> {
     const title = this.title;
     if (title === undefined) return;
     await Promise.all(this.plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map(async (r) => {
@@ -322,6 +346,7 @@ export class Broadcast extends EventEmitter {
     this.input = input;
     this.session = new InputSession(input);
     this.pausedSince = undefined;
+    this.lastDataAt = Date.now();
     this.resumes++;
     for (const p of this.pipes) p.newRawStream();
     this.log.info('broadcaster is back; the broadcast continues', { awayMs, silenceMs: this.silenceMs });
@@ -360,6 +385,10 @@ export class Broadcast extends EventEmitter {
   private tick(): void {
     if (this.pausedSince !== undefined && Date.now() - this.pausedSince > this.deps.stallTimeoutMs) {
       this.fail(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the stream could not be passed on for ${this.deps.stallTimeoutMs} ms` }));
+      return;
+    }
+    if (this.sink !== undefined && this.pausedSince === undefined && Date.now() - this.lastDataAt > this.deps.idleTimeoutMs) {
+      this.fail(new IcewireError('IW_ERR_INGEST_IDLE', { detail: `no media for ${this.deps.idleTimeoutMs} ms` }));
       return;
     }
     this.pushStatus();

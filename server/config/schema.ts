@@ -103,11 +103,13 @@ export const configSchema = z
         reconnectGraceMs: z.number().int().min(0).max(600000).default(8000),
         /** How long the broadcaster's upload may stay paused (Icecast or ffmpeg not reading) before ingest-too-slow. */
         stallTimeoutMs: z.number().int().min(1000).max(600000).default(15000),
+        /** A connected broadcaster that sends no media for this long is ended (idle-timeout). */
+        idleTimeoutMs: z.number().int().min(1000).max(600000).default(15000),
       })
       .default({
         maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10,
         failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
-        reconnectGraceMs: 8000, stallTimeoutMs: 15000,
+        reconnectGraceMs: 8000, stallTimeoutMs: 15000, idleTimeoutMs: 15000,
       }),
     log: z
       .strictObject({

@@ -207,6 +207,9 @@ const SEGMENT_CHILDREN = new Set<number>([
 
 const CODECS: Record<string, Codec> = { A_OPUS: 'opus', V_VP8: 'vp8', V_VP9: 'vp9', V_AV1: 'av1' };
 
+/** Size caps for the stream-header elements (a browser's are tens to hundreds of bytes). */
+const HEADER_ELEMENT_CAP = new Map<number, number>([[ID.EBML, 4096], [ID.Info, 65536], [ID.Tracks, 1024 * 1024]]);
+
 const UNKNOWN = -1;
 
 interface ElementHeader {
@@ -450,6 +453,12 @@ export class WebmDemuxer {
     if (h.size === UNKNOWN) throw new InvalidMedia(`unknown size on element 0x${h.id.toString(16)}`);
     if (h.size > this.maxElementBytes) {
       throw new InvalidMedia(`element 0x${h.id.toString(16)} of ${h.size} bytes exceeds the ${this.maxElementBytes}-byte limit`);
+    }
+    // Header elements are small in every real recording: a bogus size there is garbage, and
+    // must be called so at once rather than waited for.
+    const cap = HEADER_ELEMENT_CAP.get(h.id);
+    if (cap !== undefined && h.size > cap) {
+      throw new InvalidMedia(`element 0x${h.id.toString(16)} of ${h.size} bytes is larger than any real one (${cap})`);
     }
     const whole = this.wantsWhole(parentId, h.id);
     if (!whole) {

@@ -329,7 +329,7 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     assert.equal(await rec.status, 200, 'listener GET /live.ogg');
     let listenerClosedAt: number | undefined;
     void rec.done.then(() => { listenerClosedAt ??= Date.now(); });
-    await sleep(3000);
+    await sleep(4000);
 
     await page.evaluate(() => { (globalThis as unknown as PageGlobals).__iwMarker = 'before-cut'; });
     const loadsBefore = loads();
@@ -411,7 +411,9 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
   it('dead connection that never closes: after 5 s without a status frame the page resumes on a new one', async () => {
     const { s, px, page } = await onAirThroughProxy();
     const before = await apiStatus(s);
-    await sleep(1000);
+    const rec = listen(`${s.icecastUrl}/live.ogg`);
+    assert.equal(await rec.status, 200, 'listener GET /live.ogg');
+    await sleep(1500);
     const cutAt = Date.now();
     px.blackhole();
     assert.equal(await waitForState(page, ['reconnecting', 'error', 'ended'], 8000), 'reconnecting');
@@ -428,7 +430,85 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     // The page stays on air (the daemon's close of the old, black-holed socket never reaches it).
     await sleep(2000);
     assert.equal((await pageState(page)).state, 'live');
+    assert.equal(rec.ended(), false, 'the listener stayed connected');
     await stopAndWaitOffAir(page, s);
+    const pages = readOggPages(await rec.done);
+    assert.equal(pages.filter((pg) => (pg.headerType & 0x02) !== 0).length, 1, 'exactly one BOS page: no new chain');
+    assert.equal(new Set(pages.map((pg) => pg.serial)).size, 1, 'one serial number');
+  });
+
+  it('listen page keeps playing while the broadcaster is away for a few seconds', async () => {
+    const { s, px, page } = await onAirThroughProxy();
+    const ctx = await browser.newContext();
+    const listener = await ctx.newPage();
+    await listener.addInitScript(() => {
+      // Log every change of the on-air badge and every time the player loses its source.
+      const g = globalThis as unknown as PageGlobals & { __iwListen: string[] };
+      g.__iwListen = [];
+      g.document.addEventListener('DOMContentLoaded', () => {
+        const badge = g.document.getElementById('onair')!;
+        const player = g.document.getElementById('player')! as PageNode & { getAttribute(n: string): string | null };
+        let onair = badge.dataset['state'];
+        let src = player.getAttribute('src');
+        new g.MutationObserver(() => {
+          if (badge.dataset['state'] !== onair) g.__iwListen.push(`onair=${badge.dataset['state']}`);
+          onair = badge.dataset['state'];
+        }).observe(badge, { attributes: true, attributeFilter: ['data-state'] });
+        new g.MutationObserver(() => {
+          if (player.getAttribute('src') !== src) g.__iwListen.push(`src=${player.getAttribute('src') ?? 'none'}`);
+          src = player.getAttribute('src');
+        }).observe(player, { attributes: true, attributeFilter: ['src'] });
+      });
+    });
+    await listener.goto(`${s.baseUrl}/listen/live`);
+    await listener.waitForSelector('#onair[data-state="on"]', { timeout: 8000 });
+    await listener.waitForFunction(() => {
+      const p = (globalThis as unknown as PageGlobals).document.getElementById('player') as unknown as { paused: boolean; currentTime: number };
+      return !p.paused && p.currentTime > 1;
+    }, null, { timeout: 12000 });
+    const playedBefore = await listener.evaluate(() => ((globalThis as unknown as PageGlobals).document.getElementById('player') as unknown as { currentTime: number }).currentTime);
+    const marks = async (): Promise<string[]> => listener.evaluate(() => (globalThis as unknown as { __iwListen: string[] }).__iwListen);
+    const marksBefore = (await marks()).length;
+
+    // Away for ~4.5 s: longer than the listen page's 3 s status poll.
+    px.refuse = true;
+    px.cut();
+    assert.equal(await waitForState(page, ['reconnecting', 'error', 'ended'], 3000), 'reconnecting');
+    await waitFor('the daemon to report reconnecting', async () => (await apiStatus(s)).state === 'reconnecting', 2000);
+    await sleep(4500);
+    px.refuse = false;
+    assert.equal(await waitForState(page, ['live', 'error', 'ended'], 8000), 'live');
+    await sleep(3500); // another status poll on the listen page, now live again
+
+    const changes = (await marks()).slice(marksBefore);
+    assert.deepEqual(changes, [], `the listen page kept its stream (changes: ${changes.join(' ')})`);
+    assert.equal(await listener.getAttribute('#onair', 'data-state'), 'on');
+    const playedAfter = await listener.evaluate(() => ((globalThis as unknown as PageGlobals).document.getElementById('player') as unknown as { currentTime: number }).currentTime);
+    assert.ok(playedAfter > playedBefore + 8, `the player kept playing (${playedBefore.toFixed(1)} s -> ${playedAfter.toFixed(1)} s)`);
+    await stopAndWaitOffAir(page, s);
+    await listener.waitForSelector('#onair[data-state="off"]', { timeout: 8000 });
+  });
+
+  it('connection never comes back: the page gives up after ~30 s with a sentence, and stops trying', async () => {
+    const { s, px, page } = await onAirThroughProxy();
+    px.refuse = true;
+    const cutAt = Date.now();
+    px.cut();
+    assert.equal(await waitForState(page, ['reconnecting', 'error', 'ended'], 3000), 'reconnecting');
+    assert.equal(await waitForState(page, ['error', 'ended', 'live'], 40000), 'error');
+    const gaveUpMs = Date.now() - cutAt;
+    assert.ok(gaveUpMs >= 29000 && gaveUpMs <= 34000, `gave up ${gaveUpMs} ms after the cut`);
+    const st = await pageState(page);
+    assert.match(st.error, /could not be restored.*press Go live again/);
+    assert.equal(st.button, 'Go live');
+    assert.equal(await page.isEnabled('#go-live'), true);
+    assert.ok(px.accepted >= 8, `${px.accepted} connections (with backoff)`);
+    const attempts = px.accepted;
+    await sleep(2000);
+    assert.equal(px.accepted, attempts, 'no attempts after giving up');
+    // The daemon ended the broadcast when its grace period ran out.
+    assert.ok(s.logLines.some((l) => /"reason":"connection-lost"/.test(l)), 'connection-lost in the daemon log');
+    assert.equal((await apiStatus(s)).onAir, false);
   });
 
   it('Stop while reconnecting, daemon reachable: the broadcast ends at once', async () => {
