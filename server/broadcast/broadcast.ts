@@ -7,14 +7,14 @@
 // stay connected; when they come back with their resume token, their packets continue the same
 // stream. Each rendition's Icecast connection reconnects by itself (RenditionOutput).
 import { EventEmitter } from 'node:events';
-import { randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
 import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
 import { contentTypeFor, iceAudioInfo, isCopy, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
 import type { InputMedia } from '../pipeline/media-type.js';
-import { OggOpusWriter } from '../pipeline/ogg-opus-writer.js';
+import { displayTitle, OggFanout, type OpusConsumer } from './ogg-fanout.js';
 import { InputSession } from './input-session.js';
 import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
 import { CopyPipe, FfmpegPipe, type RenditionPipe } from './rendition-pipe.js';
@@ -99,6 +99,8 @@ export interface BroadcastDeps {
   readonly idleTimeoutMs: number;
   readonly maxQueueBytes: number;
   readonly statusIntervalMs?: number;
+  /** More receivers of the Opus packets (the show recorder). */
+  readonly extraConsumers?: (b: Broadcast) => OpusConsumer[];
 }
 
 const TITLE_ATTEMPTS = 5;
@@ -125,8 +127,16 @@ export class Broadcast extends EventEmitter {
   private readonly pipes: RenditionPipe[];
   private readonly log: Logger;
   private session: InputSession;
-  private writer: OggOpusWriter | undefined;
-  private readonly serial = randomInt(1, 0xffffffff);
+  /** The Ogg/Opus stream transcoders read (never chained). */
+  private readonly feed: OggFanout;
+  /** The Ogg/Opus stream Ogg/Opus mounts send (a new chain per title). */
+  private readonly copy: OggFanout;
+  /** Everything that gets the Opus packets, in order: the two streams, then extra consumers (recorder). */
+  private readonly consumers: OpusConsumer[];
+  private opusStarted = false;
+  artist: string | undefined;
+  /** The title field alone (title is "Artist - Title" as Icecast shows it). */
+  songTitle: string | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -152,6 +162,9 @@ export class Broadcast extends EventEmitter {
     this.endedPromise = new Promise((r) => { this.resolveEnded = r; });
     this.session = new InputSession(input);
     this.pipes = plan.renditions.map((r) => this.makePipe(r));
+    this.feed = new OggFanout(this.pipes.filter((p) => p instanceof FfmpegPipe));
+    this.copy = new OggFanout(this.pipes.filter((p) => p instanceof CopyPipe));
+    this.consumers = [this.feed, this.copy, ...(deps.extraConsumers?.(this) ?? [])];
   }
 
   get stationMount(): string {
@@ -225,23 +238,20 @@ export class Broadcast extends EventEmitter {
     }
     let ok = true;
     for (const p of this.pipes) if (!p.raw(chunk, out.syncOffsets, this.session.header)) ok = false;
-    if (out.opusHead !== undefined && this.writer === undefined) {
-      // The first stream's OpusHead defines the whole broadcast's Ogg stream; a resumed
-      // connection's packets continue it (same serial, granules keep counting).
+    if (out.opusHead !== undefined && !this.opusStarted) {
+      // The first stream's OpusHead defines the whole broadcast's Ogg streams; a resumed
+      // connection's packets continue them (same serial, granules keep counting).
       try {
-        this.writer = new OggOpusWriter({ serial: this.serial, opusHead: out.opusHead, vendor: 'icewire' });
+        for (const c of this.consumers) c.start(out.opusHead);
       } catch (err) {
         this.fail(err instanceof IcewireError ? err : new IcewireError('IW_ERR_INGEST_INVALID_MEDIA', { cause: err }));
         return true;
       }
-      const headers = this.writer.headers();
-      for (const p of this.pipes) p.oggHeaders(headers);
+      this.opusStarted = true;
     }
-    if (this.writer !== undefined) {
+    if (this.opusStarted) {
       for (const packet of out.opus) {
-        const page = this.writer.packet(packet);
-        if (page.length === 0) continue;
-        for (const p of this.pipes) if (!p.oggPages(page)) ok = false;
+        for (const c of this.consumers) if (!c.packet(packet)) ok = false;
       }
     }
     if (!ok && this.pausedSince === undefined) this.pausedSince = Date.now();
@@ -257,9 +267,17 @@ export class Broadcast extends EventEmitter {
   }
 
   /** Now playing: MP3 and Ogg/Vorbis renditions are retitled through Icecast at once (or on going live). */
-  setTitle(title: string | undefined): void {
-    this.title = title;
+  /** Now playing: Ogg/Opus mounts get a new chain with the tags; MP3 and Vorbis mounts a title update. */
+  setMetadata(meta: { title?: string | undefined; artist?: string | undefined }): void {
+    const title = meta.title?.trim() || undefined;
+    const artist = meta.artist?.trim() || undefined;
+    if (title === this.songTitle && artist === this.artist) return;
+    this.songTitle = title;
+    this.artist = artist;
+    this.title = displayTitle({ title, artist });
+    if (!this.ending) this.copy.retitle({ title, artist });
     if (this.state === 'live' || this.state === 'reconnecting') void this.pushTitle();
+    this.pushStatus();
   }
 
   /**
@@ -358,13 +376,12 @@ export class Broadcast extends EventEmitter {
   }
 
   private fillSilence(): void {
-    if (this.awaySince === undefined || this.writer === undefined || this.ending) return;
+    if (this.awaySince === undefined || !this.opusStarted || this.ending) return;
     const due = Date.now() - this.awaySince - this.silenceMs;
     const ms = Math.floor(due / 20) * 20;
     if (ms < 20) return;
     this.silenceMs += ms;
-    const pages = this.writer.silence(ms);
-    for (const p of this.pipes) p.oggPages(pages);
+    for (const c of this.consumers) c.silence(ms);
   }
 
   // ---- state and status -----------------------------------------------------------------------
@@ -452,10 +469,11 @@ export class Broadcast extends EventEmitter {
     } catch (e) {
       this.log.warn('could not close the connection', { err: e });
     }
-    const eos = this.writer !== undefined && !this.writer.ended ? this.writer.end() : undefined;
+    const feedEos = this.feed.end();
+    const copyEos = this.copy.end();
     await Promise.all(this.pipes.map(async (p) => {
       try {
-        await p.finish(eos);
+        await p.finish(p instanceof CopyPipe ? copyEos : feedEos);
       } catch (e) {
         this.log.warn('error while finishing a rendition', { rendition: p.plan.mount, err: e });
         await p.kill();

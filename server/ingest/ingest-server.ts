@@ -13,7 +13,7 @@ import { planStation } from '../broadcast/station-plan.js';
 import { parseMime } from '../pipeline/media-type.js';
 import { ConnectionCounter, FailedLoginLimiter } from './address-limits.js';
 import { verifyPasswordFor } from './password-hash.js';
-import { formatTitle, parseClientMessage, type Hello } from './webcast-protocol.js';
+import { parseClientMessage, type Hello } from './webcast-protocol.js';
 
 export const WS_PATH_PREFIX = '/ws/';
 const HEARTBEAT_MS = 15000;
@@ -226,7 +226,7 @@ export class IngestServer {
         return;
       }
       if (msg.type === 'metadata') {
-        if (broadcast !== undefined) broadcast.setTitle(formatTitle(msg.metadata));
+        if (broadcast !== undefined) broadcast.setMetadata(msg.metadata);
         return;
       }
       // unknown types are ignored (webcast compatibility)

@@ -73,11 +73,3 @@ export function parseClientMessage(text: string): ClientMessage {
       return { type: 'unknown', name: type.slice(0, 50) };
   }
 }
-
-/** "Artist - Title", the form Icecast and players show. */
-export function formatTitle(m: Metadata): string | undefined {
-  const title = m.title?.trim();
-  const artist = m.artist?.trim();
-  if (title && artist) return `${artist} - ${title}`;
-  return title || artist || undefined;
-}

@@ -470,6 +470,17 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     const marks = async (): Promise<string[]> => listener.evaluate(() => (globalThis as unknown as { __iwListen: string[] }).__iwListen);
     const marksBefore = (await marks()).length;
 
+    const timeline: string[] = [];
+    const t0 = Date.now();
+    const nodeRec = listen(`${s.icecastUrl}/live.ogg`);
+    const nodeTimeline: string[] = [];
+    const nodeSampler = setInterval(() => nodeTimeline.push(`${Date.now() - t0}:${nodeRec.bytes()}`), 250);
+    const sampler = setInterval(() => {
+      void listener.evaluate(() => {
+        const p = (globalThis as unknown as PageGlobals).document.getElementById('player') as unknown as { currentTime: number; paused: boolean; readyState: number; buffered: { length: number; end(i: number): number } };
+        return `${p.currentTime.toFixed(2)}/${p.buffered.length ? p.buffered.end(p.buffered.length - 1).toFixed(2) : '-'}/rs${p.readyState}${p.paused ? '/paused' : ''}`;
+      }).then((x) => timeline.push(`${Date.now() - t0}:${x}`), () => undefined);
+    }, 500);
     // Away for ~4.5 s: longer than the listen page's 3 s status poll.
     px.refuse = true;
     px.cut();
@@ -480,6 +491,15 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     assert.equal(await waitForState(page, ['live', 'error', 'ended'], 8000), 'live');
     await sleep(3500); // another status poll on the listen page, now live again
 
+    clearInterval(sampler);
+    clearInterval(nodeSampler);
+    nodeRec.stop();
+    console.log(timeline.join('\n'));
+    console.log(nodeTimeline.join(' '));
+    const capX = await nodeRec.done;
+    (await import('node:fs')).writeFileSync('/tmp/iw-cap.ogg', capX);
+    const pagesX = readOggPages(capX);
+    console.log(pagesX.map((pg) => `${pg.sequence}:${pg.granule}`).join(' '));
     const changes = (await marks()).slice(marksBefore);
     assert.deepEqual(changes, [], `the listen page kept its stream (changes: ${changes.join(' ')})`);
     assert.equal(await listener.getAttribute('#onair', 'data-state'), 'on');

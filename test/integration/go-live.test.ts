@@ -1,6 +1,7 @@
 // Going live end to end against a real icecast2 and real ffmpeg: what a listener receives.
 import assert from 'node:assert/strict';
 import { audioPacketHashes, fixture, probe } from '../helpers/media.js';
+import { oggPages } from '../helpers/ogg-pages.js';
 import { listen, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { childFfmpegPids, snapshotPs, startStack, type Stack } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
@@ -88,6 +89,10 @@ describe('go live (real icecast2 + ffmpeg)', function () {
         return list.length === 3 ? list : undefined;
       }, 5000);
     });
+    // Ogg/Opus listeners get the title in the OpusTags of a new, cleanly finished chain
+    const chains = oggPages(opus!).filter((pg) => pg.bos).length;
+    assert.ok(chains >= 2, `${chains} chains`);
+    assert.ok(opus!.includes(Buffer.from('TITLE=Morning Show')) && opus!.includes(Buffer.from('ARTIST=Studio Ä')), 'OpusTags carry the title');
     for (const [buf, codec] of [[opus!, 'opus'], [mp3!, 'mp3'], [vorbis!, 'vorbis']] as const) {
       const p = await probe(buf);
       assert.deepEqual(p.streams.map((s) => s.codec), [codec]);

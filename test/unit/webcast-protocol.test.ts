@@ -2,7 +2,8 @@
 // frame fails with the one stable code IW_ERR_PROTO_BAD_MESSAGE (asserted on the code, not text).
 import assert from 'node:assert/strict';
 import { IcewireError } from '../../server/errors.js';
-import { formatTitle, parseClientMessage, type ClientMessage, type Metadata } from '../../server/ingest/webcast-protocol.js';
+import { parseClientMessage, type ClientMessage, type Metadata } from '../../server/ingest/webcast-protocol.js';
+import { displayTitle as formatTitle } from '../../server/broadcast/ogg-fanout.js';
 
 const j = (v: unknown): string => JSON.stringify(v);
 
