@@ -10,10 +10,15 @@ export interface ServeOptions {
   logLevel?: string;
 }
 
+export interface DoctorCliOptions {
+  config?: string;
+}
+
 export interface CliHandlers {
   serve(opts: ServeOptions): Promise<void>;
   checkConfig(file: string): Promise<void>;
   hashPassword(): Promise<void>;
+  doctor(opts: DoctorCliOptions): Promise<void>;
 }
 
 /** "HOST:PORT", ":PORT", "PORT" or "[v6]:PORT". */
@@ -68,6 +73,12 @@ export function buildCli(h: CliHandlers, version: string): Command {
     .command('hash-password')
     .description('read a password (prompted on a terminal, else from stdin) and print its hash for broadcasters[].passwordHash')
     .action(async () => h.hashPassword());
+
+  program
+    .command('doctor')
+    .description('check this installation as the daemon would use it: config, ffmpeg and its encoders, Icecast and its source password, publicUrl (exit 1 when a check fails, 78 when the config is invalid)')
+    .option('-c, --config <file>', 'config file (default /etc/icewire/icewire.yaml when it exists, else the passthrough defaults)')
+    .action(async (opts: DoctorCliOptions) => h.doctor(opts));
 
   return program;
 }

@@ -23,7 +23,8 @@ export class Daemon {
   private readonly server: Server;
   private stopping: Promise<void> | undefined;
 
-  constructor(readonly config: Config, private readonly logger: Logger) {
+  constructor(private currentConfig: Config, private readonly logger: Logger) {
+    const config = currentConfig;
     this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, logger });
     this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger });
     const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
@@ -46,7 +47,7 @@ export class Daemon {
         maxQueueBytes: config.limits.maxQueueBytes,
       },
     });
-    const app = createApp({ config, registry: this.registry, stats: this.stats, logger });
+    const app = createApp({ config: () => this.config, registry: this.registry, stats: this.stats, logger });
     // Slow or stalled request heads (a slowloris upgrade) are cut after headersTimeout; the
     // check runs every second rather than Node's default 30 s.
     this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
@@ -55,6 +56,32 @@ export class Daemon {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
     });
+  }
+
+  get config(): Config {
+    return this.currentConfig;
+  }
+
+  /**
+   * Take a new config (SIGHUP): broadcasters, station mounts, origins and limits apply to new
+   * connections; live broadcasts carry on untouched. Keys that need a restart are kept and named.
+   */
+  reload(next: Config): void {
+    const prev = this.currentConfig;
+    const needRestart: string[] = [];
+    if (JSON.stringify(next.listen) !== JSON.stringify(prev.listen)) needRestart.push('listen');
+    if (JSON.stringify(next.icecast) !== JSON.stringify(prev.icecast)) needRestart.push('icecast');
+    if (next.ffmpegPath !== prev.ffmpegPath) needRestart.push('ffmpegPath');
+    const merged: Config = Object.freeze({ ...next, listen: prev.listen, icecast: prev.icecast, ffmpegPath: prev.ffmpegPath });
+    this.currentConfig = merged;
+    this.ingest.setConfig(merged);
+    this.logger.level = merged.log.level;
+    this.logger.info('config reloaded', {
+      authMode: merged.auth.mode, mounts: Object.keys(merged.mounts).length, broadcasters: merged.broadcasters.length,
+      liveBroadcasts: this.registry.size,
+      ...(needRestart.length > 0 ? { needsRestart: needRestart.join(',') } : {}),
+    });
+    if (needRestart.length > 0) this.logger.warn(`changes to ${needRestart.join(', ')} take effect after a restart`);
   }
 
   /** Listen; resolves with the bound address. */

@@ -4,10 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { stringify } from 'yaml';
-import { buildCli, type ServeOptions } from './cli.js';
+import { buildCli, type DoctorCliOptions, type ServeOptions } from './cli.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, defaultConfig, formatConfigError, loadConfigFile, redactedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createDaemon } from './daemon.js';
+import { doctorCommand } from './doctor.js';
 import { hashPassword } from './ingest/password-hash.js';
 import { createLogger } from './log.js';
 import { PACKAGE_ROOT } from './paths.js';
@@ -91,6 +92,19 @@ async function serve(opts: ServeOptions): Promise<void> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', () => {
+      if (file === undefined) {
+        logger.warn('SIGHUP: there is no config file to reload (running on defaults)');
+        return;
+      }
+      try {
+        daemon.reload(applyOverrides(loadConfigFile(file), opts));
+      } catch (err) {
+        // a broken edit must not take a running station down: keep the config it has
+        const why = err instanceof ConfigError ? formatConfigError(err, file) : (err as Error).message;
+        logger.error(`config not reloaded, still running on the previous one: ${why}`);
+      }
+    });
   });
 }
 
@@ -151,6 +165,12 @@ async function hashPasswordCmd(): Promise<void> {
   process.stdout.write(`${await hashPassword(password)}\n`);
 }
 
+async function doctor(opts: DoctorCliOptions): Promise<void> {
+  const file = opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  const code = await doctorCommand({ file, write: (line) => process.stdout.write(`${line}\n`) });
+  if (code !== 0) throw new ExitError(code, '');
+}
+
 function version(): string {
   try {
     return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -160,7 +180,7 @@ function version(): string {
 }
 
 async function main(): Promise<number> {
-  const program = buildCli({ serve, checkConfig, hashPassword: hashPasswordCmd }, version());
+  const program = buildCli({ serve, checkConfig, hashPassword: hashPasswordCmd, doctor }, version());
   try {
     await program.parseAsync(process.argv);
     return 0;

@@ -13,21 +13,24 @@ import { STATION_MOUNT_RE } from '../config/schema.js';
 import { WWW_DIR, WWW_JS_DIR } from '../paths.js';
 
 export interface AppDeps {
-  readonly config: Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits'>;
+  /** The current config (it changes on reload). */
+  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits'>;
   readonly registry: BroadcastRegistry;
   readonly stats: StatsPoller | undefined;
   readonly logger: Logger;
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const { config, registry, stats, logger } = deps;
+  const { registry, stats, logger } = deps;
   const app = express();
+  // Icecast's addresses can't change without a restart; stations, mounts and limits can.
+  const { icecast } = deps.config();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const listenBase = config.icecast.publicUrl.replace(/\/+$/, '');
+  const listenBase = icecast.publicUrl.replace(/\/+$/, '');
   const csp = [
     "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-    `media-src 'self' ${new URL(config.icecast.publicUrl).origin}`, "base-uri 'none'", "form-action 'self'",
+    `media-src 'self' ${new URL(icecast.publicUrl).origin}`, "base-uri 'none'", "form-action 'self'",
   ].join('; ');
 
   app.use((_req, res, next) => {
@@ -56,6 +59,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/info', (_req, res) => {
+    const config = deps.config();
     res.json({
       authMode: config.auth.mode,
       maxFrameBytes: config.limits.maxFrameBytes,
@@ -69,6 +73,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.get('/api/status/:mount', (req, res) => {
+    const config = deps.config();
     const id = String(req.params.mount);
     const b = registry.get(id);
     if (b !== undefined) {

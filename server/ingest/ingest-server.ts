@@ -63,8 +63,11 @@ export class IngestServer {
   private readonly logins: FailedLoginLimiter;
   private heartbeat: NodeJS.Timeout;
   private closing = false;
+  /** Replaced on reload (SIGHUP); each connection reads it when it arrives. */
+  private config: IngestConfig;
 
   constructor(private readonly opts: IngestOptions) {
+    this.config = opts.config;
     const limits = opts.config.limits;
     this.connections = new ConnectionCounter(limits.maxConnectionsPerAddress);
     this.logins = new FailedLoginLimiter(limits.maxFailedLogins, limits.failedLoginWindowMs);
@@ -103,6 +106,11 @@ export class IngestServer {
     return true;
   }
 
+  /** New broadcasters, mounts and origins apply to connections from now on; live broadcasts keep theirs. */
+  setConfig(config: IngestConfig): void {
+    this.config = config;
+  }
+
   get connectionCount(): number {
     return this.wss.clients.size;
   }
@@ -125,7 +133,7 @@ export class IngestServer {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const cfg = this.opts.config;
+    const cfg = this.config;
     const addr = clientAddress(req, cfg.trustProxy);
     const rawMount = (req.url ?? '').slice(WS_PATH_PREFIX.length).split('?')[0] ?? '';
     let mountId: string;
@@ -245,7 +253,7 @@ export class IngestServer {
 
   /** Check the hello; on success the broadcast is registered and starting. undefined = refused (client told). */
   private async accept(ws: WebSocket, addr: string, mountId: string, hello: Hello, log: Logger): Promise<{ broadcast: Broadcast; sink: SocketSink } | undefined> {
-    const cfg = this.opts.config;
+    const cfg = this.config;
     const refuse = (code: ErrorCode, detail?: string): undefined => {
       log.info('broadcaster refused', { code, user: hello.user?.slice(0, 100), ...(detail !== undefined ? { detail } : {}) });
       sendError(ws, new IcewireError(code));

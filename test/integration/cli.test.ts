@@ -85,12 +85,13 @@ describe('icewire CLI', function () {
       daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
       const exited = new Promise<{ code: number | null; at: number }>((r) => daemon.once('exit', (code) => r({ code, at: Date.now() })));
       const url = await waitFor('the daemon to listen', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 10000);
-      const c = new WebcastClient(`${url.replace('http', 'ws')}ws/show.ogg`);
+      // an MP3 mount, so that an ffmpeg (the transcoder) is running when SIGTERM comes
+      const c = new WebcastClient(`${url.replace('http', 'ws')}ws/show.mp3`);
       await c.opened;
       c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: icecast.sourcePassword });
       const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 12 });
       await c.live();
-      await waitForMount(icecast.url, icecast.adminPassword, '/show.ogg');
+      await waitForMount(icecast.url, icecast.adminPassword, '/show.mp3');
       snapshotPs();
       const { execFileSync } = await import('node:child_process');
       const ffmpegPids = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(daemon.pid)], { encoding: 'utf8' })
@@ -107,11 +108,82 @@ describe('icewire CLI', function () {
       const { code, at } = await exited;
       assert.equal(code, 0);
       assert.ok(at - t0 < 10000, `exited ${at - t0} ms after SIGTERM`);
-      await waitForMountGone(icecast.url, icecast.adminPassword, '/show.ogg', 3000);
+      await waitForMountGone(icecast.url, icecast.adminPassword, '/show.mp3', 3000);
       const alive = ffmpegPids.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
       assert.deepEqual(alive, [], 'no ffmpeg outlives the daemon');
       ALL_LOG_LINES.push(...out.split('\n'));
       assert.match(out, /"reason":"shutdown"/);
     });
+  });
+});
+
+describe('SIGHUP reloads the config without touching live broadcasts', function () {
+  this.timeout(60000);
+  let icecast: ManagedIcecast;
+  let daemon: ChildProcessWithoutNullStreams | undefined;
+  after(async () => {
+    daemon?.kill('SIGKILL');
+    await icecast?.stop();
+  });
+
+  it('adds a broadcaster and a mount; a broken file is refused and the old config kept', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { hashPassword } = await import('../../server/ingest/password-hash.js');
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+    const dir = mkdtempSync(join(tmpdir(), 'icewire-reload-'));
+    const file = join(dir, 'icewire.yaml');
+    const alice = { name: 'alice', password: secret() };
+    const carol = { name: 'carol', password: secret() };
+    const base = {
+      listen: { host: '127.0.0.1', port: 0 },
+      icecast: { url: icecast.url },
+      broadcasters: [{ name: alice.name, passwordHash: await hashPassword(alice.password), mounts: ['live'] }],
+      mounts: { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } } as Record<string, unknown>,
+    };
+    writeFileSync(file, JSON.stringify(base));
+    let out = '';
+    daemon = spawn(process.execPath, [MAIN, 'serve', '--config', file], { env: { ...process.env, ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
+    daemon.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const url = await waitFor('the daemon to listen', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 10000);
+    const wsBase = `${url.replace('http', 'ws')}ws/`;
+
+    const live = new WebcastClient(`${wsBase}live`);
+    await live.opened;
+    live.hello({ mime: 'audio/webm;codecs=opus', user: alice.name, password: alice.password });
+    const streaming = live.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 24 });
+    await live.live();
+
+    // carol is not there yet
+    const before = new WebcastClient(`${wsBase}news`);
+    await before.opened;
+    before.hello({ mime: 'audio/webm;codecs=opus', user: carol.name, password: carol.password });
+    assert.equal((await before.closed).code, 4401);
+
+    writeFileSync(file, JSON.stringify({
+      ...base,
+      broadcasters: [...base.broadcasters, { name: carol.name, passwordHash: await hashPassword(carol.password), mounts: ['news'] }],
+      mounts: { ...base.mounts, news: { renditions: [{ mount: '/news.ogg', format: 'ogg-opus' }] } },
+    }));
+    daemon.kill('SIGHUP');
+    await waitFor('the reload', () => /config reloaded/.test(out), 5000);
+    const after = new WebcastClient(`${wsBase}news`);
+    await after.opened;
+    after.hello({ mime: 'audio/webm;codecs=opus', user: carol.name, password: carol.password });
+    await after.live();
+    after.close();
+
+    writeFileSync(file, '{ "listen": { "port": "not a port" } }');
+    daemon.kill('SIGHUP');
+    await waitFor('the refusal', () => /config not reloaded/.test(out), 5000);
+    assert.match(out, /listen\.port/);
+
+    await streaming;
+    assert.equal(live.ws.readyState, live.ws.OPEN, 'the live broadcast was never touched');
+    assert.equal(live.errors.length, 0);
+    live.close();
+    await live.closed;
+    ALL_LOG_LINES.push(...out.split('\n'));
   });
 });

@@ -10,7 +10,7 @@ const logger = createLogger({ console: false });
 
 function app(raw: Record<string, unknown>) {
   const config = parseConfig(raw, { env: {} });
-  return createApp({ config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger });
+  return createApp({ config: () => config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger });
 }
 
 const accounts = {
