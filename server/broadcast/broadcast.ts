@@ -14,7 +14,7 @@ import type { StatsPoller } from '../icecast/stats-poller.js';
 import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
 import { contentTypeFor, iceAudioInfo, isCopy, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
 import type { InputMedia } from '../pipeline/media-type.js';
-import { displayTitle, OggFanout, type OpusConsumer } from './ogg-fanout.js';
+import { displayTitle, OggFanout, type OpusConsumer, type ShowRecorder } from './ogg-fanout.js';
 import { InputSession } from './input-session.js';
 import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
 import { CopyPipe, FfmpegPipe, type RenditionPipe } from './rendition-pipe.js';
@@ -99,8 +99,8 @@ export interface BroadcastDeps {
   readonly idleTimeoutMs: number;
   readonly maxQueueBytes: number;
   readonly statusIntervalMs?: number;
-  /** More receivers of the Opus packets (the show recorder). */
-  readonly extraConsumers?: (b: Broadcast) => OpusConsumer[];
+  /** The show recorder for this broadcast, when its station mount records. */
+  readonly createRecorder?: (b: Broadcast) => ShowRecorder | undefined;
 }
 
 const TITLE_ATTEMPTS = 5;
@@ -134,6 +134,9 @@ export class Broadcast extends EventEmitter {
   /** Everything that gets the Opus packets, in order: the two streams, then extra consumers (recorder). */
   private readonly consumers: OpusConsumer[];
   private opusStarted = false;
+  private readonly recorder: ShowRecorder | undefined;
+  /** The next raw chunk is the first of a connection's stream. */
+  private rawStreamStart = true;
   artist: string | undefined;
   /** The title field alone (title is "Artist - Title" as Icecast shows it). */
   songTitle: string | undefined;
@@ -164,7 +167,8 @@ export class Broadcast extends EventEmitter {
     this.pipes = plan.renditions.map((r) => this.makePipe(r));
     this.feed = new OggFanout(this.pipes.filter((p) => p instanceof FfmpegPipe));
     this.copy = new OggFanout(this.pipes.filter((p) => p instanceof CopyPipe));
-    this.consumers = [this.feed, this.copy, ...(deps.extraConsumers?.(this) ?? [])];
+    this.recorder = deps.createRecorder?.(this);
+    this.consumers = [this.feed, this.copy, ...(this.recorder !== undefined ? [this.recorder] : [])];
   }
 
   get stationMount(): string {
@@ -238,6 +242,8 @@ export class Broadcast extends EventEmitter {
     }
     let ok = true;
     for (const p of this.pipes) if (!p.raw(chunk, out.syncOffsets, this.session.header)) ok = false;
+    this.recorder?.raw(chunk, this.rawStreamStart);
+    this.rawStreamStart = false;
     if (out.opusHead !== undefined && !this.opusStarted) {
       // The first stream's OpusHead defines the whole broadcast's Ogg streams; a resumed
       // connection's packets continue them (same serial, granules keep counting).
@@ -363,6 +369,7 @@ export class Broadcast extends EventEmitter {
     this.awaySince = undefined;
     this.input = input;
     this.session = new InputSession(input);
+    this.rawStreamStart = true;
     this.pausedSince = undefined;
     this.lastDataAt = Date.now();
     this.resumes++;
@@ -479,6 +486,7 @@ export class Broadcast extends EventEmitter {
         await p.kill();
       }
     }));
+    await this.recorder?.finish();
     this.log.info('broadcast ended', {
       reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes,
       seconds: this.since ? Math.round((Date.now() - this.since.getTime()) / 1000) : 0,

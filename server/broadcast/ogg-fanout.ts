@@ -16,6 +16,17 @@ export interface OpusConsumer {
   silence(ms: number): void;
 }
 
+/**
+ * A show recorder (server/recorder/): the Opus packets (audio broadcasts) and the broadcaster's
+ * raw bytes (video broadcasts), and a clean finish on every kind of end.
+ */
+export interface ShowRecorder extends OpusConsumer {
+  /** The broadcaster's bytes as sent; `newStream` on the first chunk of each connection. */
+  raw(chunk: Buffer, newStream: boolean): void;
+  /** Close the file(s) validly (end pages written). Never rejects. */
+  finish(): Promise<void>;
+}
+
 export interface StreamTags {
   readonly title?: string | undefined;
   readonly artist?: string | undefined;
