@@ -11,6 +11,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
+import type { Metrics } from '../metrics.js';
 import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
 import { contentTypeFor, iceAudioInfo, isCopy, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
 import type { InputMedia } from '../pipeline/media-type.js';
@@ -22,7 +23,7 @@ import type { StationPlan } from './station-plan.js';
 
 export const END_REASONS = [
   'stopped', 'connection-lost', 'icecast-auth', 'icecast-busy', 'icecast-unreachable', 'icecast-refused',
-  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'idle-timeout', 'protocol-error', 'shutdown', 'internal',
+  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'idle-timeout', 'protocol-error', 'kicked', 'shutdown', 'internal',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -42,6 +43,7 @@ export function reasonForCode(code: ErrorCode): EndReason {
     case 'IW_ERR_INGEST_TOO_SLOW': return 'ingest-too-slow';
     case 'IW_ERR_INGEST_IDLE': return 'idle-timeout';
     case 'IW_ERR_SHUTTING_DOWN': return 'shutdown';
+    case 'IW_ERR_KICKED': return 'kicked';
     case 'IW_ERR_PROTO_BAD_MESSAGE':
     case 'IW_ERR_PROTO_EXPECTED_HELLO':
     case 'IW_ERR_PROTO_FRAME_TOO_LARGE':
@@ -99,11 +101,14 @@ export interface BroadcastDeps {
   readonly idleTimeoutMs: number;
   readonly maxQueueBytes: number;
   readonly statusIntervalMs?: number;
+  readonly metrics?: Metrics;
   /** The show recorder for this broadcast, when its station mount records. */
   readonly createRecorder?: (b: Broadcast) => ShowRecorder | undefined;
 }
 
 const TITLE_ATTEMPTS = 5;
+/** A browser sends a chunk at least every second: this long without one, silence fills in. */
+const INPUT_GAP_SILENCE_MS = 2500;
 /** How often silence is written while the broadcaster is away. */
 const SILENCE_TICK_MS = 100;
 
@@ -144,6 +149,8 @@ export class Broadcast extends EventEmitter {
   private silenceTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private awaySince: number | undefined;
+  /** Silence is being written since then (broadcaster away, or their stream stalled). */
+  private silenceFrom: number | undefined;
   private silenceMs = 0;
   private pausedSince: number | undefined;
   private lastDataAt = Date.now();
@@ -189,7 +196,7 @@ export class Broadcast extends EventEmitter {
       legacySource: this.deps.legacySource,
       connectTimeoutMs: this.deps.connectTimeoutMs,
       logger: log,
-    }, () => (pipe as CopyPipe | FfmpegPipe).header(), this.deps.reconnect, log, this.deps.maxQueueBytes);
+    }, () => (pipe as CopyPipe | FfmpegPipe).header(), this.deps.reconnect, log, this.deps.maxQueueBytes, this.deps.metrics);
     output.on('state', () => this.onOutputState());
     if (plan.format === 'ogg-opus' && isCopy(plan)) {
       pipe = new CopyPipe(plan, output);
@@ -202,6 +209,7 @@ export class Broadcast extends EventEmitter {
         ffmpegPath: this.deps.ffmpegPath,
         logger: log,
         maxQueueBytes: this.deps.maxQueueBytes,
+        ...(this.deps.metrics !== undefined ? { metrics: this.deps.metrics } : {}),
       });
     }
     pipe.on('failed', (err) => this.fail(err));
@@ -226,6 +234,7 @@ export class Broadcast extends EventEmitter {
     this.since = new Date();
     this.state = this.sink === undefined ? 'reconnecting' : 'live';
     this.log.info('broadcast is live', { renditions: this.plan.renditions.map((r) => r.mount).join(',') });
+    this.deps.metrics?.broadcastsStarted.inc({ station: this.stationMount });
     this.pushStatus();
     void this.pushTitle();
   }
@@ -234,7 +243,12 @@ export class Broadcast extends EventEmitter {
   write(chunk: Buffer): boolean {
     if (this.ending) return true;
     this.bytesIn += chunk.length;
+    this.deps.metrics?.bytesIn.inc({ station: this.stationMount }, chunk.length);
     this.lastDataAt = Date.now();
+    if (this.silenceTimer !== undefined && this.sink !== undefined) {
+      const ms = this.stopSilence();
+      this.log.info('the broadcaster\'s stream flows again', { silenceMs: ms });
+    }
     const out = this.session.push(chunk);
     if (out.error !== undefined) {
       this.fail(new IcewireError('IW_ERR_INGEST_INVALID_MEDIA', { detail: out.error }));
@@ -332,11 +346,9 @@ export class Broadcast extends EventEmitter {
     if (this.ending || this.sink !== sink) return;
     this.sink = undefined;
     this.awaySince = Date.now();
-    this.silenceMs = 0;
     this.pausedSince = undefined;
     this.log.info('broadcaster connection lost; waiting for them to come back', { graceMs: this.deps.reconnectGraceMs });
-    this.silenceTimer = setInterval(() => this.fillSilence(), SILENCE_TICK_MS);
-    this.silenceTimer.unref();
+    this.startSilence(this.lastDataAt);
     this.graceTimer = setTimeout(() => {
       this.log.info('broadcaster did not come back in time', { graceMs: this.deps.reconnectGraceMs });
       void this.end('connection-lost');
@@ -361,9 +373,8 @@ export class Broadcast extends EventEmitter {
     if (previous !== undefined) {
       previous.close(new IcewireError('IW_ERR_RESUMED_ELSEWHERE'));
     }
-    if (this.silenceTimer !== undefined) clearInterval(this.silenceTimer);
+    const silenceMs = this.stopSilence();
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
-    this.silenceTimer = undefined;
     this.graceTimer = undefined;
     const awayMs = this.awaySince !== undefined ? Date.now() - this.awaySince : 0;
     this.awaySince = undefined;
@@ -373,8 +384,9 @@ export class Broadcast extends EventEmitter {
     this.pausedSince = undefined;
     this.lastDataAt = Date.now();
     this.resumes++;
+    this.deps.metrics?.resumes.inc({ station: this.stationMount });
     for (const p of this.pipes) p.newRawStream();
-    this.log.info('broadcaster is back; the broadcast continues', { awayMs, silenceMs: this.silenceMs });
+    this.log.info('broadcaster is back; the broadcast continues', { awayMs, silenceMs });
     this.onOutputState();
   }
 
@@ -382,9 +394,30 @@ export class Broadcast extends EventEmitter {
     return this.sink === sink;
   }
 
+  /**
+   * Keep every audio stream flowing on silence from `from` (the last media): Icecast must never
+   * see a source go quiet long enough for its source-timeout, listeners hear a gap, not a drop.
+   */
+  private startSilence(from: number): void {
+    if (this.silenceTimer !== undefined) return;
+    this.silenceFrom = from;
+    this.silenceMs = 0;
+    this.silenceTimer = setInterval(() => this.fillSilence(), SILENCE_TICK_MS);
+    this.silenceTimer.unref();
+    this.fillSilence();
+  }
+
+  /** Stop writing silence; returns how much was written. */
+  private stopSilence(): number {
+    if (this.silenceTimer !== undefined) clearInterval(this.silenceTimer);
+    this.silenceTimer = undefined;
+    this.silenceFrom = undefined;
+    return this.silenceMs;
+  }
+
   private fillSilence(): void {
-    if (this.awaySince === undefined || !this.opusStarted || this.ending) return;
-    const due = Date.now() - this.awaySince - this.silenceMs;
+    if (this.silenceFrom === undefined || !this.opusStarted || this.ending) return;
+    const due = Date.now() - this.silenceFrom - this.silenceMs;
     const ms = Math.floor(due / 20) * 20;
     if (ms < 20) return;
     this.silenceMs += ms;
@@ -411,7 +444,13 @@ export class Broadcast extends EventEmitter {
       this.fail(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the stream could not be passed on for ${this.deps.stallTimeoutMs} ms` }));
       return;
     }
-    if (this.sink !== undefined && this.pausedSince === undefined && Date.now() - this.lastDataAt > this.deps.idleTimeoutMs) {
+    const quietMs = Date.now() - this.lastDataAt;
+    if (this.sink !== undefined && this.pausedSince === undefined && quietMs > INPUT_GAP_SILENCE_MS && this.silenceTimer === undefined && this.since !== undefined) {
+      // a connection that died without closing: the page notices only after a few seconds
+      this.log.info('no media from the broadcaster; filling with silence', { quietMs });
+      this.startSilence(this.lastDataAt);
+    }
+    if (this.sink !== undefined && this.pausedSince === undefined && quietMs > this.deps.idleTimeoutMs) {
       this.fail(new IcewireError('IW_ERR_INGEST_IDLE', { detail: `no media for ${this.deps.idleTimeoutMs} ms` }));
       return;
     }
@@ -492,6 +531,7 @@ export class Broadcast extends EventEmitter {
       seconds: this.since ? Math.round((Date.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });
+    this.deps.metrics?.broadcastsEnded.inc({ station: this.stationMount, reason });
     this.resolveEnded();
     this.emit('ended', reason);
   }

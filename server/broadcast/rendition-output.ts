@@ -7,6 +7,7 @@ import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { IcecastSource, type IcecastSourceOptions } from '../icecast/icecast-source.js';
 import type { Unit } from '../pipeline/stream-framer.js';
+import type { Metrics } from '../metrics.js';
 
 export type OutputState = 'connecting' | 'live' | 'reconnecting' | 'ended';
 
@@ -56,6 +57,7 @@ export class RenditionOutput extends EventEmitter {
     private readonly log: Logger,
     /** Bytes waiting for Icecast before the broadcast is too slow for it. */
     private readonly maxQueueBytes = 8 * 1024 * 1024,
+    private readonly metrics?: Metrics,
   ) {
     super();
   }
@@ -88,6 +90,7 @@ export class RenditionOutput extends EventEmitter {
       this.waitingForSync = false;
     }
     this.bytesOut += unit.data.length;
+    this.metrics?.bytesOut.inc({ mount: this.mount }, unit.data.length);
     const ok = src.write(unit.data);
     if (!ok && src.bufferedBytes > this.maxQueueBytes && !this.ending) {
       this.ending = true;
@@ -171,6 +174,7 @@ export class RenditionOutput extends EventEmitter {
     }
     this.waitingForSync = header.length > 0;
     this.reconnects++;
+    this.metrics?.icecastReconnects.inc({ mount: this.mount });
     this.log.info('reconnected to Icecast', { rendition: this.mount, attempts: this.attempt, awayMs: Date.now() - this.lostAt, bytesDropped: this.bytesDropped });
     this.setState('live');
   }

@@ -13,6 +13,7 @@ import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { StreamFramer } from '../pipeline/stream-framer.js';
 import type { RenditionOutput } from './rendition-output.js';
+import type { Metrics } from '../metrics.js';
 
 /** The continuous Ogg/Opus stream the daemon writes, as ffmpeg input. */
 const OGG_OPUS_INPUT: InputMedia = { container: 'ogg', audio: 'opus', video: undefined, mime: 'audio/ogg;codecs=opus' };
@@ -97,6 +98,7 @@ export interface FfmpegPipeOptions {
   readonly logger: Logger;
   /** Bytes queued towards ffmpeg before the broadcast is too slow. */
   readonly maxQueueBytes: number;
+  readonly metrics?: Metrics;
 }
 
 export class FfmpegPipe extends RenditionPipe {
@@ -162,6 +164,7 @@ export class FfmpegPipe extends RenditionPipe {
     }
     this.restarts.push(now);
     this.restartCount++;
+    this.opts.metrics?.pipelineRestarts.inc({ mount: this.plan.mount });
     this.opts.logger.warn('ffmpeg died; restarting it', { rendition: this.plan.mount, code: exit.code, signal: exit.signal, restarts: this.restartCount });
     this.ffmpeg.stdout.removeAllListeners('data');
     if (this.opts.feed === 'raw') {

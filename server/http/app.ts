@@ -11,13 +11,20 @@ import { contentTypeFor } from '../pipeline/ffmpeg-args.js';
 import { passthroughFormat } from '../broadcast/station-plan.js';
 import { STATION_MOUNT_RE } from '../config/schema.js';
 import { WWW_DIR, WWW_JS_DIR } from '../paths.js';
+import type { Registry } from 'prom-client';
+import { adminRoutes } from './admin-routes.js';
+import { recordingsRoutes, type RecordingsRoutesDeps } from './recordings-routes.js';
 
 export interface AppDeps {
   /** The current config (it changes on reload). */
-  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits'>;
+  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics'>;
+  /** Prometheus registry, served at /metrics unless metrics are off or on their own address. */
+  readonly metricsRegistry?: Registry | undefined;
   readonly registry: BroadcastRegistry;
   readonly stats: StatsPoller | undefined;
   readonly logger: Logger;
+  /** Login and the broadcasters' own recordings (served in accounts mode). */
+  readonly recordings?: RecordingsRoutesDeps | undefined;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -45,7 +52,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const notFound = (res: Response): void => {
-    res.status(404).json({ error: { code: 'IW_ERR_NOT_FOUND', message: 'There is nothing at this address.' } });
+    const e = new IcewireError('IW_ERR_NOT_FOUND');
+    res.status(e.httpStatus).json({ error: { code: e.code, message: e.message } });
   };
 
   app.get('/healthz', async (_req, res) => {
@@ -57,6 +65,17 @@ export function createApp(deps: AppDeps): express.Express {
       broadcasts: registry.size,
     });
   });
+
+  app.use('/api/admin', adminRoutes({ token: () => deps.config().admin.token, registry, logger }));
+  if (deps.recordings !== undefined) app.use(recordingsRoutes(deps.recordings));
+
+  const { metricsRegistry } = deps;
+  if (metricsRegistry !== undefined) {
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('Content-Type', metricsRegistry.contentType);
+      res.send(await metricsRegistry.metrics());
+    });
+  }
 
   app.get('/api/info', (_req, res) => {
     const config = deps.config();
@@ -78,7 +97,8 @@ export function createApp(deps: AppDeps): express.Express {
     const b = registry.get(id);
     if (b !== undefined) {
       const s = b.status();
-      res.json({ id, onAir: s.state === 'live', state: s.state, since: s.since ?? null, listeners: s.listeners, title: b.title ?? null, video: b.input.video !== undefined, renditions: s.renditions });
+      // reconnecting is still on air for listeners: the stream continues (on silence if need be)
+      res.json({ id, onAir: s.state === 'live' || s.state === 'reconnecting', state: s.state, since: s.since ?? null, listeners: s.listeners, title: b.title ?? null, video: b.input.video !== undefined, renditions: s.renditions });
       return;
     }
     let renditions: { mount: string; format: string }[];

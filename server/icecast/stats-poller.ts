@@ -65,6 +65,11 @@ export class StatsPoller {
     return this.reachable;
   }
 
+  /** Listeners per mount path, as of the last poll. */
+  allListeners(): ReadonlyMap<string, number> {
+    return new Map([...this.stats].map(([m, s]) => [m, s.listeners]));
+  }
+
   listeners(mount: string): number {
     return this.stats.get(mount)?.listeners ?? 0;
   }

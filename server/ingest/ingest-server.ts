@@ -7,6 +7,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Config } from '../config/schema.js';
 import { ERRORS, IcewireError, toIcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { Broadcast, type BroadcastDeps, type BroadcastSink, type BroadcastStatus } from '../broadcast/broadcast.js';
 import type { BroadcastRegistry } from '../broadcast/registry.js';
 import { planStation } from '../broadcast/station-plan.js';
@@ -26,6 +27,7 @@ export interface IngestOptions {
   readonly registry: BroadcastRegistry;
   readonly broadcastDeps: BroadcastDeps;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
 }
 
 /** Client address: the peer, or behind a trusted local proxy the last X-Forwarded-For hop. */
@@ -145,7 +147,7 @@ export class IngestServer {
     const log = this.opts.logger.child({ addr, station: mountId.slice(0, 64) });
     const refuse = (code: ErrorCode, detail?: string): void => {
       log.info('broadcaster refused', { code, ...(detail !== undefined ? { detail } : {}) });
-      sendError(ws, new IcewireError(code));
+      sendError(ws, new IcewireError(code), this.opts.metrics);
     };
     (ws as WebSocket & { iwAlive?: boolean }).iwAlive = true;
     ws.on('pong', () => { (ws as WebSocket & { iwAlive?: boolean }).iwAlive = true; });
@@ -256,7 +258,7 @@ export class IngestServer {
     const cfg = this.config;
     const refuse = (code: ErrorCode, detail?: string): undefined => {
       log.info('broadcaster refused', { code, user: hello.user?.slice(0, 100), ...(detail !== undefined ? { detail } : {}) });
-      sendError(ws, new IcewireError(code));
+      sendError(ws, new IcewireError(code), this.opts.metrics);
       return undefined;
     };
     const input = parseMime(hello.mime);
@@ -281,7 +283,7 @@ export class IngestServer {
     const current = this.opts.registry.get(mountId);
     if (current !== undefined && hello.resume !== undefined && current.canResume(hello.resume, user, planned.plan.sourcePassword, input)) {
       // the same broadcaster coming back after a drop (or from a new tab): the show goes on
-      const sink = new SocketSink(ws);
+      const sink = new SocketSink(ws, this.opts.metrics);
       current.attach(sink, input);
       log.info('broadcaster resumed', { user });
       return { broadcast: current, sink };
@@ -300,7 +302,7 @@ export class IngestServer {
       return refuse(toIcewireError(err).code);
     }
 
-    const sink = new SocketSink(ws);
+    const sink = new SocketSink(ws, this.opts.metrics);
     const b = new Broadcast(planned.plan, input, user, this.opts.broadcastDeps, sink);
     this.opts.registry.add(b);
     const started = b.start();
@@ -315,14 +317,15 @@ export class IngestServer {
 }
 
 /** Send the error frame, then close with its code; the reason field carries the stable code. */
-export function sendError(ws: WebSocket, err: IcewireError): void {
+export function sendError(ws: WebSocket, err: IcewireError, metrics?: Metrics): void {
   if (ws.readyState !== WebSocket.OPEN) return;
+  metrics?.errors.inc({ code: err.code });
   ws.send(JSON.stringify({ type: 'error', data: { code: err.code, message: err.message } }));
   ws.close(ERRORS[err.code].close, err.code);
 }
 
 class SocketSink implements BroadcastSink {
-  constructor(private readonly ws: WebSocket) {}
+  constructor(private readonly ws: WebSocket, private readonly metrics?: Metrics) {}
 
   sendStatus(status: BroadcastStatus): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: 'status', data: status }));
@@ -332,7 +335,7 @@ class SocketSink implements BroadcastSink {
     // A socket paused for backpressure would never read the client's close reply (ws then waits
     // 30 s): resume it; whatever still arrives is ignored.
     if (this.ws.isPaused) this.ws.resume();
-    if (err !== undefined) sendError(this.ws, err);
+    if (err !== undefined) sendError(this.ws, err, this.metrics);
     else if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
   }
 }

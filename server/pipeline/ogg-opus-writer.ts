@@ -105,6 +105,8 @@ export interface OggOpusWriterOptions {
 
 /** Audio packets per page in silence(): 50 × 20 ms keeps pages at about one second. */
 const SILENCE_PACKETS_PER_PAGE = 50;
+/** Padding per silence packet: 20 ms of ~64 kbit/s, a normal Opus rate. */
+const SILENCE_PADDING_BYTES = 154;
 /** Range-coder bytes that make a CELT frame decode with its silence flag set. */
 const CELT_SILENCE = [0xff, 0xfe];
 /** CELT-only fullband TOC configs by frame length in samples (RFC 6716 Table 2: 28..31). */
@@ -233,7 +235,7 @@ export class OggOpusWriter {
     const granules: number[] = [];
     for (const [samples, config] of CELT_CONFIG) {
       while (left >= samples) {
-        packets.push(this.silencePacket(config));
+        packets.push(this.silencePacket(config, SILENCE_PADDING_BYTES));
         this.granule += samples;
         granules.push(this.granule);
         left -= samples;
@@ -277,9 +279,19 @@ export class OggOpusWriter {
     if (this.done) throw new IcewireError('IW_ERR_INTERNAL', { detail: 'Ogg stream already ended' });
   }
 
-  /** A silence packet for this stream's channel layout (multistream framing when needed). */
-  private silencePacket(config: number): Buffer {
+  /**
+   * A silence packet for this stream's channel layout (multistream framing when needed). With
+   * `padding`, a single-stream packet is a code-3 packet carrying that many padding bytes
+   * (RFC 6716 §3.2.5), which decoders skip: a player fed only bare 3-byte silence packets
+   * (~0.2 kB/s) stalls waiting for data (Chromium does), at a normal bitrate it plays on.
+   */
+  private silencePacket(config: number, padding = 0): Buffer {
     const { streams, coupledStreams } = this.head;
+    if (padding > 0 && streams === 1) {
+      const toc = (config << 3) | (coupledStreams > 0 ? 0x04 : 0) | 0x03;
+      // frame count byte: CBR, padding present, one frame; then the padding length (< 255)
+      return Buffer.concat([Buffer.from([toc, 0x41, padding, ...CELT_SILENCE]), Buffer.alloc(padding)]);
+    }
     const bytes: number[] = [];
     for (let s = 0; s < streams; s++) {
       const toc = (config << 3) | (s < coupledStreams ? 0x04 : 0);

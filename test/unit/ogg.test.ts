@@ -271,7 +271,9 @@ describe('Ogg/Opus against ffmpeg', function () {
       const pages = pagesOf(w.silence(2500));
       assert.deepEqual(pages.map((p) => p.lacing.length), [50, 50, 25]);
       assert.deepEqual(pages.map((p) => p.granule), [48_000n, 96_000n, 120_000n]);
-      assert.ok(pages[0]!.body.subarray(0, 3).equals(Buffer.from([0xf8, 0xff, 0xfe])));
+      // a code-3 packet: CELT 20 ms silence with 154 padding bytes, so silence flows at a normal bitrate
+      assert.ok(pages[0]!.body.subarray(0, 5).equals(Buffer.from([0xfb, 0x41, 154, 0xff, 0xfe])));
+      assert.equal(pages[0]!.lacing[0], 5 + 154);
     });
 
     it('ends with an EOS page, then refuses packets; newChain() starts a clean chained stream', async function () {

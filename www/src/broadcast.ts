@@ -7,10 +7,12 @@ import {
   type Preset,
 } from './media-settings.js';
 import {
-  DEVICE_LOST, INFO_UNREACHABLE, NO_RECORDING_FORMAT, NO_VIDEO_FORMAT, RECORDER_FAILED, SERVER_SILENT, UPLOAD_TOO_SLOW,
-  browserProblem, closeSentence, endReasonSentence, mediaErrorSentence,
+  DEVICE_LOST, INFO_UNREACHABLE, NO_RECORDING_FORMAT, NO_VIDEO_FORMAT, RECORDER_FAILED, RESUME_FAILED, SERVER_SILENT,
+  UPLOAD_TOO_SLOW, browserProblem, closeSentence, endReasonSentence, mediaErrorSentence,
 } from './messages.js';
-import { WebcastClient, ingestUrl, type CloseInfo, type StatusData } from './webcast-client.js';
+import {
+  WebcastClient, closeIsResumable, ingestUrl, resumeDelayMs, type CloseInfo, type Hello, type StatusData,
+} from './webcast-client.js';
 import { formatBytes, formatDuration } from './format.js';
 
 interface MountInfo {
@@ -36,6 +38,20 @@ const SLOW_BACKLOG_S = 2;
 const STALLED_BACKLOG_S = 15;
 const STALLED_NO_PROGRESS_MS = 5_000;
 const GIVE_UP_BACKLOG_S = 60;
+/**
+ * Resuming after a lost connection (docs/protocol.md, "Resuming after a drop"): no status frame for this long
+ * while on air means the connection is dead even if the socket still looks open (the daemon
+ * sends one every second or two).
+ */
+const HEARTBEAT_GAP_MS = 5_000;
+/** One resume attempt: the socket must open and the daemon answer within this. */
+const RESUME_ATTEMPT_MS = 5_000;
+/** Give up resuming this long after the connection was lost. */
+const RESUME_GIVE_UP_MS = 30_000;
+/** Stop pressed while reconnecting: how long to try telling the daemon before just ending. */
+const STOP_WHILE_AWAY_MS = 3_000;
+/** Close code for a connection we give up on in order to resume (not 1000: that would end the show). */
+const CLOSE_FOR_RESUME = 4000;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -111,21 +127,43 @@ let acquiring: Promise<MediaStream> | undefined;
 let devicesAllowed = false;
 
 interface Session {
-  client: WebcastClient;
+  /** The current connection: the live one, or the resume attempt in flight (undefined between attempts). */
+  client: WebcastClient | undefined;
+  /** The daemon answered the current connection's hello (a status frame came). */
+  accepted: boolean;
+  /** The recorder whose chunks go to `client`; a new one for every connection. */
   recorder: MediaRecorder | undefined;
+  /** Made (and so checked) before connecting; started when the first connection opens. */
+  firstRecorder: MediaRecorder | undefined;
+  media: MediaStream;
+  recorderOptions: MediaRecorderOptions;
+  url: string;
+  hello: Hello;
+  /** From the daemon's status frames: present it to continue this broadcast after a drop. */
+  resumeToken: string | undefined;
   video: boolean;
   since: string | undefined;
   errorFrame: string | undefined;
   endReason: string | undefined;
-  /** A local failure (upload, recorder, device) that ended the broadcast. */
+  /** A local failure (upload, recorder, device, lost connection) that ended the broadcast. */
   localError: string | undefined;
   stopping: boolean;
   openedAt: number;
   lastMessageAt: number;
+  /** Bytes sent on earlier connections of this broadcast. */
+  bytesBefore: number;
   lastSent: number;
   lastProgressAt: number;
   timer: number;
   wakeLock: { release(): Promise<void> } | undefined;
+  /** Set while the connection is lost and the page is resuming. */
+  away: Away | undefined;
+}
+interface Away {
+  since: number;
+  attempts: number;
+  retryTimer: number | undefined;
+  attemptStartedAt: number | undefined;
 }
 let session: Session | undefined;
 
@@ -134,7 +172,7 @@ const STATE_TEXT: Record<UiState, string> = {
   idle: 'Off air',
   connecting: 'Connecting…',
   live: 'On air',
-  reconnecting: 'Reconnecting to Icecast…',
+  reconnecting: 'Reconnecting…',
   ended: 'Off air',
   error: 'Not live',
 };
@@ -147,10 +185,18 @@ const BUTTON_TEXT: Record<UiState, string> = {
   error: 'Go live',
 };
 
-function setState(next: UiState, sentence?: string): void {
+/** Who is reconnecting: this page to the daemon ("server"), or the daemon to Icecast. */
+type Reconnecting = 'server' | 'icecast';
+
+let reconnectingKind: Reconnecting = 'server';
+
+function setState(next: UiState, sentence?: string, reconnecting: Reconnecting = reconnectingKind): void {
   uiState = next;
+  reconnectingKind = reconnecting;
   el.status.dataset['state'] = next;
-  el.statusText.textContent = STATE_TEXT[next];
+  if (next === 'reconnecting') el.status.dataset['reconnecting'] = reconnecting;
+  else delete el.status.dataset['reconnecting'];
+  el.statusText.textContent = next === 'reconnecting' && reconnecting === 'icecast' ? 'Reconnecting to Icecast…' : STATE_TEXT[next];
   el.goLive.textContent = BUTTON_TEXT[next];
   el.goLive.dataset['state'] = next;
   const busy = next === 'connecting' || next === 'live' || next === 'reconnecting';
@@ -159,7 +205,8 @@ function setState(next: UiState, sentence?: string): void {
   el.stop.hidden = !busy;
   el.stop.disabled = session?.stopping ?? false;
   el.stop.textContent = session?.stopping ? 'Stopping…' : 'Stop';
-  el.metaSend.disabled = !(next === 'live' || next === 'reconnecting');
+  // Now playing needs a connection that the daemon has taken (not while this page is resuming).
+  el.metaSend.disabled = !((next === 'live' || next === 'reconnecting') && session !== undefined && session.away === undefined);
   for (const input of [el.user, el.password, mountEl, el.mic, el.camera, el.videoToggle, el.presetMusic, el.presetVoice]) {
     input.disabled = busy;
   }
@@ -499,17 +546,17 @@ async function goLive(): Promise<void> {
     setState('error', video ? NO_VIDEO_FORMAT : NO_RECORDING_FORMAT);
     return;
   }
+  const opts: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
+    mimeType: mime,
+    audioBitsPerSecond: AUDIO_BITS_PER_SECOND,
+  };
+  if (video) {
+    opts.videoBitsPerSecond = VIDEO_BITS_PER_SECOND;
+    // Chromium otherwise makes a VP8 keyframe only every ~5 s; late listeners wait for one.
+    opts.videoKeyFrameIntervalDuration = 1000;
+  }
   let recorder: MediaRecorder;
   try {
-    const opts: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
-      mimeType: mime,
-      audioBitsPerSecond: AUDIO_BITS_PER_SECOND,
-    };
-    if (video) {
-      opts.videoBitsPerSecond = VIDEO_BITS_PER_SECOND;
-      // Chromium otherwise makes a VP8 keyframe only every ~5 s; late listeners wait for one.
-      opts.videoKeyFrameIntervalDuration = 1000;
-    }
     recorder = new MediaRecorder(s, opts);
   } catch {
     setState('error', video ? NO_VIDEO_FORMAT : NO_RECORDING_FORMAT);
@@ -518,8 +565,15 @@ async function goLive(): Promise<void> {
 
   const now = Date.now();
   const sess: Session = {
-    client: undefined as unknown as WebcastClient,
-    recorder,
+    client: undefined,
+    accepted: false,
+    recorder: undefined,
+    firstRecorder: recorder,
+    media: s,
+    recorderOptions: opts,
+    url: ingestUrl(location, form.mount),
+    hello: { mime, user: form.user, password: form.password },
+    resumeToken: undefined,
     video,
     since: undefined,
     errorFrame: undefined,
@@ -528,48 +582,132 @@ async function goLive(): Promise<void> {
     stopping: false,
     openedAt: now,
     lastMessageAt: now,
+    bytesBefore: 0,
     lastSent: 0,
     lastProgressAt: now,
     timer: 0,
     wakeLock: undefined,
+    away: undefined,
   };
   session = sess;
-  recorder.addEventListener('dataavailable', (e) => sess.client.sendChunk(e.data));
-  recorder.addEventListener('error', () => {
-    if (sess.stopping) return;
+  connect(sess, false);
+  sess.timer = window.setInterval(() => tick(sess), 500);
+  tick(sess);
+}
+
+/**
+ * Open a connection for `sess` and make it the current one. A fresh go-live starts recording as
+ * soon as the socket opens; a resume (hello with the token) waits for the daemon's answer, then
+ * starts a new recording (a new WebM header: the daemon reads each connection's stream from its
+ * own start). Events of a connection that is no longer the current one are ignored.
+ */
+function connect(sess: Session, resume: boolean): WebcastClient {
+  const hello: Hello = resume && sess.resumeToken !== undefined ? { ...sess.hello, resume: sess.resumeToken } : sess.hello;
+  const client: WebcastClient = new WebcastClient(sess.url, hello, {
+    onOpen: () => {
+      if (sess.client !== client || session !== sess) return;
+      sess.lastMessageAt = Date.now();
+      if (resume) return;
+      sess.openedAt = sess.lastMessageAt;
+      const first = sess.firstRecorder;
+      sess.firstRecorder = undefined;
+      if (first !== undefined && !sess.stopping) startRecording(sess, first);
+    },
+    onStatus: (st) => {
+      if (sess.client === client) onStatus(sess, st);
+    },
+    onErrorFrame: (_code, message) => {
+      if (sess.client === client) sess.errorFrame = message || undefined;
+    },
+    onClose: (c) => {
+      if (sess.client === client) onClose(sess, c);
+    },
+  });
+  sess.client = client;
+  sess.accepted = false;
+  return client;
+}
+
+/** Record into the current connection, with a new MediaRecorder unless one is given. */
+function startRecording(sess: Session, given?: MediaRecorder): void {
+  const client = sess.client;
+  if (client === undefined) return;
+  let rec: MediaRecorder;
+  try {
+    rec = given ?? new MediaRecorder(sess.media, sess.recorderOptions);
+  } catch {
+    sess.localError = RECORDER_FAILED;
+    void stopBroadcast();
+    return;
+  }
+  // A recorder's chunks belong to the connection it started on: never carry them to another.
+  rec.addEventListener('dataavailable', (e) => {
+    if (sess.recorder === rec && sess.client === client) client.sendChunk(e.data);
+  });
+  rec.addEventListener('error', () => {
+    if (sess.recorder !== rec || sess.stopping || session !== sess) return;
     sess.localError = RECORDER_FAILED;
     void stopBroadcast();
   });
+  sess.recorder = rec;
+  try {
+    rec.start(TIMESLICE_MS);
+  } catch {
+    sess.recorder = undefined;
+    sess.localError = RECORDER_FAILED;
+    void stopBroadcast();
+  }
+}
 
-  sess.client = new WebcastClient(ingestUrl(location, form.mount), { mime, user: form.user, password: form.password }, {
-    onOpen: () => {
-      sess.openedAt = Date.now();
-      sess.lastMessageAt = sess.openedAt;
-      if (recorder.state === 'inactive' && !sess.stopping) recorder.start(TIMESLICE_MS);
-    },
-    onStatus: (st) => onStatus(sess, st),
-    onErrorFrame: (_code, message) => { sess.errorFrame = message || undefined; },
-    onClose: (c) => onClose(sess, c),
-  });
-  sess.timer = window.setInterval(() => tick(sess), 500);
-  tick(sess);
+/** Stop the current recorder and throw away whatever it still hands over. */
+function discardRecorder(sess: Session): void {
+  const rec = sess.recorder;
+  sess.recorder = undefined;
+  if (rec && rec.state !== 'inactive') {
+    try { rec.stop(); } catch { /* already stopping */ }
+  }
 }
 
 function onStatus(sess: Session, st: StatusData): void {
   if (session !== sess) return;
   sess.lastMessageAt = Date.now();
+  if (typeof st.resume === 'string' && st.resume !== '') sess.resumeToken = st.resume;
+  if (!sess.accepted) {
+    sess.accepted = true;
+    if (sess.away !== undefined && !sess.stopping) {
+      // The daemon took the resume (or, with an expired token, started afresh): record again.
+      window.clearTimeout(sess.away.retryTimer);
+      sess.away = undefined;
+      sess.lastProgressAt = sess.lastMessageAt;
+      sess.lastSent = sess.bytesBefore;
+      startRecording(sess);
+    }
+  }
   if (typeof st.listeners === 'number') el.listeners.textContent = String(st.listeners);
   if (typeof st.since === 'string') sess.since = st.since;
   if (st.renditions) showRenditions(st);
+  if (sess.stopping) {
+    if (st.state === 'ended') sess.endReason = st.reason ?? 'stopped';
+    return;
+  }
   switch (st.state) {
     case 'live':
       if (uiState !== 'live') {
         setState('live');
-        void requestWakeLock(sess);
+        if (sess.wakeLock === undefined) void requestWakeLock(sess);
       }
       break;
     case 'reconnecting':
-      if (uiState !== 'reconnecting') setState('reconnecting');
+      // The daemon is reconnecting to Icecast; this page stays connected and keeps sending.
+      if (uiState !== 'reconnecting' || reconnectingKind !== 'icecast') setState('reconnecting', undefined, 'icecast');
+      break;
+    case 'connecting':
+      // A resume the daemon could not match (the broadcast had already ended) starts a new one.
+      if (uiState !== 'connecting') {
+        sess.since = undefined;
+        sess.openedAt = Date.now();
+        setState('connecting');
+      }
       break;
     case 'ended':
       sess.endReason = st.reason ?? 'stopped';
@@ -603,14 +741,29 @@ function tick(sess: Session): void {
   if (session !== sess) return;
   const now = Date.now();
   const c = sess.client;
-  // Elapsed time counts from the daemon's `since`, so it survives a page's reconnect; clamp
+  // Elapsed time counts from the daemon's `since`, which a resumed broadcast keeps; clamp
   // against clock skew between the two machines.
   if (sess.since && (uiState === 'live' || uiState === 'reconnecting')) {
     el.elapsed.textContent = formatDuration(Math.max(0, now - Date.parse(sess.since)));
   }
-  const sent = c.bytesSent;
+  const sent = sess.bytesBefore + (c !== undefined && sess.away === undefined ? c.bytesSent : 0);
   el.bytesSent.textContent = formatBytes(sent);
   el.bytesSent.dataset['bytes'] = String(sent);
+
+  if (sess.away !== undefined) {
+    el.upload.dataset['health'] = 'stalled';
+    el.upload.textContent = 'Reconnecting…';
+    if (sess.stopping) return;
+    // A resume attempt that neither opened nor got an answer in time: drop it, try the next.
+    const a = sess.away;
+    if (c !== undefined && !sess.accepted && a.attemptStartedAt !== undefined && now - a.attemptStartedAt > RESUME_ATTEMPT_MS) {
+      sess.client = undefined;
+      c.abort(CLOSE_FOR_RESUME);
+      scheduleResume(sess);
+    }
+    return;
+  }
+  if (c === undefined) return;
 
   const backlog = c.backlog;
   if (sent > sess.lastSent || backlog === 0) sess.lastProgressAt = now;
@@ -628,7 +781,7 @@ function tick(sess: Session): void {
   if (behindS >= GIVE_UP_BACKLOG_S) {
     // Never drop media silently; after a minute behind, stop and say so.
     sess.localError = UPLOAD_TOO_SLOW;
-    sess.client.abort(1000);
+    c.abort(1000);
     return;
   }
   // While connecting the daemon sends a status at least every 2 s; silence (or a socket that
@@ -636,8 +789,58 @@ function tick(sess: Session): void {
   if (uiState === 'connecting' &&
       ((c.isOpen && now - sess.lastMessageAt > CONNECT_SILENCE_MS) || now - sess.openedAt > CONNECT_MAX_MS)) {
     sess.localError = SERVER_SILENT;
-    sess.client.abort(1000);
+    c.abort(1000);
+    return;
   }
+  // On air, a status frame comes every second or two: a long gap is a dead connection (a
+  // network that vanished without closing anything). Resume on a new one.
+  if ((uiState === 'live' || uiState === 'reconnecting') && sess.accepted && c.isOpen &&
+      now - sess.lastMessageAt > HEARTBEAT_GAP_MS && canResume(sess)) {
+    beginAway(sess);
+  }
+}
+
+function canResume(sess: Session): boolean {
+  return sess.resumeToken !== undefined && sess.since !== undefined && !sess.stopping;
+}
+
+/**
+ * The connection is lost while on air: the daemon keeps the broadcast going (listeners hear
+ * silence) for a grace period. Stop recording into the dead connection and resume on a new one.
+ */
+function beginAway(sess: Session): void {
+  const old = sess.client;
+  sess.client = undefined;
+  sess.accepted = false;
+  discardRecorder(sess);
+  if (old !== undefined) {
+    sess.bytesBefore += old.bytesSent;
+    // Still open (a heartbeat gap): close it, but not with 1000, which would end the broadcast.
+    old.abort(CLOSE_FOR_RESUME);
+  }
+  sess.away = { since: Date.now(), attempts: 0, retryTimer: undefined, attemptStartedAt: undefined };
+  setState('reconnecting', undefined, 'server');
+  scheduleResume(sess);
+}
+
+function scheduleResume(sess: Session): void {
+  const away = sess.away;
+  if (away === undefined || session !== sess || sess.stopping) return;
+  const left = away.since + RESUME_GIVE_UP_MS - Date.now();
+  if (left <= 0) {
+    sess.localError = RESUME_FAILED;
+    endSession(sess, { code: 1006, reason: '', opened: true, byUs: false });
+    return;
+  }
+  const delay = Math.min(resumeDelayMs(away.attempts), left);
+  away.attempts++;
+  away.attemptStartedAt = undefined;
+  window.clearTimeout(away.retryTimer);
+  away.retryTimer = window.setTimeout(() => {
+    if (session !== sess || sess.stopping || sess.away !== away) return;
+    away.attemptStartedAt = Date.now();
+    connect(sess, true);
+  }, delay);
 }
 
 async function stopBroadcast(): Promise<void> {
@@ -645,6 +848,11 @@ async function stopBroadcast(): Promise<void> {
   if (!sess || sess.stopping) return;
   sess.stopping = true;
   setState(uiState);
+  if (sess.away !== undefined) {
+    await stopWhileAway(sess);
+    if (session === sess) endSession(sess, { code: 1000, reason: '', opened: true, byUs: true });
+    return;
+  }
   const rec = sess.recorder;
   if (rec && rec.state !== 'inactive') {
     // The last dataavailable fires before 'stop'; its chunk is queued before finish() drains.
@@ -653,23 +861,62 @@ async function stopBroadcast(): Promise<void> {
       try { rec.stop(); } catch { resolve(); }
     });
   }
-  await sess.client.finish();
+  await sess.client?.finish();
   // If the close event never came (timeout), end the session here.
   if (session === sess) endSession(sess, { code: 1000, reason: '', opened: true, byUs: true });
 }
 
+/**
+ * Stop pressed while the page is resuming: no more attempts. The daemon would end the broadcast
+ * by itself when its grace period runs out; telling it now takes the mount off air at once, so
+ * present the token once more (no media) and close normally as soon as the daemon has taken it.
+ */
+async function stopWhileAway(sess: Session): Promise<void> {
+  const away = sess.away;
+  if (away === undefined) return;
+  window.clearTimeout(away.retryTimer);
+  away.retryTimer = undefined;
+  let c = sess.client;
+  if (c === undefined || c.isClosed || c.isClosedByUs) {
+    if (sess.resumeToken === undefined) return;
+    c = connect(sess, true);
+  }
+  const taken = await c.waitForStatus(STOP_WHILE_AWAY_MS);
+  if (taken) await c.finish(STOP_WHILE_AWAY_MS);
+  else c.abort(1000);
+}
+
 function onClose(sess: Session, c: CloseInfo): void {
   if (session !== sess) return;
-  endSession(sess, c);
+  const unanswered = !c.byUs && !sess.stopping && sess.errorFrame === undefined &&
+    sess.endReason === undefined && sess.localError === undefined;
+  if (unanswered && sess.away !== undefined && (closeIsResumable(c.code) || !c.opened)) {
+    // This resume attempt failed (server unreachable, connection cut again): try the next.
+    sess.client = undefined;
+    scheduleResume(sess);
+    return;
+  }
+  if (unanswered && sess.away === undefined && sess.accepted && closeIsResumable(c.code) && canResume(sess)) {
+    beginAway(sess);
+    return;
+  }
+  // Stop was pressed: however this connection ended (even refused, while reconnecting), it is a stop.
+  endSession(sess, sess.stopping ? { ...c, byUs: true } : c);
 }
 
 function endSession(sess: Session, c: CloseInfo): void {
   session = undefined;
   window.clearInterval(sess.timer);
+  if (sess.away !== undefined) window.clearTimeout(sess.away.retryTimer);
+  sess.away = undefined;
   if (sess.recorder && sess.recorder.state !== 'inactive') {
     try { sess.recorder.stop(); } catch { /* already stopping */ }
   }
+  const client = sess.client;
+  // A resume attempt still in flight: nothing is to come of it.
+  if (client !== undefined && !client.isClosed) client.abort(1000);
   void sess.wakeLock?.release().catch(() => undefined);
+  sess.wakeLock = undefined;
   el.upload.dataset['health'] = 'idle';
   el.upload.textContent = '–';
   el.renditionsBox.hidden = true;
@@ -679,7 +926,7 @@ function endSession(sess: Session, c: CloseInfo): void {
   else if (c.byUs) setState('ended');
   else if (sess.endReason !== undefined) setState(reasonSentence ? 'error' : 'ended', reasonSentence);
   else setState('error', closeSentence(c.code, c.opened));
-  el.bytesSent.dataset['bytes'] = String(sess.client.bytesSent);
+  el.bytesSent.dataset['bytes'] = String(sess.bytesBefore + (client?.bytesSent ?? 0));
 }
 
 async function requestWakeLock(sess: Session): Promise<void> {
@@ -687,7 +934,9 @@ async function requestWakeLock(sess: Session): Promise<void> {
   const wl = (navigator as Navigator & { wakeLock?: { request(type: 'screen'): Promise<{ release(): Promise<void> }> } }).wakeLock;
   if (!wl) return;
   try {
-    sess.wakeLock = await wl.request('screen');
+    const lock = await wl.request('screen');
+    if (session === sess && sess.wakeLock === undefined) sess.wakeLock = lock;
+    else void lock.release().catch(() => undefined);
   } catch { /* not allowed (hidden tab, low battery): fine */ }
 }
 
@@ -696,8 +945,10 @@ function sendMetadata(ev: Event): void {
   ev.preventDefault();
   const title = el.metaTitle.value.trim();
   const artist = el.metaArtist.value.trim();
-  if (!session || !session.client.sendMetadata(title, artist)) {
-    el.metaResult.textContent = 'Go live first, then update what is playing.';
+  if (!session || session.away !== undefined || !session.client?.sendMetadata(title, artist)) {
+    el.metaResult.textContent = session?.away !== undefined
+      ? 'Reconnecting: send it again once the page shows On air.'
+      : 'Go live first, then update what is playing.';
     return;
   }
   const what = [title, artist].filter((x) => x !== '').join(' — ') || '(cleared)';

@@ -99,7 +99,10 @@ function apply(st: Status): void {
   ui.listeners.textContent = typeof st.listeners === 'number' ? String(st.listeners) : '–';
   ui.title.textContent = st.title ?? '';
   updateMediaSession(st);
-  if (!st.onAir) {
+  // `reconnecting`: the broadcaster (or the daemon's Icecast connection) is coming back. The
+  // broadcast goes on (listeners hear silence meanwhile), so a playing stream keeps playing.
+  const reconnecting = st.state === 'reconnecting';
+  if (!st.onAir && !reconnecting) {
     showOff();
     if (active) stopPlayer();
     // The next on-air is a new start: no back-off carried over.
@@ -110,6 +113,11 @@ function apply(st: Status): void {
   }
   showOn();
   if (active) return;
+  if (!st.onAir) {
+    // Not playing yet: start once the broadcast is live again (the mount may be away meanwhile).
+    say('The broadcast is reconnecting. This page starts playing by itself in a moment.');
+    return;
+  }
   const broadcast = st.since ?? 'on-air';
   if (broadcast !== startedFor) {
     attempts = 0;

@@ -109,3 +109,5 @@ export const DEVICE_LOST =
   'Your microphone or camera stopped (unplugged, or taken by another app), so the broadcast was stopped. Check the device, then go live again.';
 export const INFO_UNREACHABLE =
   'Cannot reach the icewire server. Check your connection; the page will keep trying.';
+export const RESUME_FAILED =
+  'The connection to the server was lost and could not be restored, so the broadcast has ended. Check your internet connection, then press Go live again.';

@@ -28,6 +28,8 @@ export interface Hello {
   password: string;
   name?: string;
   description?: string;
+  /** The broadcast's resume token (from a status frame): continue that broadcast after a drop. */
+  resume?: string;
 }
 
 export interface CloseInfo {
@@ -51,12 +53,28 @@ export function ingestUrl(loc: { protocol: string; host: string }, mount: string
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws/${encodeURIComponent(mount)}`;
 }
 
+/**
+ * A close that is no answer from the daemon (the network or a proxy dropped the connection):
+ * worth resuming with the broadcast's token. Deliberate ends (1000 stop, 1001 shutdown, 1011
+ * pipeline failure, 4xxx refusals) are not: the daemon has ended or refused the broadcast.
+ */
+export function closeIsResumable(code: number): boolean {
+  return code === 1005 || code === 1006 || code === 1012 || code === 1013 || code === 1014;
+}
+
+/** Wait before resume attempt `n` (0-based): 0.5 s, 1 s, 2 s, then every 3 s. */
+export function resumeDelayMs(n: number): number {
+  return [500, 1000, 2000][n] ?? 3000;
+}
+
 export class WebcastClient {
   private readonly ws: WebSocket;
   private opened = false;
   private closedByUs = false;
   private closed = false;
   private closeWaiters: (() => void)[] = [];
+  private statusSeen = false;
+  private statusWaiters: ((seen: boolean) => void)[] = [];
   /** Sends happen one after another: blob.arrayBuffer() is async and must not reorder chunks. */
   private chain: Promise<void> = Promise.resolve();
   private handedToSocket = 0;
@@ -75,12 +93,23 @@ export class WebcastClient {
       this.closed = true;
       this.handlers.onClose?.({ code: ev.code, reason: ev.reason, opened: this.opened, byUs: this.closedByUs });
       for (const w of this.closeWaiters.splice(0)) w();
+      for (const w of this.statusWaiters.splice(0)) w(false);
     });
     // 'error' is always followed by 'close', which carries what we can know (code 1006).
   }
 
   get isOpen(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** The close event has come (nothing more will happen on this connection). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** We closed it, or are closing it. */
+  get isClosedByUs(): boolean {
+    return this.closedByUs;
   }
 
   /** Bytes handed to the socket that it has put on the wire. */
@@ -136,6 +165,19 @@ export class WebcastClient {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
   }
 
+  /**
+   * Resolves true once the daemon has sent a status frame on this connection (it accepted the
+   * hello), false if the socket closes first or `timeoutMs` passes.
+   */
+  waitForStatus(timeoutMs: number): Promise<boolean> {
+    if (this.statusSeen) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.statusWaiters.push((seen) => { clearTimeout(t); resolve(seen); });
+    });
+  }
+
   waitClosed(timeoutMs: number): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -157,7 +199,10 @@ export class WebcastClient {
     if (typeof data !== 'object' || data === null) return;
     if (type === 'status') {
       const s = data as Partial<StatusData>;
-      if (typeof s.state === 'string') this.handlers.onStatus?.(s as StatusData);
+      if (typeof s.state !== 'string') return;
+      this.statusSeen = true;
+      for (const w of this.statusWaiters.splice(0)) w(true);
+      this.handlers.onStatus?.(s as StatusData);
     } else if (type === 'error') {
       const e = data as { code?: unknown; message?: unknown };
       this.handlers.onErrorFrame?.(String(e.code ?? ''), typeof e.message === 'string' ? e.message : '');

@@ -1,0 +1,61 @@
+// Prometheus metrics (prom-client), one registry per daemon so tests can run several.
+// Imports nothing of ours: the daemon passes it to the parts that count.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly broadcastsStarted: Counter<'station'>;
+  readonly broadcastsEnded: Counter<'station' | 'reason'>;
+  readonly bytesIn: Counter<'station'>;
+  readonly bytesOut: Counter<'mount'>;
+  readonly errors: Counter<'code'>;
+  readonly pipelineRestarts: Counter<'mount'>;
+  readonly icecastReconnects: Counter<'mount'>;
+  readonly resumes: Counter<'station'>;
+}
+
+export interface MetricsSources {
+  /** Live broadcasts right now. */
+  liveBroadcasts(): number;
+  /** Listeners per Icecast mount, from Icecast's stats. */
+  listeners(): ReadonlyMap<string, number>;
+  /** 1 when Icecast answered the last stats poll. */
+  icecastUp(): number | undefined;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_' });
+  const c = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    broadcastsStarted: c('icewire_broadcasts_started_total', 'Broadcasts that went live', ['station']),
+    broadcastsEnded: c('icewire_broadcasts_ended_total', 'Broadcasts that ended, by end reason', ['station', 'reason']),
+    bytesIn: c('icewire_ingest_bytes_total', 'Bytes received from broadcasters', ['station']),
+    bytesOut: c('icewire_icecast_bytes_total', 'Bytes sent to Icecast, per rendition mount', ['mount']),
+    errors: c('icewire_errors_total', 'Errors told to broadcasters, by IW_ERR_ code', ['code']),
+    pipelineRestarts: c('icewire_pipeline_restarts_total', 'ffmpeg restarts after a crash, per rendition mount', ['mount']),
+    icecastReconnects: c('icewire_icecast_reconnects_total', 'Successful reconnects to Icecast, per rendition mount', ['mount']),
+    resumes: c('icewire_resumes_total', 'Broadcasters who came back after a dropped connection', ['station']),
+  };
+}
+
+/** Gauges read at scrape time from the daemon's own state. */
+export function registerGauges(m: Metrics, src: MetricsSources): void {
+  new Gauge({
+    name: 'icewire_broadcasts_live', help: 'Broadcasts live now', registers: [m.registry],
+    collect() { this.set(src.liveBroadcasts()); },
+  });
+  new Gauge({
+    name: 'icewire_listeners', help: 'Listeners per Icecast mount (from Icecast stats)', labelNames: ['mount'], registers: [m.registry],
+    collect() {
+      this.reset();
+      for (const [mount, n] of src.listeners()) this.set({ mount }, n);
+    },
+  });
+  new Gauge({
+    name: 'icewire_icecast_up', help: '1 when Icecast answered the last stats poll, else 0', registers: [m.registry],
+    collect() { this.set(src.icecastUp() ?? 0); },
+  });
+}
