@@ -12,10 +12,10 @@
 // runDoctor() takes injectable dependencies so tests can drive it in-process; the CLI path is
 // doctorCommand(), which main.ts calls.
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, ENV_SOURCE_PASSWORD, defaultConfig, formatConfigError, loadConfigFile } from './config/load.js';
 import type { Config, RenditionFormat } from './config/schema.js';
 import { IcewireError } from './errors.js';
@@ -139,6 +139,8 @@ export interface DoctorDeps {
 }
 
 const FFMPEG_TIMEOUT_MS = 15000;
+/** The unit's StateDirectory=icewire: the one writable place under ProtectSystem=strict. */
+const STATE_DIR = '/var/lib/icewire';
 const MOUNT_GONE_TIMEOUT_MS = 3000;
 
 // The one place outside pipeline/ffmpeg-process.ts that starts ffmpeg: a short, bounded
@@ -289,22 +291,24 @@ class Doctor {
     }
 
     const lists = new Map<FfmpegComponentKind, Set<string> | Error>();
-    for (const kind of ['encoder', 'muxer', 'demuxer'] as const) {
-      if (!needs.some((n) => n.kind === kind)) continue;
+    const kinds = (['encoder', 'muxer', 'demuxer'] as const).filter((k) => needs.some((n) => n.kind === k));
+    await Promise.all(kinds.map(async (kind) => {
       try {
         lists.set(kind, parseFfmpegList(await this.deps.runFfmpeg(cmd, ['-hide_banner', `-${kind}s`])));
       } catch (err) {
         lists.set(kind, err instanceof Error ? err : new Error(String(err)));
       }
+    }));
+    for (const [kind, list] of lists) {
+      if (list instanceof Error) {
+        this.add('FAIL', `\`ffmpeg -${kind}s\` failed (${list.message.split('\n')[0]}), so the ${kind}s the renditions need are unknown`,
+          `check that ${whichFfmpeg(cmd) ?? cmd} is a working ffmpeg (apt-get install ffmpeg)`);
+      }
     }
     const have: string[] = [];
     for (const n of needs) {
       const list = lists.get(n.kind);
-      if (list instanceof Error) {
-        this.add('FAIL', `ffmpeg ${n.kind} ${n.name}: \`ffmpeg -${n.kind}s\` failed (${list.message.split('\n')[0]})`,
-          `check that ${whichFfmpeg(cmd) ?? cmd} is a working ffmpeg (apt-get install ffmpeg)`);
-        continue;
-      }
+      if (list instanceof Error) continue; // said above
       if (list !== undefined && list.has(n.name)) {
         have.push(`${n.kind} ${n.name}`);
         continue;
@@ -416,9 +420,9 @@ class Doctor {
           const auth = `Basic ${Buffer.from(`${ic.adminUser}:${ic.adminPassword}`, 'utf8').toString('base64')}`;
           const ans = await this.deps.httpGet(`${ic.url}/admin/listmounts`, ic.connectTimeoutMs, { Authorization: auth });
           if (ans.status === 200 && !ans.body.includes(`mount="${mount}"`)) return true;
-          if (ans.status !== 200) return this.waitMountGoneByStatus(mount, deadline);
+          if (ans.status !== 200) return await this.waitMountGoneByStatus(mount, deadline);
         } else {
-          return this.waitMountGoneByStatus(mount, deadline);
+          return await this.waitMountGoneByStatus(mount, deadline);
         }
       } catch {
         return false;
@@ -440,22 +444,54 @@ class Doctor {
     }
   }
 
-  // The recordings directory, when the config has one (older schemas do not).
+  // The recordings directory, when the config has one and a station mount records. The
+  // recorder creates it (mkdir -p) with the first show, so a missing one is fine as long as it
+  // can be created there.
   private async recordings(): Promise<void> {
     if (!('recordings' in this.config)) return;
     const dir = (this.config as unknown as { recordings?: { dir?: unknown } }).recordings?.dir;
     if (typeof dir !== 'string') return;
-    try {
-      await this.deps.tryWrite(dir);
-      this.add('ok', `recordings directory ${dir} is writable by user ${userInfo().username}`);
-    } catch (err) {
-      const code = errCode(err);
-      const fix = code === 'ENOENT' || code === 'ENOTDIR'
-        ? `install -d -m 0750 -o icewire -g icewire ${dir} (or set recordings.dir ${this.inFile})`
-        : code === 'EROFS'
+    const recording = Object.entries(this.config.mounts).filter(([, m]) => (m as { record?: unknown }).record === true).map(([id]) => id);
+    if (recording.length === 0) {
+      this.add('ok', `recordings: no station mount has record: true (${dir} is not used)`);
+      return;
+    }
+    const user = userInfo().username;
+    let target = dir;
+    for (;;) {
+      try {
+        await this.deps.tryWrite(target);
+        break;
+      } catch (err) {
+        const parent = dirname(target);
+        if (errCode(err) === 'ENOENT' && parent !== target) {
+          target = parent; // not there yet: can it be created?
+          continue;
+        }
+        const code = errCode(err);
+        if (dir.startsWith(`${STATE_DIR}/`) && target !== dir && !existsSync(STATE_DIR)) {
+          // before the service's first start: StateDirectory= will make it, owned by icewire
+          this.add('warn', `recordings directory ${dir} (for ${recording.join(', ')}): ${STATE_DIR} does not exist yet; systemd creates it (StateDirectory=icewire) when icewire.service starts`,
+            'systemctl enable --now icewire, then run icewire doctor again');
+          return;
+        }
+        const fix = code === 'EROFS'
           ? `under systemd only /var/lib/icewire is writable: keep recordings.dir there, or add ReadWritePaths=${dir} in a drop-in (systemctl edit icewire)`
-          : `chown icewire:icewire ${dir} (the service's user; run doctor as that user: runuser -u icewire -- icewire doctor)`;
-      this.add('FAIL', `recordings directory ${dir} ${describeFsError(err)}`, fix);
+          : code === 'ENOTDIR'
+            ? `set recordings.dir ${this.inFile} to a directory (${target} is a file)`
+            : `chown icewire:icewire ${target} (the service's user; run doctor as that user: runuser -u icewire -- icewire doctor)`;
+        this.add('FAIL', target === dir
+          ? `recordings directory ${dir} (for ${recording.join(', ')}) ${describeFsError(err)}`
+          : `recordings directory ${dir} (for ${recording.join(', ')}) does not exist and cannot be created: ${target} ${describeFsError(err)}`, fix);
+        return;
+      }
+    }
+    this.add('ok', target === dir
+      ? `recordings directory ${dir} is writable by user ${user}`
+      : `recordings directory ${dir} does not exist yet; user ${user} can create it in ${target}`);
+    if (dir !== STATE_DIR && !dir.startsWith(`${STATE_DIR}/`)) {
+      this.add('warn', `recordings directory ${dir} is outside ${STATE_DIR}, the only place systemd/icewire.service lets the daemon write`,
+        `keep recordings.dir under ${STATE_DIR} ${this.inFile}, or add ReadWritePaths=${dir} in a drop-in (systemctl edit icewire)`);
     }
   }
 

@@ -1,0 +1,353 @@
+// The shipped nginx/icewire.conf in a real nginx (Debian's nginx-light), with TLS: a self-signed
+// certificate, the guide's own sed lines (docs/deploy.md step 7) for the names and for turning on
+// the Icecast block, then only what a test machine needs changed: certificate paths, free high
+// ports on 127.0.0.1 instead of 80/443, and the daemon's and Icecast's ports. Chromium opens the
+// broadcaster page over https://, goes live over wss:// through nginx, and a listener gets the
+// stream through nginx's Icecast block over https.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+import { freePort } from '../../server/icecast/managed-icecast.js';
+import { PACKAGE_ROOT } from '../../server/paths.js';
+import { probe } from '../helpers/media.js';
+import { waitFor, waitForMount } from '../helpers/listener.js';
+import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { deployCommand, substitute } from './deploy-doc.js';
+
+const run = promisify(execFile);
+const SHIPPED = join(PACKAGE_ROOT, 'nginx', 'icewire.conf');
+/** Where `npm install -g --prefix /usr/local icewire` puts the package (docs/deploy.md step 3). */
+const INSTALLED_PACKAGE = '/usr/local/lib/node_modules/icewire';
+const LIVE = 'localhost';
+const RADIO = 'radio.localhost';
+
+// As in test/browser/chromium.test.ts, plus: the certificate is self-signed.
+const CHROMIUM_ARGS = [
+  '--headless=new', '--no-sandbox',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--ignore-certificate-errors',
+];
+
+// Page-side code runs in the browser; the project's tsconfig has no DOM lib for it.
+declare const document: { getElementById(id: string): { dataset: Record<string, string | undefined>; textContent: string | null } | null };
+declare const window: { isSecureContext: boolean };
+
+/** A private nginx prefix: certificate, nginx.conf that includes one copy of icewire.conf. */
+class NginxDir {
+  readonly dir: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly conf: string;
+  readonly site: string;
+  readonly webroot: string;
+
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'icewire-nginx-'));
+    // nginx's workers run as an unprivileged user (nobody / www-data) and must reach the temp
+    // paths and the webroot; the private key stays 0600 (only the root master reads it).
+    chmodSync(this.dir, 0o755);
+    this.cert = join(this.dir, 'fullchain.pem');
+    this.key = join(this.dir, 'privkey.pem');
+    this.conf = join(this.dir, 'nginx.conf');
+    this.site = join(this.dir, 'icewire.conf');
+    this.webroot = join(this.dir, 'www');
+    mkdirSync(this.webroot, { mode: 0o755 });
+    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(this.dir, t));
+    writeFileSync(this.conf, `# The distribution's nginx.conf minus what would touch the system: everything in ${this.dir}.
+pid ${this.dir}/nginx.pid;
+error_log ${this.dir}/error.log;
+events { worker_connections 256; }
+http {
+    access_log ${this.dir}/access.log;
+    client_body_temp_path ${this.dir}/client_body;
+    proxy_temp_path ${this.dir}/proxy;
+    fastcgi_temp_path ${this.dir}/fastcgi;
+    uwsgi_temp_path ${this.dir}/uwsgi;
+    scgi_temp_path ${this.dir}/scgi;
+    include ${this.site};
+}
+`);
+  }
+
+  async makeCertificate(): Promise<void> {
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${LIVE}`,
+      '-addext', `subjectAltName=DNS:${LIVE},DNS:${RADIO}`, '-keyout', this.key, '-out', this.cert]);
+    chmodSync(this.key, 0o600);
+  }
+
+  /** The shipped file with the certificate paths pointed at ours (both server blocks). */
+  siteWithCert(text: string): string {
+    return text.replace(/\/etc\/letsencrypt\/live\/[^/\s]+\/fullchain\.pem/g, this.cert).replace(/\/etc\/letsencrypt\/live\/[^/\s]+\/privkey\.pem/g, this.key);
+  }
+
+  /** `nginx -t` on this prefix: exit code and what it printed. */
+  async test(): Promise<{ code: number; out: string }> {
+    try {
+      const { stdout, stderr } = await run('nginx', ['-t', '-c', this.conf, '-p', `${this.dir}/`, '-e', `${this.dir}/error.log`]);
+      return { code: 0, out: stdout + stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  }
+
+  /** Run docs/deploy.md's sed line (matched by `re`) on the site file, with LIVE/RADIO set. */
+  async deploySed(re: RegExp): Promise<void> {
+    const cmd = substitute(deployCommand(re), [['/etc/nginx/conf.d/icewire.conf', this.site]]);
+    await run('sh', ['-ec', cmd], { env: { ...process.env, LIVE, RADIO } });
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function assertNginxTestOk(r: { code: number; out: string }, conf: string): void {
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, new RegExp(`the configuration file ${conf} syntax is ok`));
+  assert.match(r.out, new RegExp(`configuration file ${conf} test is successful`));
+}
+
+interface Answer { status: number; headers: IncomingHttpHeaders; distinct: NodeJS.Dict<string[]>; body: string }
+
+/** One HTTPS request to 127.0.0.1:port as `host`, verifying nginx's certificate against our CA. */
+function httpsGet(port: number, host: string, path: string, ca: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { Host: `${host}:${port}` }, ca, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, distinct: res.headersDistinct, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function httpGet(port: number, host: string, path: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { Host: `${host}:${port}` }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, distinct: res.headersDistinct, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A listener over https through nginx: everything received in `ms`. */
+function recordHttps(port: number, host: string, path: string, ca: string, ms: number): Promise<{ status: number; data: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { Host: host }, ca, agent: false }, (res) => {
+      const t = setTimeout(() => { res.destroy(); req.destroy(); }, ms);
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('close', () => { clearTimeout(t); resolve({ status: res.statusCode ?? 0, data: Buffer.concat(chunks) }); });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, errors: () => string): Promise<void> {
+  await waitFor(`nginx to listen on ${port}`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}): ${errors()}`);
+    return new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+  }, 10000);
+}
+
+describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () {
+  this.timeout(60000);
+
+  it('nginx -t passes on the shipped file with only the certificate paths substituted, with and without the Icecast block', async () => {
+    const n = new NginxDir();
+    try {
+      await n.makeCertificate();
+      writeFileSync(n.site, n.siteWithCert(readFileSync(SHIPPED, 'utf8')));
+      assertNginxTestOk(await n.test(), n.conf);
+      // docs/deploy.md step 7's sed that uncomments the Icecast block, exactly as written
+      await n.deploySed(/^sed -i '\/\^# server/);
+      const site = readFileSync(n.site, 'utf8');
+      assert.match(site, /^server \{\n {4}listen 443 ssl http2;\n(.*\n)* {4}server_name radio\.example\.org;/m, 'the Icecast block is on');
+      assert.doesNotMatch(site, /^# ?(server \{| {4}|\})/m, 'nothing of the block is left commented out');
+      assertNginxTestOk(await n.test(), n.conf);
+      // and it can fail: a broken file is refused
+      writeFileSync(n.site, `${site}\nserver { listen 127.0.0.1:1; bogus_directive on; }\n`);
+      const bad = await n.test();
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.out, /unknown directive "bogus_directive"/);
+    } finally {
+      n.remove();
+    }
+  });
+
+  describe('live over https and wss through nginx', () => {
+    let n: NginxDir;
+    let nginx: ChildProcess | undefined;
+    let nginxExit: Promise<void> | undefined;
+    let stack: Stack | undefined;
+    let browser: Browser | undefined;
+    let httpPort: number;
+    let httpsPort: number;
+    let ca: string;
+
+    before(async () => {
+      n = new NginxDir();
+      await n.makeCertificate();
+      ca = readFileSync(n.cert, 'utf8');
+      httpPort = await freePort();
+      httpsPort = await freePort();
+      // The daemon as docs/deploy.md configures it behind nginx: its public https address and
+      // trustProxy; Icecast's public address is nginx's Icecast block.
+      stack = await startStack({
+        config: { publicUrl: `https://${LIVE}:${httpsPort}`, trustProxy: true },
+        icecastConfig: { publicUrl: `https://${RADIO}:${httpsPort}` },
+      });
+      const daemonPort = stack.daemon.address.port;
+      const icecastPort = stack.icecast!.port;
+
+      // docs/deploy.md step 7, its own lines: install the file, the names, the Icecast block on
+      await run('sh', ['-ec', substitute(deployCommand(/^install .*\/nginx\/icewire\.conf /), [
+        [`${INSTALLED_PACKAGE}/`, PACKAGE_ROOT.replace(/\/?$/, '/')], ['/etc/nginx/conf.d/icewire.conf', n.site]])]);
+      await n.deploySed(/^sed -i "s\/live.* \/etc\/nginx\/conf\.d\/icewire\.conf$/);
+      await n.deploySed(/^sed -i '\/\^# server/);
+      let site = n.siteWithCert(readFileSync(n.site, 'utf8'));
+      const before = site;
+      site = site
+        // Free high ports on loopback instead of 80/443 on every address. The IPv6 listens go: the
+        // test connects over IPv4 loopback, and a container may have no IPv6 at all.
+        .replace(/^ {4}listen 80;$/gm, `    listen 127.0.0.1:${httpPort};`)
+        .replace(/^ {4}listen 443 ssl http2;$/gm, `    listen 127.0.0.1:${httpsPort} ssl http2;`)
+        .replace(/^ {4}listen \[::\]:(80|443)( ssl http2)?;\n/gm, '')
+        .replace(/^( {4}server )127\.0\.0\.1:8080;/m, `$1127.0.0.1:${daemonPort};`)
+        .replace(/proxy_pass http:\/\/127\.0\.0\.1:8000;/g, `proxy_pass http://127.0.0.1:${icecastPort};`)
+        .replace(/root \/var\/www\/html;/, `root ${n.webroot};`);
+      assert.notEqual(site, before);
+      const directives = site.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+      assert.doesNotMatch(directives, /listen (80|443)|\[::\]|:8080;|:8000;|\/var\/www\/html|letsencrypt|example\.org/, 'every system path, port and name was replaced');
+      writeFileSync(n.site, site);
+      assertNginxTestOk(await n.test(), n.conf);
+
+      mkdirSync(join(n.webroot, '.well-known', 'acme-challenge'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(n.webroot, '.well-known', 'acme-challenge', 'token-1'), 'acme-token-1\n', { mode: 0o644 });
+
+      nginx = spawn('nginx', ['-c', n.conf, '-p', `${n.dir}/`, '-e', `${n.dir}/error.log`, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let errs = '';
+      nginx.stderr!.on('data', (d: Buffer) => { errs += d.toString(); });
+      nginxExit = new Promise((resolve) => nginx!.once('exit', () => resolve()));
+      await waitForPort(httpsPort, nginx, () => `${errs}${readFileSync(join(n.dir, 'error.log'), 'utf8')}`);
+      await waitForPort(httpPort, nginx, () => errs);
+    });
+
+    after(async () => {
+      await browser?.close();
+      await stack?.stop();
+      if (nginx !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
+        nginx.kill('SIGTERM'); // nginx's fast shutdown; the master stops its workers
+        const t = setTimeout(() => nginx!.kill('SIGKILL'), 5000);
+        await nginxExit;
+        clearTimeout(t);
+      }
+      n?.remove();
+      assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
+    });
+
+    it('plain HTTP: ACME challenges are served, everything else redirects to https', async () => {
+      const acme = await httpGet(httpPort, LIVE, '/.well-known/acme-challenge/token-1');
+      assert.equal(acme.status, 200);
+      assert.equal(acme.body, 'acme-token-1\n');
+      for (const host of [LIVE, RADIO]) {
+        const r = await httpGet(httpPort, host, '/listen/live?from=test');
+        assert.equal(r.status, 301, `${host}: ${r.status}`);
+        // To the default https port, where the shipped file's HTTPS server listens in production
+        // (the test's is on another port, so the rest of the test goes there directly).
+        assert.equal(r.headers.location, `https://${host}/listen/live?from=test`);
+      }
+    });
+
+    it('docs/deploy.md step 8\'s curl checks: /healthz on the daemon, the https page through nginx (HTTP/2)', async () => {
+      const healthz = substitute(deployCommand(/^curl -fsS http:\/\/127\.0\.0\.1:8080\/healthz$/), [['127.0.0.1:8080', `127.0.0.1:${stack!.daemon.address.port}`]]);
+      const h = await run('sh', ['-ec', healthz]);
+      assert.equal((JSON.parse(h.stdout) as { ok: boolean }).ok, true, h.stdout);
+      // $LIVE with the test's port; curl trusts the test certificate through CURL_CA_BUNDLE
+      const head = await run('sh', ['-ec', deployCommand(/^curl -sSI "https:\/\/\$LIVE\/"/)], {
+        env: { ...process.env, LIVE: `${LIVE}:${httpsPort}`, CURL_CA_BUNDLE: n.cert },
+      });
+      assert.equal(head.stdout.trim(), 'HTTP/2 200', head.stderr);
+    });
+
+    it('HTTPS: the certificate, the security headers on pages and errors, /metrics refused', async () => {
+      const page = await httpsGet(httpsPort, LIVE, '/', ca);
+      assert.equal(page.status, 200);
+      assert.match(page.body, /<button[^>]*id="go-live"/, 'the daemon\'s page comes through');
+      assert.equal(page.headers.server, 'nginx', 'server_tokens off: no version');
+      for (const [path, status] of [['/', 200], ['/no-such-page', 404], ['/metrics', 403]] as const) {
+        const r = path === '/' ? page : await httpsGet(httpsPort, LIVE, path, ca);
+        assert.equal(r.status, status, path);
+        const h = r.distinct;
+        assert.deepEqual(h['strict-transport-security'], ['max-age=63072000'], `${path} HSTS`);
+        assert.ok(h['x-content-type-options']?.every((v) => v === 'nosniff') && h['x-content-type-options'].length >= 1, `${path} nosniff`);
+        assert.ok(h['referrer-policy']?.includes('same-origin'), `${path} Referrer-Policy`);
+        assert.ok(h['permissions-policy']?.some((v) => v.startsWith('microphone=(self), camera=(self), display-capture=()')), `${path} Permissions-Policy: ${String(h['permissions-policy'])}`);
+        const csp = h['content-security-policy']?.find((v) => v.includes("frame-ancestors 'none'"));
+        assert.ok(csp, `${path} nginx's CSP: ${String(h['content-security-policy'])}`);
+        assert.match(csp, /script-src 'self'/);
+        assert.match(csp, new RegExp(`connect-src 'self' wss://${LIVE};`));
+        assert.match(csp, new RegExp(`media-src 'self' https://${RADIO.replace('.', '\\.')};`));
+      }
+      // the Icecast block: status pages pass, admin pages do not
+      const status = await httpsGet(httpsPort, RADIO, '/status-json.xsl', ca);
+      assert.equal(status.status, 200);
+      assert.match(String(status.headers['content-type']), /json/);
+      assert.equal((await httpsGet(httpsPort, RADIO, '/admin/stats', ca)).status, 403);
+    });
+
+    it('Chromium goes live from https:// over wss://; a listener gets Ogg/Opus through nginx over https', async () => {
+      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+      const page = await browser.newPage();
+      const sockets: string[] = [];
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      await page.goto(`https://${LIVE}:${httpsPort}/`);
+      await page.waitForSelector('body[data-auth-mode="accounts"]', { timeout: 10000 });
+      assert.equal(await page.evaluate(() => window.isSecureContext), true, 'the https page is a secure context');
+      await page.fill('#user', stack!.broadcaster.name);
+      await page.fill('#password', stack!.broadcaster.password);
+      await page.selectOption('#mount', 'live');
+      await page.click('#go-live');
+      try {
+        await page.waitForFunction(() => ['live', 'error'].includes(document.getElementById('status')!.dataset['state'] ?? ''), null, { timeout: 15000 });
+      } catch (err) {
+        throw new Error(`page did not go live: ${await page.textContent('#error')}`, { cause: err });
+      }
+      assert.equal(await page.getAttribute('#status', 'data-state'), 'live', `error: ${await page.textContent('#error')}`);
+      assert.deepEqual(sockets, [`wss://${LIVE}:${httpsPort}/ws/live`]);
+      await waitForMount(stack!.icecastUrl, stack!.icecast!.adminPassword, '/live.ogg', 5000);
+
+      const got = await recordHttps(httpsPort, RADIO, '/live.ogg', ca, 4500);
+      assert.equal(got.status, 200);
+      const p = await probe(got.data);
+      assert.deepEqual(p.streams.map((s) => s.codec), ['opus']);
+      assert.ok(p.audioSeconds >= 3, `listener got ${p.audioSeconds.toFixed(2)} s of Opus through nginx`);
+
+      await page.click('#stop');
+      await page.waitForSelector('#status[data-state="ended"]', { timeout: 5000 });
+      const access = readFileSync(join(n.dir, 'access.log'), 'utf8');
+      assert.match(access, /"GET \/ws\/live HTTP\/1\.1" 101 /, 'the WebSocket went through nginx');
+    });
+  });
+});
