@@ -10,6 +10,11 @@ import { createApp } from './http/app.js';
 import { IngestServer } from './ingest/ingest-server.js';
 import { StatsPoller } from './icecast/stats-poller.js';
 import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
+import { createMetrics, registerGauges, type Metrics } from './metrics.js';
+import type { Broadcast } from './broadcast/broadcast.js';
+import type { ShowRecorder } from './broadcast/ogg-fanout.js';
+import { RetentionSweeper } from './recorder/retention.js';
+import { createShowRecorder } from './recorder/show-recorder.js';
 
 /** How long stop() lets broadcasts finish before killing what's left (the daemon exits within 10 s). */
 export const SHUTDOWN_BROADCASTS_MS = 7000;
@@ -19,19 +24,31 @@ const HEADERS_TIMEOUT_MS = 10000;
 export class Daemon {
   readonly registry: BroadcastRegistry;
   readonly stats: StatsPoller;
+  readonly metrics: Metrics;
   private readonly ingest: IngestServer;
   private readonly server: Server;
+  /** /metrics on its own private address, when metrics.listen is set. */
+  private readonly metricsServer: Server | undefined;
   private stopping: Promise<void> | undefined;
+  /** Deletes recordings older than recordings.keepDays. */
+  private readonly sweeper: RetentionSweeper;
 
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
     this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, logger });
     this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger });
     const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
+    this.metrics = createMetrics();
+    registerGauges(this.metrics, {
+      liveBroadcasts: () => this.registry.size,
+      listeners: () => this.stats.allListeners(),
+      icecastUp: () => (this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable)),
+    });
     this.ingest = new IngestServer({
       config,
       registry: this.registry,
       logger,
+      metrics: this.metrics,
       broadcastDeps: {
         icecastUrl: config.icecast.url,
         icecastPublicUrl: config.icecast.publicUrl,
@@ -45,9 +62,27 @@ export class Daemon {
         stallTimeoutMs: config.limits.stallTimeoutMs,
         idleTimeoutMs: config.limits.idleTimeoutMs,
         maxQueueBytes: config.limits.maxQueueBytes,
+        metrics: this.metrics,
+        createRecorder: (b) => this.recorderFor(b),
       },
     });
-    const app = createApp({ config: () => this.config, registry: this.registry, stats: this.stats, logger });
+    this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
+    const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
+    const app = createApp({
+      config: () => this.config, registry: this.registry, stats: this.stats, logger,
+      metricsRegistry: metricsHere ? this.metrics.registry : undefined,
+      recordings: { config: () => this.config, dir: config.recordings.dir, logger },
+    });
+    if (config.metrics.enabled && config.metrics.listen !== undefined) {
+      const reg = this.metrics.registry;
+      this.metricsServer = createServer((req, res) => {
+        if (req.method === 'GET' && req.url === '/metrics') {
+          void reg.metrics().then((text) => { res.writeHead(200, { 'Content-Type': reg.contentType }); res.end(text); });
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+    }
     // Slow or stalled request heads (a slowloris upgrade) are cut after headersTimeout; the
     // check runs every second rather than Node's default 30 s.
     this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
@@ -63,6 +98,26 @@ export class Daemon {
   }
 
   /**
+   * The show recorder for a new broadcast, when its station mount records. Accounts mode only
+   * (passthrough has no station config). A broadcast that never goes live leaves no recording.
+   */
+  private recorderFor(b: Broadcast): ShowRecorder | undefined {
+    const cfg = this.config;
+    if (cfg.auth.mode !== 'accounts') return undefined;
+    const m = Object.hasOwn(cfg.mounts, b.stationMount) ? cfg.mounts[b.stationMount] : undefined;
+    if (m?.record !== true) return undefined;
+    return createShowRecorder({
+      dir: cfg.recordings.dir,
+      stationMount: b.stationMount,
+      user: b.user,
+      video: b.input.video !== undefined,
+      segmentMs: m.segmentMinutes !== undefined ? m.segmentMinutes * 60000 : undefined,
+      logger: this.logger,
+      keep: () => b.since !== undefined,
+    });
+  }
+
+  /**
    * Take a new config (SIGHUP): broadcasters, station mounts, origins and limits apply to new
    * connections; live broadcasts carry on untouched. Keys that need a restart are kept and named.
    */
@@ -72,7 +127,8 @@ export class Daemon {
     if (JSON.stringify(next.listen) !== JSON.stringify(prev.listen)) needRestart.push('listen');
     if (JSON.stringify(next.icecast) !== JSON.stringify(prev.icecast)) needRestart.push('icecast');
     if (next.ffmpegPath !== prev.ffmpegPath) needRestart.push('ffmpegPath');
-    const merged: Config = Object.freeze({ ...next, listen: prev.listen, icecast: prev.icecast, ffmpegPath: prev.ffmpegPath });
+    if (JSON.stringify(next.recordings) !== JSON.stringify(prev.recordings)) needRestart.push('recordings');
+    const merged: Config = Object.freeze({ ...next, listen: prev.listen, icecast: prev.icecast, ffmpegPath: prev.ffmpegPath, recordings: prev.recordings });
     this.currentConfig = merged;
     this.ingest.setConfig(merged);
     this.logger.level = merged.log.level;
@@ -86,15 +142,14 @@ export class Daemon {
 
   /** Listen; resolves with the bound address. */
   async start(): Promise<AddressInfo> {
-    const { host, port } = this.config.listen;
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.server, this.config.listen);
+    if (this.metricsServer !== undefined && this.config.metrics.listen !== undefined) {
+      await listenOn(this.metricsServer, this.config.metrics.listen);
+      const m = this.metricsServer.address() as AddressInfo;
+      this.logger.info('metrics are served on their own address', { url: `http://${m.address}:${m.port}/metrics` });
+    }
     this.stats.start();
+    this.sweeper.start();
     const addr = this.server.address() as AddressInfo;
     this.logger.info('icewire is listening', {
       url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`,
@@ -108,11 +163,18 @@ export class Daemon {
     return this.server.address() as AddressInfo;
   }
 
+  /** Where /metrics is served when metrics.listen is set. */
+  get metricsAddress(): AddressInfo | undefined {
+    return (this.metricsServer?.address() ?? undefined) as AddressInfo | undefined;
+  }
+
   /** Stop accepting, end every broadcast cleanly (bounded), close everything. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info('icewire is stopping', { broadcasts: this.registry.size });
       this.server.close();
+      this.metricsServer?.close();
+      this.sweeper.stop();
       await this.registry.endAll('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'), SHUTDOWN_BROADCASTS_MS);
       await this.ingest.close();
       this.stats.stop();
@@ -121,6 +183,16 @@ export class Daemon {
     })();
     return this.stopping;
   }
+}
+
+function listenOn(server: Server, at: { host: string; port: number }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 export function createDaemon(config: Config, logger: Logger): Daemon {

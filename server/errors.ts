@@ -134,10 +134,50 @@ export const ERRORS = {
     message: 'No audio arrived from your browser for a while, so the broadcast was ended. Press Go live to start again.',
     fix: 'A connected broadcaster sent no media for limits.idleTimeoutMs (a stuck recorder or a half-dead connection).',
   },
+  IW_ERR_KICKED: {
+    close: 4403, http: 403,
+    message: 'The station ended your broadcast.',
+    fix: 'A station manager ended the broadcast through the manager API (POST /api/admin/broadcasts/<mount>/end); the reason they gave is shown to the broadcaster.',
+  },
+  IW_ERR_ADMIN_AUTH: {
+    close: 4401, http: 401,
+    message: 'The manager token is missing or wrong.',
+    fix: 'Send Authorization: Bearer <admin.token> (admin.token, admin.tokenFile or ICEWIRE_ADMIN_TOKEN).',
+  },
+  IW_ERR_ADMIN_DISABLED: {
+    close: 4403, http: 404,
+    message: 'The manager API is not enabled on this server.',
+    fix: 'Set admin.tokenFile (or admin.token, or ICEWIRE_ADMIN_TOKEN) to enable /api/admin.',
+  },
+  IW_ERR_NOT_FOUND: {
+    close: 4404, http: 404,
+    message: 'There is nothing at this address.',
+    fix: 'An unknown path or a broadcast that is not live.',
+  },
   IW_ERR_SHUTTING_DOWN: {
     close: 1001, http: 503,
     message: 'The server is restarting. Wait a moment, then go live again.',
     fix: 'The daemon received SIGTERM/SIGINT and ended every broadcast cleanly.',
+  },
+  IW_ERR_AUTH_REQUIRED: {
+    close: 4401, http: 401,
+    message: 'Log in first (your session may have expired).',
+    fix: 'An /api/recordings request had no Authorization: Bearer token, or its token is unknown or older than 12 hours (or the daemon restarted). Log in again with POST /api/login.',
+  },
+  IW_ERR_RECORDING_FORBIDDEN: {
+    close: 4403, http: 403,
+    message: 'This recording belongs to someone else.',
+    fix: 'A broadcaster asked for a recording whose sidecar (<file>.json) names another broadcaster, or has no sidecar. Each broadcaster may download only their own shows.',
+  },
+  IW_ERR_RECORDING_BAD_NAME: {
+    close: 4400, http: 400,
+    message: 'That is not the name of a recording. Pick one from your list of recordings.',
+    fix: 'The path was not /api/recordings/<station-mount>/<start time>.<ogg|webm> (see docs/recordings.md); names are checked strictly, so encoded slashes and .. are refused.',
+  },
+  IW_ERR_HTTP_BAD_REQUEST: {
+    close: 4400, http: 400,
+    message: 'The request was malformed.',
+    fix: 'An HTTP API request had a body that is not the expected JSON (e.g. POST /api/login needs {"user": "...", "password": "..."} with Content-Type: application/json, under 8 KiB).',
   },
   IW_ERR_INTERNAL: {
     close: 1011, http: 500,

@@ -174,7 +174,8 @@ export class Broadcast extends EventEmitter {
     this.pipes = plan.renditions.map((r) => this.makePipe(r));
     this.feed = new OggFanout(this.pipes.filter((p) => p instanceof FfmpegPipe));
     this.copy = new OggFanout(this.pipes.filter((p) => p instanceof CopyPipe));
-    this.recorder = deps.createRecorder?.(this);
+    const recorder = deps.createRecorder?.(this);
+    this.recorder = recorder === undefined ? undefined : guardRecorder(recorder, this.log);
     this.consumers = [this.feed, this.copy, ...(this.recorder !== undefined ? [this.recorder] : [])];
   }
 
@@ -286,7 +287,6 @@ export class Broadcast extends EventEmitter {
     }
   }
 
-  /** Now playing: MP3 and Ogg/Vorbis renditions are retitled through Icecast at once (or on going live). */
   /** Now playing: Ogg/Opus mounts get a new chain with the tags; MP3 and Vorbis mounts a title update. */
   setMetadata(meta: { title?: string | undefined; artist?: string | undefined }): void {
     const title = meta.title?.trim() || undefined;
@@ -517,15 +517,18 @@ export class Broadcast extends EventEmitter {
     }
     const feedEos = this.feed.end();
     const copyEos = this.copy.end();
-    await Promise.all(this.pipes.map(async (p) => {
-      try {
-        await p.finish(p instanceof CopyPipe ? copyEos : feedEos);
-      } catch (e) {
-        this.log.warn('error while finishing a rendition', { rendition: p.plan.mount, err: e });
-        await p.kill();
-      }
-    }));
-    await this.recorder?.finish();
+    // the recording's end page must not wait for a slow rendition (SIGTERM has a hard bound)
+    await Promise.all([
+      ...this.pipes.map(async (p) => {
+        try {
+          await p.finish(p instanceof CopyPipe ? copyEos : feedEos);
+        } catch (e) {
+          this.log.warn('error while finishing a rendition', { rendition: p.plan.mount, err: e });
+          await p.kill();
+        }
+      }),
+      this.recorder?.finish(),
+    ]);
     this.log.info('broadcast ended', {
       reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes,
       seconds: this.since ? Math.round((Date.now() - this.since.getTime()) / 1000) : 0,
@@ -565,4 +568,29 @@ function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * A recorder must never take a broadcast down: any exception from it is logged once and the
+ * recorder is dropped (the show goes on unrecorded).
+ */
+function guardRecorder(r: ShowRecorder, log: Logger): ShowRecorder {
+  let broken = false;
+  const guard = <T>(what: string, fn: () => T, fallback: T): T => {
+    if (broken) return fallback;
+    try {
+      return fn();
+    } catch (err) {
+      broken = true;
+      log.error('the recorder failed; the broadcast continues unrecorded', { during: what, err });
+      return fallback;
+    }
+  };
+  return {
+    start: (head) => guard('start', () => r.start(head), undefined),
+    packet: (data) => guard('packet', () => r.packet(data), true),
+    silence: (ms) => guard('silence', () => r.silence(ms), undefined),
+    raw: (chunk, newStream) => guard('raw', () => r.raw(chunk, newStream), undefined),
+    finish: () => guard('finish', () => r.finish(), Promise.resolve()),
+  };
 }

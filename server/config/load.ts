@@ -41,6 +41,7 @@ export class ConfigError extends Error {
 export const DEFAULT_CONFIG_PATH = '/etc/icewire/icewire.yaml';
 export const ENV_SOURCE_PASSWORD = 'ICEWIRE_ICECAST_SOURCE_PASSWORD';
 export const ENV_ADMIN_PASSWORD = 'ICEWIRE_ICECAST_ADMIN_PASSWORD';
+export const ENV_ADMIN_TOKEN = 'ICEWIRE_ADMIN_TOKEN';
 /** Icecast's own default admin user, used when only an admin password is given. */
 const DEFAULT_ADMIN_USER = 'admin';
 /** A secret file bigger than this is surely the wrong file (and must not be slurped whole). */
@@ -242,7 +243,7 @@ function fsReason(err: unknown): string {
 
 interface SecretSpec {
   /** Config key of the inline value, e.g. `sourcePassword`; the file key is this + `File`. */
-  key: 'sourcePassword' | 'adminPassword';
+  key: 'sourcePassword' | 'adminPassword' | 'token';
   envName: string;
 }
 
@@ -252,18 +253,19 @@ interface SecretSpec {
  * it; when it is set the file is not read at all, so the file may be absent.
  */
 function resolveSecret(
-  icecast: RawConfig['icecast'], spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string, issues: ConfigIssue[],
+  section: Readonly<Record<string, unknown>>, spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string, issues: ConfigIssue[],
+  sectionName = 'icecast',
 ): { value: string | undefined; failed: boolean } {
   const fromEnv = env[spec.envName];
   if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, failed: false };
-  const inline = icecast[spec.key];
-  if (inline !== undefined) return { value: inline, failed: false };
-  const fileKey = `${spec.key}File` as const;
-  const file = icecast[fileKey];
-  if (file === undefined) return { value: undefined, failed: false };
+  const inline = section[spec.key];
+  if (typeof inline === 'string') return { value: inline, failed: false };
+  const fileKey = `${spec.key}File`;
+  const file = section[fileKey];
+  if (typeof file !== 'string') return { value: undefined, failed: false };
   const got = readSecretFile(file, baseDir);
   if ('error' in got) {
-    issues.push({ path: `icecast.${fileKey}`, message: got.error });
+    issues.push({ path: `${sectionName}.${fileKey}`, message: got.error });
     return { value: undefined, failed: true };
   }
   return { value: got.value, failed: false };
@@ -300,6 +302,10 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
 
   const source = resolveSecret(c.icecast, { key: 'sourcePassword', envName: ENV_SOURCE_PASSWORD }, env, baseDir, issues);
   const admin = resolveSecret(c.icecast, { key: 'adminPassword', envName: ENV_ADMIN_PASSWORD }, env, baseDir, issues);
+  const adminToken = resolveSecret(c.admin, { key: 'token', envName: ENV_ADMIN_TOKEN }, env, baseDir, issues, 'admin');
+  if (adminToken.value !== undefined && adminToken.value.length < 16) {
+    issues.push({ path: 'admin.token', message: 'the admin token must be at least 16 characters (e.g. openssl rand -base64 24)' });
+  }
 
   const mode = c.auth.mode ?? (c.broadcasters.length > 0 ? 'accounts' : 'passthrough');
   if (mode === 'accounts' && source.value === undefined && !source.failed) {
@@ -317,7 +323,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   for (const i of issues) i.rawPath = i.path.split('.');
   if (issues.length > 0) return { issues };
 
-  for (const s of [source.value, admin.value, ...c.broadcasters.map((b) => b.passwordHash)]) registerSecret(s);
+  for (const s of [source.value, admin.value, adminToken.value, ...c.broadcasters.map((b) => b.passwordHash)]) registerSecret(s);
 
   const icecastUrl = trimSlash(c.icecast.url);
   // Spread, then override: keys added to the schema later flow through without touching this
@@ -336,6 +342,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
       adminPassword: admin.value,
     },
     auth: { ...c.auth, mode },
+    admin: { token: adminToken.value },
   };
   return { config: deepFreeze(config), issues: [] };
 }

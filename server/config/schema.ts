@@ -38,6 +38,10 @@ const stationMountSchema = z.strictObject({
   url: httpUrl.optional(),
   public: z.boolean().default(false),
   renditions: z.array(renditionSchema).min(1, 'needs at least one rendition'),
+  /** Archive every broadcast on this station mount under recordings.dir (accounts mode). */
+  record: z.boolean().default(false),
+  /** With record: start a new file every this many minutes of a show. */
+  segmentMinutes: z.number().int().min(1).max(1440).optional(),
 });
 
 const broadcasterSchema = z.strictObject({
@@ -111,6 +115,29 @@ export const configSchema = z
         failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
         reconnectGraceMs: 8000, stallTimeoutMs: 15000, idleTimeoutMs: 15000,
       }),
+    /** The station manager API (/api/admin): off unless a token is set. */
+    admin: z
+      .strictObject({
+        token: z.string().min(1).optional(),
+        tokenFile: z.string().min(1).optional(),
+      })
+      .default({}),
+    metrics: z
+      .strictObject({
+        /** Serve /metrics (Prometheus text). */
+        enabled: z.boolean().default(true),
+        /** Serve it on this separate (private) address instead of the main one. */
+        listen: z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).optional(),
+      })
+      .default({ enabled: true }),
+    /** Show recordings (mounts.<name>.record): where they go and how long they stay. */
+    recordings: z
+      .strictObject({
+        dir: z.string().min(1).regex(/^\//, 'must be an absolute path').default('/var/lib/icewire/recordings'),
+        /** Recordings older than this are deleted; 0 keeps them forever. */
+        keepDays: z.number().int().min(0).max(36500).default(30),
+      })
+      .default({ dir: '/var/lib/icewire/recordings', keepDays: 30 }),
     log: z
       .strictObject({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
@@ -186,4 +213,8 @@ export interface Config {
   readonly mounts: Readonly<Record<string, Readonly<StationMountConfig>>>;
   readonly limits: Readonly<RawConfig['limits']>;
   readonly log: Readonly<RawConfig['log']>;
+  /** The manager API token, resolved from admin.token / admin.tokenFile / ICEWIRE_ADMIN_TOKEN. */
+  readonly admin: { readonly token: string | undefined };
+  readonly metrics: Readonly<RawConfig['metrics']>;
+  readonly recordings: Readonly<RawConfig['recordings']>;
 }

@@ -17,7 +17,7 @@ import { recordingsRoutes, type RecordingsRoutesDeps } from './recordings-routes
 
 export interface AppDeps {
   /** The current config (it changes on reload). */
-  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics'>;
+  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics' | 'trustProxy'>;
   /** Prometheus registry, served at /metrics unless metrics are off or on their own address. */
   readonly metricsRegistry?: Registry | undefined;
   readonly registry: BroadcastRegistry;
@@ -33,7 +33,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Icecast's addresses can't change without a restart; stations, mounts and limits can.
   const { icecast } = deps.config();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // req.ip believes X-Forwarded-For only when the operator said a local proxy is in front
+  app.set('trust proxy', deps.config().trustProxy ? 'loopback' : false);
   const listenBase = icecast.publicUrl.replace(/\/+$/, '');
   const csp = [
     "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",

@@ -32,6 +32,8 @@ export interface StackOptions {
   icecastUrl?: string;
   /** Start no icecast (the URL points nowhere). */
   noIcecast?: boolean;
+  /** Record broadcasts on station mount "live" (accounts mode); set recordings.dir through `config`. */
+  record?: boolean;
 }
 
 export interface Stack {
@@ -80,7 +82,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         { name: other.name, passwordHash: await hashPassword(other.password), mounts: ['other'] },
       ],
       mounts: {
-        live: { name: 'Test Radio', description: 'icewire test', genre: 'Test', renditions: opts.renditions ?? [{ mount: '/live.ogg', format: 'ogg-opus' }] },
+        live: {
+          name: 'Test Radio', description: 'icewire test', genre: 'Test', renditions: opts.renditions ?? [{ mount: '/live.ogg', format: 'ogg-opus' }],
+          ...(opts.record !== undefined ? { record: opts.record } : {}),
+        },
         other: { renditions: [{ mount: '/other.ogg', format: 'ogg-opus' }] },
       },
     } : {}),
