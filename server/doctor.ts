@@ -11,7 +11,6 @@
 //
 // runDoctor() takes injectable dependencies so tests can drive it in-process; the CLI path is
 // doctorCommand(), which main.ts calls.
-import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -22,7 +21,7 @@ import { IcewireError } from './errors.js';
 import { IcecastSource, type IcecastSourceOptions } from './icecast/icecast-source.js';
 import { createLogger } from './log.js';
 import { contentTypeFor, isCopy } from './pipeline/ffmpeg-args.js';
-import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
+import { queryFfmpeg, resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 
 export const EX_CONFIG = 78;
 
@@ -138,25 +137,10 @@ export interface DoctorDeps {
   tryWrite(dir: string): Promise<void>;
 }
 
-const FFMPEG_TIMEOUT_MS = 15000;
 /** The unit's StateDirectory=icewire: the one writable place under ProtectSystem=strict. */
 const STATE_DIR = '/var/lib/icewire';
 const MOUNT_GONE_TIMEOUT_MS = 3000;
 
-// The one place outside pipeline/ffmpeg-process.ts that starts ffmpeg: a short, bounded
-// `ffmpeg -version` style query with an argument array and no shell; the daemon's own ffmpeg
-// processes still all go through FfmpegProcess.
-function runFfmpegReal(path: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(path, [...args], { timeout: FFMPEG_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err !== null) {
-        reject(Object.assign(err, { stderr }));
-        return;
-      }
-      resolve(stdout);
-    });
-  });
-}
 
 async function httpGetReal(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { 'User-Agent': 'icewire-doctor', ...headers } });
@@ -177,7 +161,7 @@ function defaultDeps(): DoctorDeps {
   const logger = createLogger({ console: false });
   logger.silent = true; // doctor's own lines are the output; IcecastSource's debug lines are not
   return {
-    runFfmpeg: runFfmpegReal,
+    runFfmpeg: queryFfmpeg,
     httpGet: httpGetReal,
     openSource: (opts) => new IcecastSource({ ...opts, logger }),
     tryWrite: tryWriteReal,

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyFfmpegFailure, summarizeStderr } from './ffmpeg-errors.js';
@@ -34,6 +34,24 @@ export interface FfmpegProcessOptions {
   readonly stopGraceMs?: number;
   /** stdin buffer before write() returns false. */
   readonly highWaterMark?: number;
+}
+
+const QUERY_TIMEOUT_MS = 15000;
+
+/**
+ * A short, bounded ffmpeg query (`-version`, `-encoders`…) for `icewire doctor`: argument array,
+ * no shell. Resolves with stdout; rejects with the spawn error (ENOENT/EACCES) or a failed run.
+ */
+export function queryFfmpeg(path: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(path, [...args], { timeout: QUERY_TIMEOUT_MS, maxBuffer: 8 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err !== null) {
+        reject(Object.assign(err, { stderr }));
+        return;
+      }
+      resolve(stdout);
+    });
+  });
 }
 
 /** ffmpeg binary: configured path, else ffmpeg-static when installed, else `ffmpeg` on PATH. */
