@@ -169,10 +169,6 @@ export class FfmpegProcess extends EventEmitter {
     return this.exited;
   }
 
-  whenExited(): Promise<FfmpegExit> {
-    return this.exited;
-  }
-
   private signal(sig: NodeJS.Signals): void {
     if (this.child !== undefined && this.exitInfo === undefined) {
       this.opts.logger.debug('signalling ffmpeg', { pid: this.child.pid, signal: sig });

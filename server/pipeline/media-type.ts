@@ -56,17 +56,3 @@ export function parseMime(mime: unknown): InputMedia | undefined {
   if (!hasOpus && kind === 'audio') return undefined;
   return { container, audio: 'opus', video: kind === 'video' ? (video ?? 'vp8') : undefined, mime };
 }
-
-const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
-const OGG_MAGIC = [0x4f, 0x67, 0x67, 0x53]; // "OggS"
-
-/**
- * Check the first bytes of the stream against the container the hello announced.
- * 'need-more' until 4 bytes are there (a Chromium video recording's first chunk can be 1 byte).
- */
-export function checkMagic(container: Container, head: Uint8Array): 'ok' | 'bad' | 'need-more' {
-  const magic = container === 'webm' ? EBML_MAGIC : OGG_MAGIC;
-  const n = Math.min(head.length, magic.length);
-  for (let i = 0; i < n; i++) if (head[i] !== magic[i]) return 'bad';
-  return n < magic.length ? 'need-more' : 'ok';
-}

@@ -33,10 +33,6 @@ export class StreamFramer {
     return Buffer.concat(this.headerParts);
   }
 
-  get headerComplete(): boolean {
-    return !this.inHeader || this.format === 'mp3';
-  }
-
   /** Feed bytes; returns complete units. After a framing error, bytes pass through unframed. */
   push(chunk: Buffer): Unit[] {
     if (this.format === 'mp3' || this.failed) return chunk.length > 0 ? [{ data: chunk, syncPoint: this.format === 'mp3', header: false }] : [];

@@ -1,7 +1,7 @@
-// parseMime and checkMagic: what a broadcaster's hello announces and whether the first bytes
-// agree. Mimes are the ones MediaRecorder produces in Chromium and Firefox (FACTS.md).
+// parseMime: what a broadcaster's hello announces (the first bytes are checked by the demuxer)
+// Mimes are the ones MediaRecorder produces in Chromium and Firefox (FACTS.md).
 import assert from 'node:assert/strict';
-import { checkMagic, parseMime, type Container, type InputMedia } from '../../server/pipeline/media-type.js';
+import { parseMime, type Container, type InputMedia } from '../../server/pipeline/media-type.js';
 
 type Parsed = Pick<InputMedia, 'container' | 'audio' | 'video'>;
 
@@ -84,21 +84,3 @@ const MAGIC_CASES: { what: string; container: Container; bytes: number[]; want: 
   { what: '3 bytes (ogg)', container: 'ogg', bytes: OGG.slice(0, 3), want: 'need-more' },
 ];
 
-describe('checkMagic', () => {
-  for (const { what, container, bytes, want } of MAGIC_CASES) {
-    it(`${container}: ${what} -> ${want}`, () => {
-      assert.equal(checkMagic(container, Uint8Array.from(bytes)), want);
-    });
-  }
-
-  it('a 1-byte first chunk then the rest: need-more, then ok on the collected head', () => {
-    const first = Buffer.from(WEBM.slice(0, 1));
-    assert.equal(checkMagic('webm', first), 'need-more');
-    const collected = Buffer.concat([first, Buffer.from([...WEBM.slice(1), 0x9f])]);
-    assert.equal(checkMagic('webm', collected), 'ok');
-  });
-
-  it('accepts a Buffer as well as a Uint8Array', () => {
-    assert.equal(checkMagic('ogg', Buffer.from('OggS\0\x02', 'latin1')), 'ok');
-  });
-});
