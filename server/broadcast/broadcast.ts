@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.js';
 import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
 import { contentTypeFor, iceAudioInfo, isCopy, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
 import type { InputMedia } from '../pipeline/media-type.js';
+import { opusPacketSamples } from '../pipeline/ogg-opus-writer.js';
 import { displayTitle, OggFanout, type OpusConsumer, type ShowRecorder } from './ogg-fanout.js';
 import { InputSession } from './input-session.js';
 import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
@@ -152,6 +153,8 @@ export class Broadcast extends EventEmitter {
   /** Silence is being written since then (broadcaster away, or their stream stalled). */
   private silenceFrom: number | undefined;
   private silenceMs = 0;
+  /** Late audio (48 kHz samples) still to drop after a stall was filled with silence. */
+  private lateSamples = 0;
   private pausedSince: number | undefined;
   private lastDataAt = Date.now();
   private readonly endedPromise: Promise<void>;
@@ -172,7 +175,7 @@ export class Broadcast extends EventEmitter {
     this.endedPromise = new Promise((r) => { this.resolveEnded = r; });
     this.session = new InputSession(input);
     this.pipes = plan.renditions.map((r) => this.makePipe(r));
-    this.feed = new OggFanout(this.pipes.filter((p) => p instanceof FfmpegPipe));
+    this.feed = new OggFanout(this.pipes.filter((p) => p instanceof FfmpegPipe && p.readsOgg));
     this.copy = new OggFanout(this.pipes.filter((p) => p instanceof CopyPipe));
     const recorder = deps.createRecorder?.(this);
     this.recorder = recorder === undefined ? undefined : guardRecorder(recorder, this.log);
@@ -248,6 +251,9 @@ export class Broadcast extends EventEmitter {
     this.lastDataAt = Date.now();
     if (this.silenceTimer !== undefined && this.sink !== undefined) {
       const ms = this.stopSilence();
+      // The stalled audio arrives now, late: as much of it as the silence stood in for is
+      // dropped, so listeners stay at live delay instead of falling behind for good.
+      this.lateSamples += ms * 48;
       this.log.info('the broadcaster\'s stream flows again', { silenceMs: ms });
     }
     const out = this.session.push(chunk);
@@ -272,6 +278,10 @@ export class Broadcast extends EventEmitter {
     }
     if (this.opusStarted) {
       for (const packet of out.opus) {
+        if (this.lateSamples > 0) {
+          this.lateSamples -= opusPacketSamples(packet);
+          continue;
+        }
         for (const c of this.consumers) if (!c.packet(packet)) ok = false;
       }
     }
@@ -374,6 +384,8 @@ export class Broadcast extends EventEmitter {
       previous.close(new IcewireError('IW_ERR_RESUMED_ELSEWHERE'));
     }
     const silenceMs = this.stopSilence();
+    // a new connection's stream starts now: nothing of it is late
+    this.lateSamples = 0;
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     const awayMs = this.awaySince !== undefined ? Date.now() - this.awaySince : 0;

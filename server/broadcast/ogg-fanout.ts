@@ -58,6 +58,8 @@ export class OggFanout implements OpusConsumer {
   }
 
   start(opusHead: Buffer): void {
+    // nobody reads this stream (e.g. no Ogg/Opus mount): don't write pages for nothing
+    if (this.targets.length === 0) return;
     this.writer = new OggOpusWriter({ serial: randomInt(1, 0xffffffff), opusHead, vendor: 'icewire', tags: vorbisComments(this.tags) });
     const headers = this.writer.headers();
     for (const t of this.targets) t.oggHeaders(headers);

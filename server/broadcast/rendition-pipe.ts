@@ -122,6 +122,11 @@ export class FfmpegPipe extends RenditionPipe {
     return this.framer.header;
   }
 
+  /** Reads the daemon's Ogg/Opus stream (rather than the broadcaster's raw bytes). */
+  get readsOgg(): boolean {
+    return this.opts.feed === 'ogg';
+  }
+
   private newFramer(): StreamFramer {
     return new StreamFramer(this.plan.format === 'mp3' ? 'mp3' : this.plan.format === 'webm' ? 'webm' : 'ogg');
   }

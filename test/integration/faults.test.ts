@@ -2,6 +2,7 @@
 // received: the broadcaster's connection drops and resumes, Icecast restarts, ffmpeg dies,
 // Icecast stops reading.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
@@ -63,6 +64,32 @@ describe('faults (real icecast2)', function () {
     assert.deepEqual(p.streams.map((s) => s.codec), ['opus']);
     // 4 s + ~3 s of silence + 4 s (the listener joined a little after the start)
     assert.ok(p.audioSeconds >= 9, `${p.audioSeconds.toFixed(2)} s of audio`);
+  });
+
+  it('a broadcaster whose upload stalls 4 s, then catches up: silence fills the gap and listeners stay at live delay', async () => {
+    stack = await startStack();
+    const file = readFileSync(await fixture('audio-webm', 10));
+    const c = await goLive(stack);
+    await c.live();
+    await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.ogg');
+    const rec = listen(`${stack.icecastUrl}/live.ogg`);
+    // 10 s of media sent as: 3 s in real time, nothing for 4 s, then the rest at once and done
+    const third = Math.floor(file.length * 0.3);
+    for (let at = 0; at < third; at += 3000) {
+      c.ws.send(file.subarray(at, Math.min(third, at + 3000)));
+      await new Promise((r) => setTimeout(r, 3000 / (file.length / 10000)));
+    }
+    await new Promise((r) => setTimeout(r, 4000));
+    c.ws.send(file.subarray(third));
+    await new Promise((r) => setTimeout(r, 1000));
+    c.close();
+    await c.closed;
+    const got = await rec.done;
+    const granules = oggPages(got).map((p) => p.granule).filter((g) => g > 0n);
+    const seconds = Number(granules.at(-1)!) / 48000;
+    // without dropping the late audio the stream would run 10 s + ~4 s of silence
+    assert.ok(seconds > 9 && seconds < 12, `the stream is ${seconds.toFixed(1)} s long: the silence stood in for the late audio`);
+    await waitFor('the log line', () => stack!.logLines.some((l) => /filling with silence/.test(l)), 1000);
   });
 
   it('broadcaster who does not come back: the broadcast ends with connection-lost after the grace period', async () => {
