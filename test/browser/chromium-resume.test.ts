@@ -6,17 +6,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { probe, tempFile } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
-
-const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--autoplay-policy=no-user-gesture-required',
-];
+import { launchChromium } from './browser-helpers.js';
 
 // ---- a TCP proxy the test can cut ------------------------------------------------------------
 
@@ -272,7 +266,7 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
   let proxy: Proxy | undefined;
 
   before(async () => {
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -14,6 +14,7 @@ import {
   WebcastClient, closeIsResumable, ingestUrl, resumeDelayMs, type CloseInfo, type Hello, type StatusData,
 } from './webcast-client.js';
 import { formatBytes, formatDuration } from './format.js';
+import { RecordingsPanel, type Credentials } from './recordings.js';
 
 interface MountInfo {
   id: string;
@@ -101,11 +102,38 @@ const el = {
   metaArtist: $<HTMLInputElement>('meta-artist'),
   metaSend: $<HTMLButtonElement>('meta-send'),
   metaResult: $('meta-result'),
+  recordingsCard: $('recordings-card'),
+  recordingsShow: $<HTMLButtonElement>('recordings-show'),
+  recordingsHelp: $('recordings-help'),
+  recordingsError: $('recordings-error'),
+  recordingsStatus: $('recordings-status'),
+  recordingsList: $('recordings-list'),
 };
 // #mount is a <select> in accounts mode and replaced by an <input> in passthrough mode.
 let mountEl: HTMLSelectElement | HTMLInputElement = $<HTMLSelectElement>('mount');
 
 const meter = new LevelMeter(el.level);
+
+const recordings = new RecordingsPanel({
+  card: el.recordingsCard,
+  show: el.recordingsShow,
+  help: el.recordingsHelp,
+  error: el.recordingsError,
+  status: el.recordingsStatus,
+  list: el.recordingsList,
+}, {
+  credentials: (): Credentials | { problem: string; field: HTMLElement } => {
+    const user = el.user.value.trim();
+    if (user === '') return { problem: 'Enter your name to see your recordings.', field: el.user };
+    if (el.password.value === '') return { problem: 'Enter your password to see your recordings.', field: el.password };
+    return { user, password: el.password.value };
+  },
+  stationName: (id) => {
+    const m = info?.mounts.find((x) => x.id === id);
+    return m?.name && m.name !== id ? m.name : id;
+  },
+  onAir: () => session !== undefined,
+});
 
 // ---- small persistence (never credentials) ----
 const store = {
@@ -158,6 +186,8 @@ interface Session {
   wakeLock: { release(): Promise<void> } | undefined;
   /** Set while the connection is lost and the page is resuming. */
   away: Away | undefined;
+  /** The daemon said live at least once (so a show may have been recorded). */
+  wentLive: boolean;
 }
 interface Away {
   since: number;
@@ -307,6 +337,7 @@ function setupForm(i: Info): void {
     if (i.mounts.length === 0) showError('This station has no mounts to go live on yet. Ask the station to add one.');
     el.user.value = store.get('user') ?? '';
   }
+  recordings.enable(i.authMode === 'accounts');
   mountEl.addEventListener('input', onMountChange);
   mountEl.addEventListener('change', onMountChange);
   onMountChange();
@@ -588,6 +619,7 @@ async function goLive(): Promise<void> {
     timer: 0,
     wakeLock: undefined,
     away: undefined,
+    wentLive: false,
   };
   session = sess;
   connect(sess, false);
@@ -692,6 +724,7 @@ function onStatus(sess: Session, st: StatusData): void {
   }
   switch (st.state) {
     case 'live':
+      sess.wentLive = true;
       if (uiState !== 'live') {
         setState('live');
         if (sess.wakeLock === undefined) void requestWakeLock(sess);
@@ -927,6 +960,9 @@ function endSession(sess: Session, c: CloseInfo): void {
   else if (sess.endReason !== undefined) setState(reasonSentence ? 'error' : 'ended', reasonSentence);
   else setState('error', closeSentence(c.code, c.opened));
   el.bytesSent.dataset['bytes'] = String(sess.bytesBefore + (client?.bytesSent ?? 0));
+  // The show just ended is in the broadcaster's recordings now, if the station records: refresh
+  // the list when it is open (not when the server was just found unreachable).
+  if (sess.wentLive && info?.authMode === 'accounts' && sess.localError !== RESUME_FAILED) recordings.afterBroadcast();
 }
 
 async function requestWakeLock(sess: Session): Promise<void> {
@@ -969,6 +1005,8 @@ function init(): void {
   el.stop.addEventListener('click', () => void stopBroadcast());
   el.login.addEventListener('submit', (e) => { e.preventDefault(); void goLive(); });
   el.metaForm.addEventListener('submit', sendMetadata);
+  // Another name or password: the recordings login (and the list shown) may be someone else's.
+  for (const input of [el.user, el.password]) input.addEventListener('input', () => recordings.forget());
   el.enableDevices.addEventListener('click', () => {
     clearError();
     acquire().catch(async (err: unknown) => showError(await mediaSentence(err)));

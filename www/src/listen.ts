@@ -1,5 +1,6 @@
 // The listen page (www/listen.html) for /listen/<station-mount>: shows on air / off air, and plays
-// the first rendition this browser can play as soon as the broadcast is on air. It never reloads
+// the first rendition this browser can play (or the one the listener picked) as soon as the
+// broadcast is on air; shows an embed snippet for the selected rendition. It never reloads
 // itself; after a stream ends it waits for the status to say on air again (a drop during the
 // same broadcast is retried with a growing delay, so a dead stream cannot cause a request loop).
 
@@ -40,6 +41,12 @@ const ui = {
   listeners: byId<HTMLElement>('listeners'),
   play: byId<HTMLButtonElement>('play'),
   message: byId<HTMLElement>('message'),
+  streamChoice: byId<HTMLElement>('stream-choice'),
+  rendition: byId<HTMLSelectElement>('rendition'),
+  embedBox: byId<HTMLElement>('embed-box'),
+  embed: byId<HTMLTextAreaElement>('embed'),
+  embedCopy: byId<HTMLButtonElement>('embed-copy'),
+  embedResult: byId<HTMLElement>('embed-result'),
 };
 let player = byId<HTMLMediaElement>('player');
 
@@ -57,6 +64,10 @@ let attempts = 0;
 let nextTryAt = 0;
 let playingSince = 0;
 let lastStatus: Status | undefined;
+/** The rendition (Icecast mount) the listener picked in #rendition, if any. */
+let chosen: string | undefined;
+/** What #rendition's options were built from, to rebuild them only when that changes. */
+let choicesKey = '';
 
 // ---- polling ----
 let pollTimer = 0;
@@ -99,6 +110,7 @@ function apply(st: Status): void {
   ui.listeners.textContent = typeof st.listeners === 'number' ? String(st.listeners) : '–';
   ui.title.textContent = st.title ?? '';
   updateMediaSession(st);
+  showChoices(st.renditions ?? []);
   // `reconnecting`: the broadcaster (or the daemon's Icecast connection) is coming back. The
   // broadcast goes on (listeners hear silence meanwhile), so a playing stream keeps playing.
   const reconnecting = st.state === 'reconnecting';
@@ -141,13 +153,115 @@ function say(sentence: string): void {
 }
 
 // ---- the media element ----
+const probeElement = document.createElement('video');
+
+/** The type to ask canPlayType about: with the codec where the format says it. */
+function probeType(r: Rendition): string {
+  const ct = r.contentType ?? '';
+  switch (r.format) {
+    case 'ogg-opus': return 'audio/ogg; codecs="opus"';
+    case 'ogg-vorbis': return 'audio/ogg; codecs="vorbis"';
+    case 'mp3': return 'audio/mpeg';
+    default: return ct;
+  }
+}
+
+function playable(r: Rendition): boolean {
+  return !!r.url && !!r.contentType && probeElement.canPlayType(probeType(r)) !== '';
+}
+
+/** The rendition to play: the listener's choice if this browser can play it, else the first it can. */
 function pick(renditions: Rendition[]): Rendition | undefined {
-  const probe = document.createElement('video');
-  return renditions.find((r) => r.url && r.contentType && probe.canPlayType(r.contentType) !== '');
+  const mine = chosen !== undefined ? renditions.find((r) => r.mount === chosen && playable(r)) : undefined;
+  return mine ?? renditions.find(playable);
+}
+
+function formatLabel(r: Rendition): string {
+  switch (r.format) {
+    case 'ogg-opus': return 'Opus (Ogg)';
+    case 'ogg-vorbis': return 'Vorbis (Ogg)';
+    case 'mp3': return 'MP3';
+    case 'webm': return r.contentType?.startsWith('video/') ? 'Video (WebM)' : 'Opus (WebM)';
+    default: return r.format;
+  }
+}
+
+// ---- stream choice and embed snippet ----
+function showChoices(renditions: Rendition[]): void {
+  const listed = renditions.filter((r) => typeof r.url === 'string' && r.url !== '');
+  const key = JSON.stringify(listed.map((r) => [r.mount, r.format, r.contentType, r.url]));
+  if (key !== choicesKey) {
+    choicesKey = key;
+    ui.rendition.replaceChildren(...listed.map((r) => {
+      const ok = playable(r);
+      const o = new Option(`${formatLabel(r)} · ${r.mount}${ok ? '' : ' (not playable in this browser)'}`, r.mount);
+      o.disabled = !ok;
+      return o;
+    }));
+  }
+  ui.streamChoice.hidden = listed.length < 2;
+  const selected = (active ? listed.find((r) => r.mount === player.dataset['rendition']) : undefined) ?? pick(listed) ?? listed[0];
+  if (selected !== undefined && ui.rendition.value !== selected.mount) ui.rendition.value = selected.mount;
+  showEmbed(selected);
+}
+
+function escapeAttr(v: string): string {
+  return v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The HTML a site owner pastes to play this rendition. */
+function embedSnippet(r: Rendition): string {
+  const src = escapeAttr(r.url ?? '');
+  return r.contentType?.startsWith('video/')
+    ? `<video controls playsinline preload="none" src="${src}"></video>`
+    : `<audio controls preload="none" src="${src}"></audio>`;
+}
+
+function showEmbed(r: Rendition | undefined): void {
+  const text = r?.url ? embedSnippet(r) : '';
+  if (ui.embed.value !== text) {
+    ui.embed.value = text;
+    ui.embedResult.textContent = '';
+  }
+  ui.embedBox.hidden = text === '';
+}
+
+async function copyEmbed(): Promise<void> {
+  const text = ui.embed.value;
+  if (text === '') return;
+  try {
+    await navigator.clipboard.writeText(text);
+    ui.embedResult.textContent = 'Copied. Paste it into your page.';
+  } catch {
+    // No clipboard access (an insecure page, or the browser said no): leave it selected.
+    ui.embed.focus();
+    ui.embed.select();
+    ui.embedResult.textContent = 'Selected: press Ctrl+C (⌘C on a Mac) to copy it.';
+  }
+}
+
+/** The listener picked another stream: remember it, and switch to it at once if playing. */
+function onChoice(): void {
+  const renditions = lastStatus?.renditions ?? [];
+  const r = renditions.find((x) => x.mount === ui.rendition.value);
+  if (r === undefined) return;
+  chosen = r.mount;
+  showEmbed(r);
+  if (!active || !playable(r) || player.dataset['rendition'] === r.mount) return;
+  const p = ensurePlayer(r.contentType?.startsWith('video/') ? 'video' : 'audio');
+  p.dataset['rendition'] = r.mount;
+  p.src = r.url as string;
+  say('Switching stream…');
+  begin(p);
 }
 
 function ensurePlayer(kind: 'audio' | 'video'): HTMLMediaElement {
   if (player.localName === kind) return player;
+  // The old element lets go of its stream before the new one takes its place.
+  player.pause();
+  player.removeAttribute('src');
+  delete player.dataset['rendition'];
+  player.load();
   const next = document.createElement(kind);
   next.id = 'player';
   next.controls = true;
@@ -174,6 +288,12 @@ function start(st: Status, broadcast: string): void {
   p.dataset['rendition'] = r.mount;
   p.src = r.url;
   say('Connecting to the stream…');
+  showChoices(st.renditions ?? []);
+  begin(p);
+}
+
+/** Start playback of the player's new source. */
+function begin(p: HTMLMediaElement): void {
   p.play().then(() => {
     ui.play.hidden = true;
   }).catch((err: unknown) => {
@@ -251,6 +371,8 @@ async function loadStationName(): Promise<void> {
 
 function init(): void {
   wire(player);
+  ui.rendition.addEventListener('change', onChoice);
+  ui.embedCopy.addEventListener('click', () => void copyEmbed());
   ui.play.addEventListener('click', () => {
     player.play().then(() => { ui.play.hidden = true; }).catch(() => {
       say('The browser would not start playing. Use the player controls to start it.');

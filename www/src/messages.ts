@@ -95,6 +95,8 @@ export function endReasonSentence(reason: string | undefined): string | undefine
     case 'ingest-too-slow': return 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.';
     case 'idle-timeout': return 'The server received no audio for too long and ended the broadcast. Press Go live to start again.';
     case 'shutdown': return 'The server is restarting. Wait a moment, then go live again.';
+    // Normally the daemon's error frame (with the manager's reason) is shown instead.
+    case 'kicked': return 'The station ended your broadcast.';
     default: return `The broadcast ended (${reason}). Press Go live to start again.`;
   }
 }
@@ -111,3 +113,40 @@ export const INFO_UNREACHABLE =
   'Cannot reach the icewire server. Check your connection; the page will keep trying.';
 export const RESUME_FAILED =
   'The connection to the server was lost and could not be restored, so the broadcast has ended. Check your internet connection, then press Go live again.';
+
+/** What the page was doing when an HTTP call for the recordings failed. */
+export type RecordingsStep = 'login' | 'list' | 'download';
+
+/**
+ * A failed call to the recordings API (docs/recordings.md) as a sentence. `status` 0 means the
+ * request never got an answer (network down, server unreachable).
+ */
+export function recordingsSentence(step: RecordingsStep, status: number): string {
+  if (status === 0) {
+    return step === 'download'
+      ? 'The download was interrupted. Check your connection, then press Download again.'
+      : 'Cannot reach the server. Check your connection, then try again.';
+  }
+  switch (status) {
+    case 401:
+      return step === 'login'
+        ? 'The server did not accept that name and password. Check your name and password, then try again.'
+        : 'Your login has expired. Press Show my recordings to log in again.';
+    case 403:
+      return 'This recording belongs to someone else, so it cannot be downloaded with your login.';
+    case 404:
+      return step === 'download'
+        ? 'That recording is no longer there (old recordings are deleted after a while). Refresh the list.'
+        : 'This server keeps no recordings.';
+    case 400:
+      return step === 'download'
+        ? 'The server did not recognise that recording. Refresh the list and try again.'
+        : 'The server did not understand this page. Reload the page and try again.';
+    case 429:
+      return 'Too many failed logins from your address. Wait a few minutes, then try again with the right password.';
+    default:
+      return status >= 500
+        ? 'The server could not answer just now. Try again in a minute; if it persists, tell the station.'
+        : `The server refused the request (HTTP ${status}). Reload the page and try again.`;
+  }
+}
