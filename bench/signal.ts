@@ -13,17 +13,9 @@ export const LEVEL_BLOCK_MS = 40;
 export const ENV_HOP = 48; // 1 ms
 export const ENV_WINDOW = 480; // 10 ms
 
-/** Deterministic PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../test/helpers/prng.js';
+
+export { mulberry32 };
 
 /** 16-bit stereo PCM WAV of the test signal. */
 export function testWav(seconds: number, seed = 0x1ce5): Buffer {

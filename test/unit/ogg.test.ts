@@ -13,18 +13,11 @@ import { OggOpusWriter, oggCrc32, oggPageCrc, opusPacketSamples, parseOpusHead }
 import { OggReader, type OggEvent, type OggFrameEvent, type OggTracksEvent } from '../../server/pipeline/ogg-reader.js';
 import { WebmDemuxer, type FrameEvent, type TracksEvent } from '../../server/pipeline/webm-demuxer.js';
 
+import { mulberry32 } from '../helpers/prng.js';
+
 const run = promisify(execFile);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const md5 = (b: Buffer): string => `MD5:${createHash('md5').update(b).digest('hex')}`;
 

@@ -10,19 +10,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebmDemuxer, type DemuxEvent, type FrameEvent, type TracksEvent } from '../../server/pipeline/webm-demuxer.js';
 
+import { mulberry32 } from '../helpers/prng.js';
+
 const run = promisify(execFile);
 
-/** Deterministic PRNG (mulberry32) so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** Push data in chunks of random sizes in [1, maxChunk]; all events in order. */
 function pushChunked(d: WebmDemuxer, data: Buffer, rand: () => number, maxChunk: number): DemuxEvent[] {
