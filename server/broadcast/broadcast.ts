@@ -155,6 +155,8 @@ export class Broadcast extends EventEmitter {
   private silenceMs = 0;
   /** Late audio (48 kHz samples) still to drop after a stall was filled with silence. */
   private lateSamples = 0;
+  /** Labelled once: write() is the hot path. */
+  private readonly bytesInCounter: { inc(n: number): void } | undefined;
   private pausedSince: number | undefined;
   private lastDataAt = Date.now();
   private readonly endedPromise: Promise<void>;
@@ -174,6 +176,7 @@ export class Broadcast extends EventEmitter {
     this.log = deps.logger.child({ broadcast: this.id.slice(0, 8), mount: plan.id });
     this.endedPromise = new Promise((r) => { this.resolveEnded = r; });
     this.session = new InputSession(input);
+    this.bytesInCounter = deps.metrics?.bytesIn.labels({ station: plan.id });
     this.pipes = plan.renditions.map((r) => this.makePipe(r));
     this.feed = new OggFanout(this.pipes.filter((p) => p instanceof FfmpegPipe && p.readsOgg));
     this.copy = new OggFanout(this.pipes.filter((p) => p instanceof CopyPipe));
@@ -247,7 +250,7 @@ export class Broadcast extends EventEmitter {
   write(chunk: Buffer): boolean {
     if (this.ending) return true;
     this.bytesIn += chunk.length;
-    this.deps.metrics?.bytesIn.inc({ station: this.stationMount }, chunk.length);
+    this.bytesInCounter?.inc(chunk.length);
     this.lastDataAt = Date.now();
     if (this.silenceTimer !== undefined && this.sink !== undefined) {
       const ms = this.stopSilence();

@@ -48,6 +48,7 @@ export class RenditionOutput extends EventEmitter {
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private ending = false;
+  private readonly bytesOutCounter: { inc(n: number): void } | undefined;
 
   constructor(
     private readonly sourceOptions: IcecastSourceOptions,
@@ -60,6 +61,8 @@ export class RenditionOutput extends EventEmitter {
     private readonly metrics?: Metrics,
   ) {
     super();
+    // the labelled child once, not a label lookup per write on the hot path
+    this.bytesOutCounter = metrics?.bytesOut.labels({ mount: sourceOptions.mount });
   }
 
   get mount(): string {
@@ -90,7 +93,7 @@ export class RenditionOutput extends EventEmitter {
       this.waitingForSync = false;
     }
     this.bytesOut += unit.data.length;
-    this.metrics?.bytesOut.inc({ mount: this.mount }, unit.data.length);
+    this.bytesOutCounter?.inc(unit.data.length);
     const ok = src.write(unit.data);
     if (!ok && src.bufferedBytes > this.maxQueueBytes && !this.ending) {
       this.ending = true;

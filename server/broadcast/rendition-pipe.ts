@@ -115,6 +115,8 @@ export class FfmpegPipe extends RenditionPipe {
     super(plan, output);
     this.framer = this.newFramer();
     this.ffmpeg = this.spawn();
+    // one listener for the pipe's life: whichever ffmpeg is current gets resumed
+    output.on('drain', () => this.ffmpeg.stdout.resume());
   }
 
   /** For the output's reconnects. */
@@ -145,7 +147,6 @@ export class FfmpegPipe extends RenditionPipe {
       for (const unit of this.framer.push(chunk)) if (!this.output.write(unit)) ok = false;
       if (!ok) ff.stdout.pause();
     });
-    this.output.on('drain', () => ff.stdout.resume());
     ff.on('drain', () => this.emit('drain'));
     ff.on('exit', (exit: FfmpegExit) => {
       if (exit.clean || this.finishing || ff !== this.ffmpeg) return;
