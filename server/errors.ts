@@ -1,13 +1,18 @@
 // The one error catalogue. Every failure a person or an operator can see has a stable code here,
 // with the WebSocket close code and HTTP status it maps to and a line on how to fix it.
 // docs/errors.md is the same table for people; test/unit/errors.test.ts keeps the two in step.
-import type { CloseCode } from '../www/src/wire-contract.js';
+import type { CloseCode, EndReason } from '../www/src/wire-contract.js';
 
 export interface ErrorSpec {
   /** WebSocket close code sent to a broadcaster (one of the wire contract's). */
   readonly close: CloseCode;
   /** HTTP status for the same failure on an HTTP route. */
   readonly http: number;
+  /**
+   * The end reason a broadcast that fails with this code ends with (status `reason`); null for
+   * codes that refuse a request or a connection and never end a running broadcast.
+   */
+  readonly reason: EndReason | null;
   /** Default sentence for the person: what happened and what to do. */
   readonly message: string;
   /** For operators (docs/errors.md): how to fix it. */
@@ -16,183 +21,188 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   IW_ERR_PROTO_HELLO_TIMEOUT: {
-    close: 4400, http: 400,
+    close: 4400, http: 400, reason: 'protocol-error',
     message: 'No hello message arrived in time. The client must send its hello first; reload the page and try again.',
     fix: 'The client connected but never sent the webcast hello frame. Use a webcast-compatible client; raise limits.helloTimeoutMs for very slow links.',
   },
   IW_ERR_PROTO_EXPECTED_HELLO: {
-    close: 4400, http: 400,
+    close: 4400, http: 400, reason: 'protocol-error',
     message: 'The first message must be the hello (JSON text), not audio data. Update or fix the broadcasting client.',
     fix: 'The client sent binary data or another message before its hello. Fix the client to send {"type":"hello",...} first.',
   },
   IW_ERR_PROTO_BAD_MESSAGE: {
-    close: 4400, http: 400,
+    close: 4400, http: 400, reason: 'protocol-error',
     message: 'The broadcasting client sent a message icewire cannot read. Update or fix the client.',
     fix: 'A text frame was not JSON of the form {"type": "...", "data": {...}}, or a hello field had the wrong type.',
   },
   IW_ERR_PROTO_FRAME_TOO_LARGE: {
-    close: 4413, http: 413,
+    close: 4413, http: 413, reason: 'protocol-error',
     message: 'A chunk of media was too large. Use a shorter recording timeslice (e.g. 250 ms) or a lower bitrate.',
     fix: 'A WebSocket frame exceeded limits.maxFrameBytes. Clients should send MediaRecorder chunks with a short timeslice.',
   },
   IW_ERR_INGEST_UNSUPPORTED_MEDIA: {
-    close: 4415, http: 415,
+    close: 4415, http: 415, reason: 'invalid-media',
     message: 'This media type is not supported. Use a recent Chrome or Firefox; icewire accepts WebM (Opus, VP8, VP9) and Ogg/Opus.',
     fix: 'The hello mime is not one icewire can stream (audio/webm;codecs=opus, audio/ogg;codecs=opus, video/webm;codecs=vp8|vp9,opus).',
   },
   IW_ERR_INGEST_INVALID_MEDIA: {
-    close: 4415, http: 415,
+    close: 4415, http: 415, reason: 'invalid-media',
     message: 'The data sent is not valid WebM/Ogg media. Reload the page and try again; if it keeps happening, try another browser.',
     fix: 'The first bytes were not a WebM/Ogg header, or ffmpeg could not parse the stream. Check the client sends MediaRecorder output unmodified.',
   },
   IW_ERR_AUTH_FAILED: {
-    close: 4401, http: 401,
+    close: 4401, http: 401, reason: null,
     message: 'Wrong user name or password. Check them and try again.',
     fix: 'The broadcaster name/password did not match a broadcaster in the config. Reset it with `icewire hash-password`.',
   },
   IW_ERR_AUTH_RATE_LIMITED: {
-    close: 4429, http: 429,
+    close: 4429, http: 429, reason: null,
     message: 'Too many failed logins from your address. Wait a few minutes, then try again with the right password.',
     fix: 'Failed logins from this address exceeded limits.maxFailedLogins within limits.failedLoginWindowMs.',
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
-    close: 4403, http: 403,
+    close: 4403, http: 403, reason: null,
     message: 'This page is not allowed to broadcast here. Open the broadcast page from the station\'s own address.',
     fix: 'The WebSocket Origin is not in allowedOrigins (nor the daemon\'s own host or publicUrl). Add the page\'s origin to allowedOrigins.',
   },
   IW_ERR_MOUNT_FORBIDDEN: {
-    close: 4403, http: 403,
+    close: 4403, http: 403, reason: null,
     message: 'You are not allowed to broadcast on this mount. Pick one of your mounts, or ask the station to add it to your account.',
     fix: 'The broadcaster\'s `mounts` list does not include this station mount.',
   },
   IW_ERR_MOUNT_UNKNOWN: {
-    close: 4403, http: 404,
+    close: 4403, http: 404, reason: null,
     message: 'There is no such station mount. Check the name or pick one from the list.',
     fix: 'The station mount in /ws/<mount> is not configured under `mounts`, or is not a valid name (letters, digits, . _ -).',
   },
   IW_ERR_MOUNT_BUSY: {
-    close: 4409, http: 409,
+    close: 4409, http: 409, reason: 'icecast-busy',
     message: 'Someone is already live on this mount. Wait until they stop, or pick another mount.',
     fix: 'A broadcast is already running on this station mount, here or (for Icecast "Mountpoint in use") from another source.',
   },
   IW_ERR_LIMIT_BROADCASTS: {
-    close: 4429, http: 429,
+    close: 4429, http: 429, reason: null,
     message: 'The server is at its limit of live broadcasts. Try again later.',
     fix: 'limits.maxBroadcasts broadcasts are live. Raise it if the machine has room.',
   },
   IW_ERR_LIMIT_CONNECTIONS: {
-    close: 4429, http: 429,
+    close: 4429, http: 429, reason: null,
     message: 'Too many connections from your address. Close other broadcast tabs and try again.',
     fix: 'One address has more than limits.maxConnectionsPerAddress open WebSockets. Behind a proxy, set trustProxy so the real client address is used.',
   },
   IW_ERR_ICECAST_AUTH: {
-    close: 4401, http: 502,
+    close: 4401, http: 502, reason: 'icecast-auth',
     message: 'Icecast refused the source password. Check the mount\'s source password and try again.',
     fix: 'Icecast answered 401. In accounts mode fix icecast.sourcePassword(File); in passthrough mode the broadcaster typed a wrong password.',
   },
   IW_ERR_ICECAST_MOUNT_IN_USE: {
-    close: 4409, http: 409,
+    close: 4409, http: 409, reason: 'icecast-busy',
     message: 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.',
     fix: 'Icecast answered 403 Mountpoint in use: another source client is connected to that Icecast mount.',
   },
   IW_ERR_ICECAST_LIMIT: {
-    close: 4502, http: 502,
+    close: 4502, http: 502, reason: 'icecast-refused',
     message: 'The Icecast server is full (too many sources). Try again later or ask the station.',
     fix: 'Icecast answered 403 too many sources connected. Raise <sources> under <limits> in icecast.xml.',
   },
   IW_ERR_ICECAST_REFUSED: {
-    close: 4502, http: 502,
+    close: 4502, http: 502, reason: 'icecast-refused',
     message: 'The Icecast server refused the stream. The station\'s operator has been told; try again later.',
     fix: 'Icecast answered with an unexpected status; the log has it. Check the mount\'s settings in icecast.xml.',
   },
   IW_ERR_ICECAST_UNREACHABLE: {
-    close: 4502, http: 502,
+    close: 4502, http: 502, reason: 'icecast-unreachable',
     message: 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.',
     fix: 'Connecting to icecast.url failed (refused, timed out or dropped). Check Icecast is running and icecast.url is right.',
   },
   IW_ERR_PIPELINE_FAILED: {
-    close: 1011, http: 500,
+    close: 1011, http: 500, reason: 'ffmpeg-failed',
     message: 'The server\'s audio/video encoder stopped unexpectedly. Press Go live to start again.',
     fix: 'ffmpeg exited with an error; the log has its last stderr lines. Check the ffmpeg binary and the rendition formats.',
   },
   IW_ERR_INGEST_TOO_SLOW: {
-    close: 4408, http: 503,
+    close: 4408, http: 503, reason: 'ingest-too-slow',
     message: 'The server could not keep up with your stream. Check your connection or lower the quality, then go live again.',
     fix: 'A bounded queue between the broadcaster and Icecast filled up (ffmpeg or Icecast not reading fast enough).',
   },
   IW_ERR_ICECAST_LOST: {
-    close: 4502, http: 502,
+    close: 4502, http: 502, reason: 'icecast-lost',
     message: 'The connection to the Icecast server was lost. Press Go live to start again.',
     fix: 'Icecast closed the source connection mid-stream (restart, source-timeout, or an admin kicked the source).',
   },
   IW_ERR_RESUMED_ELSEWHERE: {
-    close: 4409, http: 409,
+    close: 4409, http: 409, reason: null,
     message: 'Your broadcast continued from another connection (another tab or device). This page is no longer sending.',
     fix: 'A newer connection presented this broadcast\'s resume token and took it over; the older one is closed.',
   },
   IW_ERR_INGEST_IDLE: {
-    close: 4408, http: 408,
+    close: 4408, http: 408, reason: 'idle-timeout',
     message: 'No audio arrived from your browser for a while, so the broadcast was ended. Press Go live to start again.',
     fix: 'A connected broadcaster sent no media for limits.idleTimeoutMs (a stuck recorder or a half-dead connection).',
   },
   IW_ERR_KICKED: {
-    close: 4403, http: 403,
+    close: 4403, http: 403, reason: 'kicked',
     message: 'The station ended your broadcast.',
     fix: 'A station manager ended the broadcast through the manager API (POST /api/admin/broadcasts/<mount>/end); the reason they gave is shown to the broadcaster.',
   },
   IW_ERR_ADMIN_AUTH: {
-    close: 4401, http: 401,
+    close: 4401, http: 401, reason: null,
     message: 'The manager token is missing or wrong.',
     fix: 'Send Authorization: Bearer <admin.token> (admin.token, admin.tokenFile or ICEWIRE_ADMIN_TOKEN).',
   },
   IW_ERR_ADMIN_DISABLED: {
-    close: 4403, http: 404,
+    close: 4403, http: 404, reason: null,
     message: 'The manager API is not enabled on this server.',
     fix: 'Set admin.tokenFile (or admin.token, or ICEWIRE_ADMIN_TOKEN) to enable /api/admin.',
   },
   IW_ERR_NOT_FOUND: {
-    close: 4404, http: 404,
+    close: 4404, http: 404, reason: null,
     message: 'There is nothing at this address.',
     fix: 'An unknown path or a broadcast that is not live.',
   },
   IW_ERR_SHUTTING_DOWN: {
-    close: 1001, http: 503,
+    close: 1001, http: 503, reason: 'shutdown',
     message: 'The server is restarting. Wait a moment, then go live again.',
     fix: 'The daemon received SIGTERM/SIGINT and ended every broadcast cleanly.',
   },
   IW_ERR_AUTH_REQUIRED: {
-    close: 4401, http: 401,
+    close: 4401, http: 401, reason: null,
     message: 'Log in first (your session may have expired).',
     fix: 'An /api/recordings request had no Authorization: Bearer token, or its token is unknown or older than 12 hours (or the daemon restarted). Log in again with POST /api/login.',
   },
   IW_ERR_RECORDING_FORBIDDEN: {
-    close: 4403, http: 403,
+    close: 4403, http: 403, reason: null,
     message: 'This recording belongs to someone else.',
     fix: 'A broadcaster asked for a recording whose sidecar (<file>.json) names another broadcaster, or has no sidecar. Each broadcaster may download only their own shows.',
   },
   IW_ERR_RECORDING_BAD_NAME: {
-    close: 4400, http: 400,
+    close: 4400, http: 400, reason: null,
     message: 'That is not the name of a recording. Pick one from your list of recordings.',
     fix: 'The path was not /api/recordings/<station-mount>/<start time>.<ogg|webm> (see docs/recordings.md); names are checked strictly, so encoded slashes and .. are refused.',
   },
   IW_ERR_HTTP_BAD_REQUEST: {
-    close: 4400, http: 400,
+    close: 4400, http: 400, reason: null,
     message: 'The request was malformed.',
     fix: 'An HTTP API request had a body that is not the expected JSON (e.g. POST /api/login needs {"user": "...", "password": "..."} with Content-Type: application/json, under 8 KiB).',
   },
   IW_ERR_INTERNAL: {
-    close: 1011, http: 500,
+    close: 1011, http: 500, reason: 'internal',
     message: 'Something went wrong on the server. Try again; if it keeps happening, tell the station.',
     fix: 'An unexpected error; the log has the stack trace. Please report it.',
   },
   IW_ERR_CONFIG_INVALID: {
-    close: 1011, http: 500,
+    close: 1011, http: 500, reason: null,
     message: 'The server is misconfigured.',
     fix: 'The config file failed validation; the message names the key. Run `icewire check-config FILE`.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The end reason for a broadcast that fails with `code` (a code that ends none is an internal error). */
+export function endReasonFor(code: ErrorCode): EndReason {
+  return ERRORS[code].reason ?? 'internal';
+}
 
 export class IcewireError extends Error {
   readonly code: ErrorCode;

@@ -8,7 +8,7 @@
 // stream. Each rendition's Icecast connection reconnects by itself (RenditionOutput).
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { IcewireError, type ErrorCode } from '../errors.js';
+import { endReasonFor, IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
 import type { Metrics } from '../metrics.js';
@@ -26,31 +26,6 @@ import { END_REASONS, type BroadcastState, type EndReason, type RenditionStatus,
 export { END_REASONS, type BroadcastState, type EndReason, type RenditionStatus };
 /** A status frame's data (the wire contract). */
 export type BroadcastStatus = StatusData;
-
-/** The end reason a person sees for an error code. Pure. */
-export function reasonForCode(code: ErrorCode): EndReason {
-  switch (code) {
-    case 'IW_ERR_ICECAST_AUTH': return 'icecast-auth';
-    case 'IW_ERR_ICECAST_MOUNT_IN_USE':
-    case 'IW_ERR_MOUNT_BUSY': return 'icecast-busy';
-    case 'IW_ERR_ICECAST_UNREACHABLE': return 'icecast-unreachable';
-    case 'IW_ERR_ICECAST_LIMIT':
-    case 'IW_ERR_ICECAST_REFUSED': return 'icecast-refused';
-    case 'IW_ERR_ICECAST_LOST': return 'icecast-lost';
-    case 'IW_ERR_PIPELINE_FAILED': return 'ffmpeg-failed';
-    case 'IW_ERR_INGEST_INVALID_MEDIA':
-    case 'IW_ERR_INGEST_UNSUPPORTED_MEDIA': return 'invalid-media';
-    case 'IW_ERR_INGEST_TOO_SLOW': return 'ingest-too-slow';
-    case 'IW_ERR_INGEST_IDLE': return 'idle-timeout';
-    case 'IW_ERR_SHUTTING_DOWN': return 'shutdown';
-    case 'IW_ERR_KICKED': return 'kicked';
-    case 'IW_ERR_PROTO_BAD_MESSAGE':
-    case 'IW_ERR_PROTO_EXPECTED_HELLO':
-    case 'IW_ERR_PROTO_FRAME_TOO_LARGE':
-    case 'IW_ERR_PROTO_HELLO_TIMEOUT': return 'protocol-error';
-    default: return 'internal';
-  }
-}
 
 /** The connection side of a broadcast (the WebSocket). */
 export interface BroadcastSink {
@@ -483,7 +458,7 @@ export class Broadcast extends EventEmitter {
   /** End because something went wrong: the person is told, then the pipeline is torn down. */
   fail(err: IcewireError): void {
     if (this.ending) return;
-    const reason = reasonForCode(err.code);
+    const reason = endReasonFor(err.code);
     const level = reason === 'ffmpeg-failed' || reason === 'icecast-refused' || reason === 'internal' ? 'error' : 'warn';
     this.log.log(level, 'broadcast failed', { code: err.code, reason, detail: err.detail });
     void this.end(reason, err);
