@@ -2,13 +2,14 @@
 // Unknown keys are errors everywhere (strictObject), so a typo never silently does nothing.
 import { z } from 'zod';
 import { STATION_MOUNT_RE } from '../../www/src/wire-contract.js';
+import { RENDITION_FORMATS, type RenditionFormat } from '../pipeline/rendition-kinds.js';
 
 // The wire contract owns the pattern (the page checks names with it too); config users read it here.
 export { STATION_MOUNT_RE };
 export const ICECAST_MOUNT_RE = /^\/[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/;
 
-export const RENDITION_FORMATS = ['ogg-opus', 'ogg-vorbis', 'mp3', 'webm'] as const;
-export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
+// The rendition kinds table owns the formats: a new format is a row there, and the config accepts it.
+export { RENDITION_FORMATS, type RenditionFormat };
 
 // Credentials in a URL would end up in logs, /api/info and check-config output; they belong in the
 // *Password(File) keys, which are redacted everywhere.
