@@ -1,0 +1,81 @@
+// Secrets in the config: from ICEWIRE_* environment variables, inline values or `*File` keys (read
+// bounded, a trailing newline dropped). Messages name keys and files, never what was read.
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { ConfigIssue } from './issues.js';
+
+/** A secret file bigger than this is surely the wrong file (and must not be slurped whole). */
+const MAX_SECRET_FILE_BYTES = 4096;
+
+/** A secret file's contents, trailing newline(s) removed; or an issue message. */
+function readSecretFile(file: string, baseDir: string): { value: string } | { error: string } {
+  const abs = resolvePath(baseDir, file);
+  let fd: number;
+  try {
+    fd = openSync(abs, 'r');
+  } catch (err) {
+    return { error: `cannot read ${abs}: ${fsReason(err)}` };
+  }
+  try {
+    // fstat + bounded read: a path pointing at /dev/zero or a log file must not hang or eat memory
+    const st = fstatSync(fd);
+    if (st.isDirectory()) return { error: `${abs} is a directory, not a file` };
+    const buf = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let len = 0;
+    for (;;) {
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n === 0) break;
+      len += n;
+      if (len > MAX_SECRET_FILE_BYTES) return { error: `${abs} is larger than ${MAX_SECRET_FILE_BYTES} bytes; is it the right file?` };
+    }
+    const value = buf.subarray(0, len).toString('utf8').replace(/(\r?\n)+$/, '');
+    if (value.length === 0) return { error: `${abs} is empty; put the password on the first line` };
+    return { value };
+  } catch (err) {
+    return { error: `cannot read ${abs}: ${fsReason(err)}` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT': return 'no such file';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied (the daemon\'s user must be able to read it)';
+    case 'EISDIR': return 'it is a directory, not a file';
+    case 'ENOTDIR': return 'a part of the path is not a directory';
+    default: return code ?? (err instanceof Error ? err.message : String(err));
+  }
+}
+
+interface SecretSpec {
+  /** Config key of the inline value, e.g. `sourcePassword`; the file key is this + `File`. */
+  key: 'sourcePassword' | 'adminPassword' | 'token';
+  envName: string;
+}
+
+/**
+ * Precedence: env var (if set and non-empty) > inline value > file. The env var wins so that a
+ * deployment (systemd `Environment=`, a container) can override a packaged config without editing
+ * it; when it is set the file is not read at all, so the file may be absent.
+ */
+export function resolveSecret(
+  section: Readonly<Record<string, unknown>>, spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string, issues: ConfigIssue[],
+  sectionName = 'icecast',
+): { value: string | undefined; failed: boolean } {
+  const fromEnv = env[spec.envName];
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, failed: false };
+  const inline = section[spec.key];
+  if (typeof inline === 'string') return { value: inline, failed: false };
+  const fileKey = `${spec.key}File`;
+  const file = section[fileKey];
+  if (typeof file !== 'string') return { value: undefined, failed: false };
+  const got = readSecretFile(file, baseDir);
+  if ('error' in got) {
+    issues.push({ path: `${sectionName}.${fileKey}`, message: got.error });
+    return { value: undefined, failed: true };
+  }
+  return { value: got.value, failed: false };
+}
