@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { parseConfig } from './config/load.js';
 import { createDaemon } from './daemon.js';
 import { freePort, startIcecast } from './icecast/managed-icecast.js';
-import { hashPassword } from './ingest/password-hash.js';
+import { hashPassword } from './auth/password-hash.js';
 import { createLogger } from './log.js';
 
 async function main(): Promise<void> {

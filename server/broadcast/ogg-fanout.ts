@@ -4,7 +4,7 @@
 // cleanly finished chain carries each new title in its OpusTags, FACTS.md).
 import { randomInt } from 'node:crypto';
 import { OggOpusWriter } from '../pipeline/ogg-opus-writer.js';
-import type { RenditionPipe } from './rendition-pipe.js';
+import type { Rendition } from './rendition-pipe.js';
 
 /** What receives the broadcast's Opus packets (the Ogg fan-outs, the show recorder). */
 export interface OpusConsumer {
@@ -51,7 +51,7 @@ export class OggFanout implements OpusConsumer {
   private writer: OggOpusWriter | undefined;
   private tags: StreamTags = {};
 
-  constructor(private readonly targets: readonly RenditionPipe[]) {}
+  constructor(private readonly targets: readonly Rendition[]) {}
 
   get started(): boolean {
     return this.writer !== undefined;

@@ -3,21 +3,19 @@
 // close code (or HTTP answer); afterwards the canary's listener has one uninterrupted valid
 // stream, no ffmpeg is left, and the daemon's RSS stayed under a stated bound.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, type Recording } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
-import { ALL_LOG_LINES, secret } from '../helpers/stack.js';
+import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { secret } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
-import { PACKAGE_ROOT } from '../../server/paths.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 
 /** The stated bound: the daemon process stays under this RSS through the whole suite. */
 /** (Measured here: ~60 MB idle, ~210 MB at the peak of 1000 sockets and concurrent scrypt logins.) */
@@ -46,10 +44,9 @@ function childPids(pid: number): number[] {
 describe('hostile input while a canary broadcast streams', function () {
   this.timeout(180000);
   let icecast: ManagedIcecast;
-  let daemon: ChildProcess;
+  let daemon: DaemonProcess;
   let base = '';
   let wsBase = '';
-  let out = '';
   let canary: WebcastClient;
   let canaryStreaming: Promise<number>;
   let listener: Recording;
@@ -66,7 +63,6 @@ describe('hostile input while a canary broadcast streams', function () {
 
   before(async () => {
     icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
-    const dir = mkdtempSync(join(tmpdir(), 'icewire-hostile-'));
     const mounts: Record<string, unknown> = { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } };
     for (let i = 1; i <= 70; i++) mounts[`c${i}`] = { renditions: [{ mount: `/c${i}.ogg`, format: 'ogg-opus' }] };
     mounts.m8 = { renditions: [{ mount: '/m8.ogg', format: 'ogg-opus' }] };
@@ -84,16 +80,10 @@ describe('hostile input while a canary broadcast streams', function () {
         maxFailedLogins: MAX_FAILED_LOGINS, maxBroadcasts: 20, idleTimeoutMs: 3000, reconnectGraceMs: 2000,
       },
     };
-    // YAML is a superset of JSON
-    writeFileSync(join(dir, 'icewire.yaml'), JSON.stringify(config, null, 2));
-    daemon = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'server', 'main.js'), 'serve', '--config', join(dir, 'icewire.yaml')], {
-      env: { ...process.env, ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword },
-    });
-    daemon.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    daemon.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    base = await waitFor('the daemon', () => /"url":"(http:\/\/[^"]+)\/"/.exec(out)?.[1], 10000);
-    wsBase = `${base.replace('http', 'ws')}/ws/`;
-    rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.pid!)); }, 100);
+    daemon = await spawnDaemon({ config, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
+    base = daemon.url;
+    wsBase = daemon.wsBase;
+    rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.child.pid!)); }, 100);
 
     canary = new WebcastClient(`${wsBase}live`, { headers: { 'X-Forwarded-For': '192.0.2.1' } });
     await canary.opened;
@@ -108,11 +98,7 @@ describe('hostile input while a canary broadcast streams', function () {
     clearInterval(rssTimer);
     canary?.close();
     listener?.stop();
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon.once('exit', r));
-    }
-    ALL_LOG_LINES.push(...out.split('\n'));
+    await daemon?.stop();
     await icecast?.stop();
   });
 
@@ -343,6 +329,6 @@ describe('hostile input while a canary broadcast streams', function () {
 
   it(`the daemon stayed under ${RSS_BOUND_MB} MB RSS and left no ffmpeg running`, async () => {
     assert.ok(maxRss > 0 && maxRss < RSS_BOUND_MB, `max RSS ${maxRss.toFixed(0)} MB`);
-    await waitFor('no children', () => childPids(daemon.pid!).length === 0, 15000);
+    await waitFor('no children', () => childPids(daemon.child.pid!).length === 0, 15000);
   });
 });

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { parseConfig } from '../../server/config/load.js';
 import type { Config } from '../../server/config/schema.js';
-import { ConnectionCounter, FailedLoginLimiter } from '../../server/ingest/address-limits.js';
-import { clientAddress, originAllowed } from '../../server/ingest/ingest-server.js';
+import { clientAddress, originAllowed } from '../../server/auth/auth-gate.js';
+import { FailedLoginLimiter } from '../../server/auth/login-limiter.js';
+import { ConnectionCounter } from '../../server/ingest/address-limits.js';
 
 type OriginCfg = Pick<Config, 'allowedOrigins' | 'publicUrl'>;
 const NONE: OriginCfg = { allowedOrigins: [], publicUrl: undefined };
