@@ -5,27 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createLogger, type Logger } from '../../server/log.js';
 import { WebmDemuxer } from '../../server/pipeline/webm-demuxer.js';
 import { RecordingFile } from '../../server/recorder/recording-file.js';
 import { parseRecordingMeta, RECORDING_FILE_RE, recordingFileName, recordingStem } from '../../server/recorder/recording-names.js';
 import { createShowRecorder, type ArchiveRecorder } from '../../server/recorder/show-recorder.js';
 import { audioPacketHashes, fixture, probe } from '../helpers/media.js';
 import { oggPages } from '../helpers/ogg-pages.js';
-
-function captureLogger(): { logger: Logger; lines: () => { level: string; message: string; [k: string]: unknown }[] } {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      raw.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', json: true, console: false, transports: [new winston.transports.Stream({ stream: sink })] });
-  return { logger, lines: () => raw.map((l) => JSON.parse(l) as { level: string; message: string }) };
-}
+import { captureLogger } from '../helpers/log-capture.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'icewire-rec-'));
