@@ -2,9 +2,9 @@
 // of the state machine, grace expiry, resume, Icecast loss and give-up, stop while reconnecting,
 // the idle and stall watchdogs, silence for gaps and "now playing". No process, no socket.
 import assert from 'node:assert/strict';
-import { Broadcast, type BroadcastDeps } from '../../server/broadcast/broadcast.js';
+import { Broadcast, type BroadcastDeps, type EndReason } from '../../server/broadcast/broadcast.js';
 import type { StationPlan } from '../../server/broadcast/station-plan.js';
-import { IcewireError } from '../../server/errors.js';
+import { IcewireError, type ErrorCode } from '../../server/errors.js';
 import { parseMime, type InputMedia } from '../../server/pipeline/media-type.js';
 import type { RenditionPlan } from '../../server/pipeline/rendition-kinds.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -70,6 +70,20 @@ function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: Fa
   };
 }
 
+/** A broadcast that went live (every rendition accepted). */
+async function onAir(opts: Parameters<typeof rig>[0] = {}): Promise<Rig> {
+  const r = rig(opts);
+  await r.goLive();
+  return r;
+}
+
+/** The broadcast ends with `reason`, and its page is told `code`. */
+async function ended(r: Rig, reason: EndReason, code: ErrorCode): Promise<void> {
+  await r.b.whenEnded();
+  assert.equal(r.b.lifecycle.reason, reason);
+  assert.equal(r.sink.closed?.err?.code, code);
+}
+
 /** Send the upload's header and `seconds` of audio at once. */
 function stream(r: Rig, seconds: number): void {
   r.b.write(r.upload.header());
@@ -132,8 +146,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
 
   describe('the broadcaster drops', () => {
     it('live -> reconnecting, silence fills the stream, and after the grace period -> ended(connection-lost)', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       stream(r, 2);
       const before = r.part().bytesWritten;
       r.b.detach(r.sink);
@@ -151,8 +164,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('resume within the grace period: reconnecting -> live, the same broadcast, grace cancelled', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       stream(r, 1);
       const since = r.sink.last!.since;
       r.b.detach(r.sink);
@@ -178,8 +190,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('a second connection taking over a still-open one: the old one is told IW_ERR_RESUMED_ELSEWHERE', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       const other = new FakeSink();
       r.b.attach(other, OGG);
       assert.equal(r.sink.closed?.err?.code, 'IW_ERR_RESUMED_ELSEWHERE');
@@ -190,8 +201,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('stop while reconnecting: -> ending -> ended(stopped) at once, no connection-lost later', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       stream(r, 1);
       r.b.detach(r.sink);
       await r.clock.advance(1000);
@@ -207,8 +217,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('stop while away: end() during the grace period ends it with that reason and cancels the grace timer', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       r.b.detach(r.sink);
       await r.b.end('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'));
       assert.equal(r.b.lifecycle.reason, 'shutdown');
@@ -218,8 +227,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
 
   describe('Icecast comes and goes', () => {
     it('a rendition reconnecting: live -> reconnecting -> live, and the title is sent again to the new source', async () => {
-      const r = rig({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }] });
-      await r.goLive();
+      const r = await onAir({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }] });
       r.b.setMetadata({ title: 'Song', artist: 'Band' });
       await r.clock.advance(0);
       assert.deepEqual(r.titles, [{ mount: '/live.mp3', title: 'Band - Song' }]);
@@ -236,21 +244,17 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('Icecast gone for good: the output gives up -> ended(icecast-lost), the broadcaster told IW_ERR_ICECAST_LOST', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       r.part().lose();
       r.part().fail(new IcewireError('IW_ERR_ICECAST_LOST', { detail: 'gave up after 9 attempts' }));
-      await r.b.whenEnded();
-      assert.equal(r.b.lifecycle.reason, 'icecast-lost');
-      assert.equal(r.sink.closed?.err?.code, 'IW_ERR_ICECAST_LOST');
+      await ended(r, 'icecast-lost', 'IW_ERR_ICECAST_LOST');
       const failed = r.lines().find((l) => l.message === 'broadcast failed')!;
       assert.equal(failed.code, 'IW_ERR_ICECAST_LOST');
       assert.equal(failed.level, 'warn');
     });
 
     it('broadcaster away and Icecast reconnecting at once: live only when both are back', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       r.b.detach(r.sink);
       r.part().lose();
       const back = new FakeSink();
@@ -263,8 +267,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
 
   describe('watchdogs', () => {
     it('no media from an attached broadcaster: silence after 2.5 s, then ended(idle-timeout)', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       stream(r, 1);
       const before = r.part().bytesWritten;
       await r.clock.advance(2000);
@@ -273,14 +276,11 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       assert.ok(r.lines().some((l) => l.message === 'no media from the broadcaster; filling with silence'));
       assert.ok(r.part().bytesWritten > before, 'silence fills the gap');
       await r.clock.advance(IDLE_MS);
-      await r.b.whenEnded();
-      assert.equal(r.b.lifecycle.reason, 'idle-timeout');
-      assert.equal(r.sink.closed?.err?.code, 'IW_ERR_INGEST_IDLE');
+      await ended(r, 'idle-timeout', 'IW_ERR_INGEST_IDLE');
     });
 
     it('a stalled upload that flows again: the late audio the silence stood in for is dropped', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       stream(r, 1);
       await r.clock.advance(4000); // silence since t=0 (the last media), written from t≈2.5 s
       const packetsBefore = countPackets(r.part());
@@ -292,8 +292,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('a rendition that stops reading: the socket pauses, drain resumes it; paused too long -> ended(ingest-too-slow)', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       r.b.write(r.upload.header());
       let drains = 0;
       r.b.on('drain', () => drains++);
@@ -305,25 +304,19 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       r.part().needsDrain = true;
       r.b.write(r.upload.audio(5));
       await r.clock.advance(STALL_MS + 1000);
-      await r.b.whenEnded();
-      assert.equal(r.b.lifecycle.reason, 'ingest-too-slow');
-      assert.equal(r.sink.closed?.err?.code, 'IW_ERR_INGEST_TOO_SLOW');
+      await ended(r, 'ingest-too-slow', 'IW_ERR_INGEST_TOO_SLOW');
     });
 
     it('bytes that are not Ogg/Opus end it with invalid-media', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       r.b.write(Buffer.from('this is not an Ogg stream at all'));
-      await r.b.whenEnded();
-      assert.equal(r.b.lifecycle.reason, 'invalid-media');
-      assert.equal(r.sink.closed?.err?.code, 'IW_ERR_INGEST_INVALID_MEDIA');
+      await ended(r, 'invalid-media', 'IW_ERR_INGEST_INVALID_MEDIA');
     });
   });
 
   describe('after the end', () => {
     it('nothing moves it again: write, attach, detach, metadata and a second end are no-ops', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       await r.b.end('kicked', new IcewireError('IW_ERR_KICKED'));
       const frames = r.sink.statuses.length;
       assert.equal(r.b.write(r.upload.header()), true);
@@ -342,8 +335,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
   describe('now playing', () => {
     it('a flood of titles costs Icecast one request at a time per mount, and the last title wins', async () => {
       let answered = 0;
-      const r = rig({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }], titleOk: () => { answered++; return true; } });
-      await r.goLive();
+      const r = await onAir({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }], titleOk: () => { answered++; return true; } });
       for (let i = 1; i <= 20; i++) r.b.setMetadata({ title: `Song ${i}` });
       await r.clock.advance(0);
       assert.ok(r.titles.length <= 3, `${r.titles.length} requests for 20 titles`);
@@ -353,8 +345,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('a title Icecast does not take yet is retried with backoff, at most 5 times', async () => {
-      const r = rig({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }], titleOk: () => false });
-      await r.goLive();
+      const r = await onAir({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }], titleOk: () => false });
       r.b.setMetadata({ title: 'Later' });
       await r.clock.advance(0);
       assert.equal(r.titles.length, 1);
@@ -366,8 +357,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     });
 
     it('Ogg/Opus mounts get the title in the stream itself (a new chain), not by URL', async () => {
-      const r = rig();
-      await r.goLive();
+      const r = await onAir();
       stream(r, 1);
       r.b.setMetadata({ title: 'Chained' });
       await r.clock.advance(0);
