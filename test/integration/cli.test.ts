@@ -95,12 +95,14 @@ describe('icewire CLI', function () {
 describe('SIGHUP reloads the config without touching live broadcasts', function () {
   this.timeout(60000);
   let icecast: ManagedIcecast;
+  before(async () => {
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+  });
   after(async () => {
     await icecast?.stop();
   });
 
   it('adds a broadcaster and a mount; a broken file is refused and the old config kept', async () => {
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
     const alice = { name: 'alice', password: secret() };
     const carol = { name: 'carol', password: secret() };
     const base = {

@@ -216,13 +216,15 @@ describe('show recordings (real icecast2)', function () {
 
 describe('show recordings: SIGTERM mid-show (the daemon as a process)', function () {
   this.timeout(60000);
-  let icecast: ManagedIcecast | undefined;
+  let icecast: ManagedIcecast;
+  before(async () => {
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+  });
   after(async () => {
     await icecast?.stop();
   });
 
   it('the file is finished: valid, ends with an end-of-stream page, and as long as the show', async () => {
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
     const dir = mkdtempSync(join(tmpdir(), 'icewire-recordings-'));
     const alice = { name: 'alice', password: secret() };
     const daemon = await spawnDaemon({
