@@ -28,7 +28,11 @@ export interface ShowRecorderOptions {
   readonly user: string;
   /** A video broadcast: record the raw WebM instead of the Opus packets. */
   readonly video: boolean;
-  /** Start a new file after this much (media time for audio, wall-clock time for video). */
+  /**
+   * Start a new file after this much wall-clock time. Never media time: a client's timestamps are
+   * its own claim (a packet may say it lasts 120 ms and arrive in a microsecond), so a split on
+   * them would let input that runs ahead of the clock make a file per packet.
+   */
   readonly segmentMs?: number | undefined;
   readonly logger: Logger;
   /** Evaluated at finish(): false deletes what was recorded (e.g. the broadcast never went live). */
@@ -162,6 +166,8 @@ abstract class BaseRecorder implements ArchiveRecorder {
 class OggRecorder extends BaseRecorder {
   private opusHead: Buffer | undefined;
   private writer: OggOpusWriter | undefined;
+  /** now() when the current file started. */
+  private segmentStart = 0;
 
   constructor(opts: ShowRecorderOptions) {
     super(opts, 'ogg-opus');
@@ -180,8 +186,7 @@ class OggRecorder extends BaseRecorder {
   packet(data: Buffer): boolean {
     try {
       if (!this.writable() || this.writer === undefined) return true;
-      const segmentMs = this.opts.segmentMs;
-      if (segmentMs !== undefined && this.mediaMs(OggOpusWriter.opusPacketSamples(data)) >= segmentMs) {
+      if (this.segmentDue()) {
         // this packet ends the segment: it rides on the end page, the next file starts afresh
         this.file!.write(this.writer.end(data), true);
         this.writer = undefined;
@@ -199,8 +204,7 @@ class OggRecorder extends BaseRecorder {
   silence(ms: number): void {
     try {
       if (!this.writable() || this.writer === undefined) return;
-      const segmentMs = this.opts.segmentMs;
-      if (segmentMs !== undefined && this.mediaMs(0) >= segmentMs) {
+      if (this.segmentDue()) {
         this.closeFile();
         this.newSegment();
         if (!this.writable() || this.writer === undefined) return;
@@ -221,14 +225,14 @@ class OggRecorder extends BaseRecorder {
     return w !== undefined && !w.ended ? w.end() : undefined;
   }
 
-  /** Media time of the current file in ms, plus `extraSamples` (48 kHz). */
-  private mediaMs(extraSamples: number): number {
-    const w = this.writer!;
-    return (w.granulePosition + extraSamples - w.head.preSkip) / 48;
+  /** The current file has run for segmentMs of wall-clock time. */
+  private segmentDue(): boolean {
+    return this.opts.segmentMs !== undefined && this.now() - this.segmentStart >= this.opts.segmentMs;
   }
 
   private newSegment(): void {
     if (!this.openFile()) return;
+    this.segmentStart = this.now();
     const writer = new OggOpusWriter({
       serial: randomInt(1, 0xffffffff),
       opusHead: this.opusHead!,

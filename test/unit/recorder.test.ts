@@ -14,6 +14,7 @@ import { parseRecordingMeta, RECORDING_FILE_RE, recordingFileName, recordingStem
 import { createShowRecorder, type ArchiveRecorder } from '../../server/recorder/show-recorder.js';
 import { audioPacketHashes, fixture, probe } from '../helpers/media.js';
 import { oggPages } from '../helpers/ogg-pages.js';
+import { RUNAWAY_PACKET, RUNAWAY_PACKET_MS, runawayOpusHead, runawayStream } from '../helpers/runaway-opus.js';
 
 function captureLogger(): { logger: Logger; lines: () => { level: string; message: string; [k: string]: unknown }[] } {
   const raw: string[] = [];
@@ -167,11 +168,38 @@ describe('show recorder: audio (Ogg/Opus from the broadcaster\'s packets)', func
   it('names taken in the same second get -1, -2 (never overwritten)', async () => {
     const dir = tmp();
     const { head, packets } = opusOf(await fixture('audio-webm', 6));
-    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, segmentMs: 500, logger: captureLogger().logger, now: () => T0 });
+    const clock = { t: T0 }; // 14:30:05.250
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, segmentMs: 300, logger: captureLogger().logger, now: () => clock.t });
     r.start(head);
-    feed(r, packets.slice(0, 75), { t: 0 }); // 1.5 s: 3 files in one "second"
+    feed(r, packets.slice(0, 35), clock); // 0.7 s: 3 files in one second
     await r.finish();
     assert.deepEqual(recordings(join(dir, 'live')).map((f) => f.slice(f.lastIndexOf('/') + 1)), ['2026-11-21T14-30-05Z-1.ogg', '2026-11-21T14-30-05Z-2.ogg', '2026-11-21T14-30-05Z.ogg']);
+  });
+
+  it('segments follow the wall clock, not the media time the client claims (runaway input makes one file)', async () => {
+    const dir = tmp();
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, segmentMs: 60000, logger: captureLogger().logger, now: () => clock.t });
+    const { chunks, claimedSeconds } = runawayStream('webm', 1 << 20);
+    const demuxer = new WebmDemuxer();
+    let packets = 0;
+    // ~1 MiB over 10 s of wall clock, claiming hours
+    for (const chunk of chunks) {
+      for (const e of demuxer.push(chunk)) {
+        if (e.type === 'tracks') r.start(e.tracks[0]!.codecPrivate!);
+        if (e.type === 'frame') { assert.equal(r.packet(e.data), true); packets++; }
+      }
+      clock.t += 10000 / chunks.length;
+    }
+    await r.finish();
+    assert.ok(claimedSeconds > 2 * 3600 && packets * RUNAWAY_PACKET_MS / 1000 === claimedSeconds, `claims ${claimedSeconds} s in ${packets} packets`);
+    assert.equal(recordings(join(dir, 'live')).length, 1, 'one file for 10 s of wall clock');
+    // and wall-clock time does split it: 70 s more, one packet a second
+    const r2 = createShowRecorder({ dir: tmp(), stationMount: 'live', user: 'alice', video: false, segmentMs: 60000, logger: captureLogger().logger, now: () => clock.t });
+    r2.start(runawayOpusHead());
+    for (let i = 0; i < 70; i++) { r2.packet(RUNAWAY_PACKET); clock.t += 1000; }
+    await r2.finish();
+    assert.equal(r2.files.length, 2);
   });
 
   it('an OpusHead it cannot use: an error line, never a throw into the broadcast', async () => {
