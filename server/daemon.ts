@@ -13,6 +13,7 @@ import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 import { createMetrics, registerGauges, type Metrics } from './metrics.js';
 import type { Broadcast } from './broadcast/broadcast.js';
 import type { ShowRecorder } from './broadcast/ogg-fanout.js';
+import { RecordingLedger } from './recorder/recording-ledger.js';
 import { RetentionSweeper } from './recorder/retention.js';
 import { createShowRecorder } from './recorder/show-recorder.js';
 
@@ -32,6 +33,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   /** Deletes recordings older than recordings.keepDays. */
   private readonly sweeper: RetentionSweeper;
+  /** Recordings that failed in ways the disk could not record (shown in the recordings list). */
+  private readonly recordingLedger: RecordingLedger;
 
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
@@ -67,11 +70,12 @@ export class Daemon {
       },
     });
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
+    this.recordingLedger = new RecordingLedger();
     const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
     const app = createApp({
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
       metricsRegistry: metricsHere ? this.metrics.registry : undefined,
-      recordings: { config: () => this.config, dir: config.recordings.dir, logger },
+      recordings: { config: () => this.config, dir: config.recordings.dir, logger, ledger: this.recordingLedger },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {
       const reg = this.metrics.registry;
@@ -113,6 +117,7 @@ export class Daemon {
       video: b.input.video !== undefined,
       segmentMs: m.segmentMinutes !== undefined ? m.segmentMinutes * 60000 : undefined,
       logger: this.logger,
+      ledger: this.recordingLedger,
       keep: () => b.since !== undefined,
     });
   }

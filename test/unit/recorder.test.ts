@@ -10,6 +10,7 @@ import winston from 'winston';
 import { createLogger, type Logger } from '../../server/log.js';
 import { WebmDemuxer } from '../../server/pipeline/webm-demuxer.js';
 import { RecordingFile } from '../../server/recorder/recording-file.js';
+import { RecordingLedger } from '../../server/recorder/recording-ledger.js';
 import { parseRecordingMeta, RECORDING_FILE_RE, recordingFileName, recordingStem } from '../../server/recorder/recording-names.js';
 import { createShowRecorder, type ArchiveRecorder } from '../../server/recorder/show-recorder.js';
 import { audioPacketHashes, fixture, probe } from '../helpers/media.js';
@@ -337,5 +338,119 @@ describe('show recorder: video (the WebM bytes as sent)', function () {
     const vTrack = (original.find((e) => e.type === 'tracks') as { tracks: { type: string; number: number }[] }).tracks.find((t) => t.type === 'video')!.number;
     assert.equal(frames, original.filter((e) => e.type === 'frame' && e.track === vTrack).length);
     assert.equal(total, data.length + (files.length - 1) * header.length);
+  });
+});
+
+describe('show recorder: a disk that fails (write errors, files that cannot be created)', function () {
+  this.timeout(30000);
+  const NOSPC = (): never => { throw Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' }); };
+
+  /** An open() hook that answers from a script: 'full' (writes fail with ENOSPC), 'refuse' (open fails), 'ok'. */
+  function scriptedOpen(script: ('full' | 'refuse' | 'ok')[]): (path: string) => number {
+    return (path) => {
+      const step = script.shift() ?? 'ok';
+      if (step === 'refuse') return NOSPC();
+      return step === 'full' ? openSync('/dev/full', 'w') : openSync(path, 'wx', 0o640);
+    };
+  }
+
+  async function waitFor(what: string, ok: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ok(), what);
+  }
+
+  it('audio: a write error ends that file as failed (disk-full); the gap is in the ledger; a new file starts after the retry delay', async () => {
+    const dir = tmp();
+    const { logger, lines } = captureLogger();
+    const ledger = new RecordingLedger();
+    const { head, packets } = opusOf(await fixture('audio-webm', 6));
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(['full', 'ok']) });
+    r.start(head);
+    feed(r, packets.slice(0, 10), clock);
+    await waitFor('the write error arrives', () => lines().some((l) => /cannot be written/.test(l.message)));
+    const failedAt = clock.t;
+    feed(r, packets.slice(10, 60), clock); // 1 s later: the retry is due, a new file starts
+    feed(r, packets.slice(60, 110), clock);
+    await r.finish();
+    assert.equal(r.files.length, 2);
+    const [first, second] = r.files as [string, string];
+    const meta1 = parseRecordingMeta(JSON.parse(readFileSync(`${first}.json`, 'utf8')));
+    assert.equal(meta1?.failed?.reason, 'disk-full');
+    assert.equal(meta1?.failed?.code, 'ENOSPC');
+    assert.ok(meta1?.endedAt !== null && Date.parse(meta1!.endedAt) <= failedAt, 'ends when writing failed');
+    const p = await probe(second);
+    assert.deepEqual(p.streams.map((s) => s.codec), ['opus']);
+    const meta2 = parseRecordingMeta(JSON.parse(readFileSync(`${second}.json`, 'utf8')));
+    assert.equal(meta2?.failed, undefined);
+    assert.ok(Math.abs(Date.parse(meta2!.startedAt) - (failedAt + 1000)) <= 40, 'resumed at the retry time');
+    // the stretch with no file, from the failure to the new file
+    const [stretch] = ledger.stretchesOf('alice');
+    assert.deepEqual({ ...stretch, failed: { reason: stretch!.failed.reason } }, {
+      user: 'alice', stationMount: 'live', format: 'ogg-opus', startedAt: meta1!.endedAt, endedAt: meta2!.startedAt, failed: { reason: 'disk-full' },
+    });
+    assert.deepEqual(readdirSync(join(dir, 'live')).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
+    assert.equal(lines().filter((l) => l.level === 'error').length, 1, 'one error line for the episode');
+    assert.ok(lines().some((l) => l.level === 'warn' && /resumed in a new file/.test(l.message)));
+  });
+
+  it('audio: no file can be created (the show starts on a full disk): nothing left on disk, the ledger says so, retries back off, then it records', async () => {
+    const dir = tmp();
+    const { logger, lines } = captureLogger();
+    const ledger = new RecordingLedger();
+    const { head, packets } = opusOf(await fixture('audio-webm', 6));
+    const clock = { t: T0 };
+    // the first try, and the retries 1 s and 2 s later, fail; the one 4 s after that works
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(['refuse', 'refuse', 'refuse', 'ok']) });
+    r.start(head);
+    for (let i = 0; i < 3; i++) feed(r, packets, clock); // 18 s
+    assert.deepEqual(ledger.stretchesOf('alice').map((s) => [s.endedAt, s.failed.reason]), [[new Date(T0 + 7000).toISOString(), 'disk-full']]);
+    assert.equal(ledger.stretchesOf('bob').length, 0);
+    await r.finish();
+    assert.equal(r.files.length, 1);
+    assert.equal(lines().filter((l) => l.level === 'error').length, 1);
+    assert.equal(lines().filter((l) => /still cannot create a file/.test(l.message)).map((l) => l.retryInMs).join(), '2000,4000');
+    const p = await probe(r.files[0]!);
+    assert.ok(Math.abs(p.audioSeconds - 11) < 0.2, `${p.audioSeconds} s recorded after the disk had room`);
+  });
+
+  it('a show that never went live forgets its stretches too', async () => {
+    const ledger = new RecordingLedger();
+    const { head, packets } = opusOf(await fixture('audio-webm', 6));
+    const r = createShowRecorder({ dir: tmp(), stationMount: 'live', user: 'alice', video: false, logger: captureLogger().logger, ledger, keep: () => false, open: scriptedOpen(['refuse']) });
+    r.start(head);
+    feed(r, packets.slice(0, 20), { t: 0 });
+    assert.equal(ledger.stretchesOf('alice').length, 1);
+    await r.finish();
+    assert.equal(ledger.stretchesOf('alice').length, 0);
+  });
+
+  it('video: after a write error the new file starts at a keyframe Cluster, behind the stream header, and decodes', async () => {
+    const dir = tmp();
+    const { logger, lines } = captureLogger();
+    const ledger = new RecordingLedger();
+    const data = readFileSync(await fixture('video-webm', 6));
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: true, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(['full', 'ok']) });
+    const size = Math.ceil(data.length / 60);
+    for (let i = 0; i * size < data.length; i++) {
+      r.raw(data.subarray(i * size, (i + 1) * size), i === 0);
+      clock.t += 100;
+      if (i === 3) await waitFor('the write error arrives', () => lines().some((l) => /cannot be written/.test(l.message)));
+    }
+    await r.finish();
+    assert.equal(r.files.length, 2);
+    assert.equal(parseRecordingMeta(JSON.parse(readFileSync(`${r.files[0]}.json`, 'utf8')))?.failed?.reason, 'disk-full');
+    const events = new WebmDemuxer().push(readFileSync(r.files[1]!));
+    assert.ok(!events.some((e) => e.type === 'error'));
+    const tracks = events.find((e) => e.type === 'tracks');
+    assert.ok(tracks?.type === 'tracks');
+    const video = tracks.tracks.find((t) => t.type === 'video')!.number;
+    const firstVideo = events.find((e) => e.type === 'frame' && e.track === video);
+    assert.ok(firstVideo?.type === 'frame' && firstVideo.keyframe, 'starts on a keyframe');
+    const p = await probe(r.files[1]!);
+    assert.deepEqual(p.streams.map((s) => s.codec).sort(), ['opus', 'vp8']);
+    assert.ok(p.videoPackets > 30);
+    assert.equal(ledger.stretchesOf('alice').length, 1);
   });
 });
