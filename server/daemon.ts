@@ -7,6 +7,7 @@ import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
 import { DEFAULT_RECONNECT } from './broadcast/rendition-output.js';
 import { createApp } from './http/app.js';
+import { HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './http/request-deadlines.js';
 import { IngestServer } from './ingest/ingest-server.js';
 import { StatsPoller } from './icecast/stats-poller.js';
 import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
@@ -19,8 +20,6 @@ import { createShowRecorder } from './recorder/show-recorder.js';
 
 /** How long stop() lets broadcasts finish before killing what's left (the daemon exits within 10 s). */
 export const SHUTDOWN_BROADCASTS_MS = 7000;
-/** A request head (including a WebSocket upgrade) must arrive within this. */
-const HEADERS_TIMEOUT_MS = 10000;
 
 export class Daemon {
   readonly registry: BroadcastRegistry;
@@ -87,9 +86,12 @@ export class Daemon {
         }
       });
     }
-    // Slow or stalled request heads (a slowloris upgrade) are cut after headersTimeout; the
-    // check runs every second rather than Node's default 30 s.
+    // Request heads (WebSocket upgrades too) are cut after headersTimeout, checked every second
+    // rather than Node's default 30 s; bodies have the app's per-request deadline and idle
+    // connections server.timeout. No requestTimeout: it would cut streaming uploads
+    // (http/request-deadlines.ts says why).
     this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
+    this.server.timeout = IDLE_TIMEOUT_MS;
     this.server.on('upgrade', (req, socket, head) => {
       if (!this.ingest.handleUpgrade(req, socket, head)) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
