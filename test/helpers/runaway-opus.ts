@@ -3,6 +3,8 @@
 // 255 to an Ogg page. About 1 MiB claims 2.5 hours. Everything a parser checks is well formed:
 // only the claimed durations are a lie. For tests of what trusts media time (recording segments,
 // pacing, the refusal of input that runs ahead of real time).
+import { buildOpusTags, oggPageCrc } from '../../server/pipeline/ogg-opus-writer.js';
+import { block, ebmlHeader, el, elUnknown, str, uint } from './ebml.js';
 
 /** 14 bytes: TOC 0xff (CELT fullband 20 ms, stereo, code 3), frame count 6 (CBR), 6 x 2 bytes. */
 export const RUNAWAY_PACKET = Buffer.from([0xff, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -24,50 +26,15 @@ export function runawayOpusHead(): Buffer {
 
 // ---- WebM ----
 
-function vint(n: number): Buffer {
-  for (let len = 1; len <= 8; len++) {
-    if (n < 2 ** (7 * len) - 1) {
-      const b = Buffer.alloc(len);
-      let v = n;
-      for (let i = len - 1; i >= 0; i--) {
-        b[i] = v % 256;
-        v = Math.floor(v / 256);
-      }
-      b[0] = b[0]! | (0x80 >> (len - 1));
-      return b;
-    }
-  }
-  throw new RangeError(`EBML size too large: ${n}`);
-}
-
-function uint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n;
-  do {
-    bytes.unshift(v % 256);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  return Buffer.from(bytes);
-}
-
-function el(id: number, ...body: Buffer[]): Buffer {
-  const data = Buffer.concat(body);
-  return Buffer.concat([uint(id), vint(data.length), data]);
-}
-
 /** EBML header, Segment of unknown size (as MediaRecorder writes it), Info and one Opus track. */
 export function runawayWebmHeader(): Buffer {
   const sampleRate = Buffer.alloc(8);
   sampleRate.writeDoubleBE(48000);
-  const ebml = el(0x1a45dfa3,
-    el(0x4286, uint(1)), el(0x42f7, uint(1)), el(0x42f2, uint(4)), el(0x42f3, uint(8)),
-    el(0x4282, Buffer.from('webm')), el(0x4287, uint(4)), el(0x4285, uint(2)));
-  const info = el(0x1549a966, el(0x2ad7b1, uint(1000000)), el(0x4d80, Buffer.from('runaway')), el(0x5741, Buffer.from('runaway')));
+  const info = el(0x1549a966, uint(0x2ad7b1, 1000000), str(0x4d80, 'runaway'), str(0x5741, 'runaway'));
   const track = el(0xae,
-    el(0xd7, uint(1)), el(0x73c5, uint(1)), el(0x83, uint(2)), el(0x86, Buffer.from('A_OPUS')),
-    el(0x63a2, runawayOpusHead()), el(0xe1, el(0xb5, sampleRate), el(0x9f, uint(2))));
-  const segmentUnknownSize = Buffer.from([0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-  return Buffer.concat([ebml, segmentUnknownSize, info, el(0x1654ae6b, track)]);
+    uint(0xd7, 1), uint(0x73c5, 1), uint(0x83, 2), str(0x86, 'A_OPUS'),
+    el(0x63a2, runawayOpusHead()), el(0xe1, el(0xb5, sampleRate), uint(0x9f, 2)));
+  return Buffer.concat([ebmlHeader('webm'), elUnknown(0x18538067), info, el(0x1654ae6b, track)]);
 }
 
 /**
@@ -75,25 +42,11 @@ export function runawayWebmHeader(): Buffer {
  * its timecode where the claimed durations of the clusters before it put it (30.72 s apart).
  */
 export function runawayWebmCluster(index: number): Buffer {
-  const n = RUNAWAY_PACKETS_PER_BLOCK;
-  const block = Buffer.concat([
-    Buffer.from([0x81, 0x00, 0x00, 0x80 | 0x04, n - 1]), // track 1, relative time 0, keyframe, fixed-size lacing, n-1
-    ...Array.from({ length: n }, () => RUNAWAY_PACKET),
-  ]);
-  return el(0x1f43b675, el(0xe7, uint(index * n * RUNAWAY_PACKET_MS)), el(0xa3, block));
+  const packets = Array.from({ length: RUNAWAY_PACKETS_PER_BLOCK }, () => RUNAWAY_PACKET);
+  return el(0x1f43b675, uint(0xe7, index * RUNAWAY_PACKETS_PER_BLOCK * RUNAWAY_PACKET_MS), el(0xa3, block(1, 0, 0x80, packets, 'fixed')));
 }
 
 // ---- Ogg ----
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let r = i << 24;
-    for (let j = 0; j < 8; j++) r = r & 0x80000000 ? (r << 1) ^ 0x04c11db7 : r << 1;
-    t[i] = r >>> 0;
-  }
-  return t;
-})();
 
 function oggPage(serial: number, sequence: number, granule: bigint, flags: number, packets: Buffer[]): Buffer {
   const lacing: number[] = [];
@@ -111,9 +64,7 @@ function oggPage(serial: number, sequence: number, granule: bigint, flags: numbe
   head.writeUInt32LE(sequence, 18);
   head[26] = lacing.length;
   const page = Buffer.concat([head, Buffer.from(lacing), ...packets]);
-  let crc = 0;
-  for (const b of page) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b) & 0xff]!) >>> 0;
-  page.writeUInt32LE(crc, 22);
+  page.writeUInt32LE(oggPageCrc(page), 22);
   return page;
 }
 
@@ -121,12 +72,7 @@ const OGG_SERIAL = 0x52554e41;
 
 /** The two Ogg/Opus header pages (OpusHead, OpusTags). */
 export function runawayOggHeader(): Buffer {
-  const vendor = Buffer.from('runaway');
-  const tags = Buffer.alloc(8 + 4 + vendor.length + 4);
-  tags.write('OpusTags', 0, 'latin1');
-  tags.writeUInt32LE(vendor.length, 8);
-  vendor.copy(tags, 12);
-  return Buffer.concat([oggPage(OGG_SERIAL, 0, 0n, 0x02, [runawayOpusHead()]), oggPage(OGG_SERIAL, 1, 0n, 0, [tags])]);
+  return Buffer.concat([oggPage(OGG_SERIAL, 0, 0n, 0x02, [runawayOpusHead()]), oggPage(OGG_SERIAL, 1, 0n, 0, [buildOpusTags('runaway')])]);
 }
 
 /** Ogg page number `index` of audio: 255 runaway packets, granule position to match their claim. */

@@ -354,19 +354,25 @@ describe('show recorder: a disk that fails (write errors, files that cannot be c
     };
   }
 
+  /** An audio recorder (started) on a fake clock, retrying after 1 s, whose opens follow `script`. */
+  async function audioRecorder(script: ('full' | 'refuse' | 'ok')[]) {
+    const dir = tmp();
+    const { logger, lines } = captureLogger();
+    const ledger = new RecordingLedger();
+    const { head, packets } = opusOf(await fixture('audio-webm', 6));
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(script) });
+    r.start(head);
+    return { dir, lines, ledger, packets, clock, r };
+  }
+
   async function waitFor(what: string, ok: () => boolean): Promise<void> {
     for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(ok(), what);
   }
 
   it('audio: a write error ends that file as failed (disk-full); the gap is in the ledger; a new file starts after the retry delay', async () => {
-    const dir = tmp();
-    const { logger, lines } = captureLogger();
-    const ledger = new RecordingLedger();
-    const { head, packets } = opusOf(await fixture('audio-webm', 6));
-    const clock = { t: T0 };
-    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(['full', 'ok']) });
-    r.start(head);
+    const { dir, lines, ledger, packets, clock, r } = await audioRecorder(['full', 'ok']);
     feed(r, packets.slice(0, 10), clock);
     await waitFor('the write error arrives', () => lines().some((l) => /cannot be written/.test(l.message)));
     const failedAt = clock.t;
@@ -395,14 +401,8 @@ describe('show recorder: a disk that fails (write errors, files that cannot be c
   });
 
   it('audio: no file can be created (the show starts on a full disk): nothing left on disk, the ledger says so, retries back off, then it records', async () => {
-    const dir = tmp();
-    const { logger, lines } = captureLogger();
-    const ledger = new RecordingLedger();
-    const { head, packets } = opusOf(await fixture('audio-webm', 6));
-    const clock = { t: T0 };
     // the first try, and the retries 1 s and 2 s later, fail; the one 4 s after that works
-    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(['refuse', 'refuse', 'refuse', 'ok']) });
-    r.start(head);
+    const { lines, ledger, packets, clock, r } = await audioRecorder(['refuse', 'refuse', 'refuse', 'ok']);
     for (let i = 0; i < 3; i++) feed(r, packets, clock); // 18 s
     assert.deepEqual(ledger.stretchesOf('alice').map((s) => [s.endedAt, s.failed.reason]), [[new Date(T0 + 7000).toISOString(), 'disk-full']]);
     assert.equal(ledger.stretchesOf('bob').length, 0);
