@@ -372,8 +372,8 @@ describe('hostile input while a canary broadcast streams', function () {
     await Promise.all(workers);
     const w = Math.max(...rows.map((r) => r.name.length));
     const we = Math.max(...rows.map((r) => r.expected.length));
-    process.stdout.write(`\n      ${'case'.padEnd(w)}  ${'expected'.padEnd(we)}  got\n`);
-    for (const r of rows) process.stdout.write(`      ${r.ok ? ' ' : '✗'}${r.name.padEnd(w - 1)}  ${r.expected.padEnd(we)}  ${r.got}\n`);
+    process.stdout.write(`\n       ${'case'.padEnd(w)}  ${'expected'.padEnd(we)}  got\n`);
+    for (const r of rows) process.stdout.write(`      ${r.ok ? ' ' : '✗'}${r.name.padEnd(w)}  ${r.expected.padEnd(we)}  ${r.got}\n`);
     process.stdout.write(`      daemon RSS max ${maxRss.toFixed(0)} MB (bound ${RSS_BOUND_MB} MB)\n`);
     assert.ok(cases.length >= 40);
     assert.deepEqual(rows.filter((r) => !r.ok).map((r) => `${r.name}: expected ${r.expected}, got ${r.got}`), []);
