@@ -247,7 +247,7 @@ export class IngestServer {
       const wasStreaming = phase === 'streaming';
       phase = 'done';
       if (broadcast === undefined || sink === undefined || !wasStreaming || !broadcast.isAttached(sink)) return;
-      if (code === 1000 || code === 1001) void broadcast.end('stopped');
+      if (isStopClose(code)) void broadcast.end('stopped');
       // anything else is a drop: the broadcast waits reconnectGraceMs for a resume
       else broadcast.detach(sink);
     });
@@ -314,6 +314,16 @@ export class IngestServer {
     });
     return { broadcast: b, sink };
   }
+}
+
+/**
+ * Did the broadcaster mean to stop? A close frame with 1000, or with no status code at all (ws
+ * reports 1005: webcast.js's `socket.close()`), is a Stop. 1001 (the page is unloading), 1006 (no
+ * close frame: the network went away) and every other code are drops that wait for a resume
+ * (docs/protocol.md, "How a connection ends").
+ */
+export function isStopClose(code: number): boolean {
+  return code === 1000 || code === 1005;
 }
 
 /** Send the error frame, then close with its code; the reason field carries the stable code. */
