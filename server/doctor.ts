@@ -6,7 +6,8 @@
 // Each check does what the daemon does, for real: runs the configured ffmpeg, asks it for its
 // encoders and muxers, talks HTTP to icecast.url, and logs in to every Icecast mount as a source
 // (a PUT that sends no audio and closes at once; doctor waits until Icecast has dropped the mount
-// again, so it leaves nothing behind). Nothing it prints contains a secret: lines name config keys,
+// again, so it leaves nothing behind; on an MP3 mount it first sets a probe title and sends a
+// fraction of a second of silence to learn the mount's title charset). Nothing it prints contains a secret: lines name config keys,
 // files and environment variables, never their values.
 //
 // runDoctor() takes injectable dependencies so tests can drive it in-process; the CLI path is
@@ -16,7 +17,7 @@ import { open, stat, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, ENV_SOURCE_PASSWORD, defaultConfig, formatConfigError, loadConfigFile } from './config/load.js';
-import type { Config, RenditionFormat } from './config/schema.js';
+import type { Config, RenditionFormat, TitleCharset } from './config/schema.js';
 import { IcewireError } from './errors.js';
 import { IcecastSource, type IcecastSourceOptions } from './icecast/icecast-source.js';
 import { createLogger } from './log.js';
@@ -132,7 +133,7 @@ export interface DoctorDeps {
   runFfmpeg(path: string, args: readonly string[]): Promise<string>;
   httpGet(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** A source client for one mount (IcecastSource). */
-  openSource(opts: Omit<IcecastSourceOptions, 'logger'>): Pick<IcecastSource, 'connect' | 'end' | 'destroy'>;
+  openSource(opts: Omit<IcecastSourceOptions, 'logger'>): Pick<IcecastSource, 'connect' | 'write' | 'end' | 'destroy'>;
   /** Create and remove a file in `dir`; reject with the fs error. */
   tryWrite(dir: string): Promise<void>;
 }
@@ -140,6 +141,22 @@ export interface DoctorDeps {
 /** The unit's StateDirectory=icewire: the one writable place under ProtectSystem=strict. */
 const STATE_DIR = '/var/lib/icewire';
 const MOUNT_GONE_TIMEOUT_MS = 3000;
+/** How long the title probe waits for Icecast to show its title. */
+const TITLE_PROBE_MS = 3000;
+/**
+ * The probe title: a Latin-1 letter and a character Latin-1 lacks. An ISO-8859-1 mount shows the
+ * second as `&#8212;` in status-json; a UTF-8 mount keeps both (docs/notes/icecast.md, "Titles").
+ */
+const TITLE_PROBE = 'icewire doctor é — ok';
+/**
+ * One MPEG-1 Layer III frame of silence (128 kbit/s, 44.1 kHz, mono; all side info zero).
+ * Icecast applies a new MP3 title only when source data follows it.
+ */
+const SILENT_MP3_FRAME = (() => {
+  const f = Buffer.alloc(417);
+  f.set([0xff, 0xfb, 0x90, 0xc4]);
+  return f;
+})();
 
 
 async function httpGetReal(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<HttpAnswer> {
@@ -330,8 +347,10 @@ class Doctor {
   }
 
   /** Every Icecast mount the config streams to, with its content type. */
-  private icecastMounts(): { mount: string; contentType: string }[] {
-    return Object.values(this.config.mounts).flatMap((m) => m.renditions.map((r) => ({ mount: r.mount, contentType: contentTypeFor(r.format, undefined) })));
+  private icecastMounts(): { mount: string; contentType: string; format: RenditionFormat; charset: TitleCharset | undefined }[] {
+    return Object.values(this.config.mounts).flatMap((m) => m.renditions.map((r) => ({
+      mount: r.mount, contentType: contentTypeFor(r.format, undefined), format: r.format, charset: r.charset,
+    })));
   }
 
   // A real source login on each mount, closed at once
@@ -344,7 +363,7 @@ class Doctor {
     const where = this.env[ENV_SOURCE_PASSWORD] !== undefined && this.env[ENV_SOURCE_PASSWORD] !== ''
       ? `the ${ENV_SOURCE_PASSWORD} environment variable (it overrides the config)`
       : `icecast.sourcePasswordFile (or icecast.sourcePassword) ${this.inFile}`;
-    for (const { mount, contentType } of this.icecastMounts()) {
+    for (const { mount, contentType, format, charset } of this.icecastMounts()) {
       const what = `Icecast source login ${ic.sourceUser}@${mount}`;
       if (!reachable) {
         this.add('warn', `${what}: not checked (Icecast is unreachable)`, 'fix the Icecast check above, then run icewire doctor again');
@@ -361,9 +380,63 @@ class Doctor {
         this.sourceRefused(what, mount, err, where);
         continue;
       }
+      // MP3 titles depend on the mount's charset in icecast.xml: measure it while connected
+      const measured = format === 'mp3' ? await this.probeTitleCharset(src, mount) : undefined;
       await src.end();
       const gone = await this.waitMountGone(mount);
       this.add('ok', `${what}: accepted${gone ? '' : ' (Icecast still lists the mount a moment after the test connection closed)'}`);
+      if (format === 'mp3') this.titleCharsetCheck(mount, measured, charset);
+    }
+  }
+
+  /**
+   * Set a probe title on a mount this doctor is the source of, send a little silence so Icecast
+   * applies it, and read it back from status-json: the title shows which charset Icecast keeps
+   * the mount's titles in. undefined when Icecast showed no title in time.
+   */
+  private async probeTitleCharset(src: Pick<IcecastSource, 'write'>, mount: string): Promise<TitleCharset | undefined> {
+    const ic = this.config.icecast;
+    const u = new URL('/admin/metadata', ic.url);
+    u.searchParams.set('mount', mount);
+    u.searchParams.set('mode', 'updinfo');
+    u.searchParams.set('song', TITLE_PROBE);
+    u.searchParams.set('charset', 'UTF-8');
+    const auth = `Basic ${Buffer.from(`${ic.sourceUser}:${ic.sourcePassword ?? ''}`, 'utf8').toString('base64')}`;
+    try {
+      const ans = await this.deps.httpGet(u.toString(), ic.connectTimeoutMs, { Authorization: auth });
+      if (ans.status !== 200 || !/Metadata update successful/i.test(ans.body)) return undefined;
+      const deadline = Date.now() + TITLE_PROBE_MS;
+      while (Date.now() < deadline) {
+        src.write(SILENT_MP3_FRAME);
+        const title = titleInStatus((await this.deps.httpGet(`${ic.url}/status-json.xsl`, ic.connectTimeoutMs)).body, mount);
+        if (title === TITLE_PROBE) return 'UTF-8';
+        if (title !== undefined && title.startsWith('icewire doctor')) return 'ISO-8859-1';
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } catch {
+      // unknown: said by the check
+    }
+    return undefined;
+  }
+
+  private titleCharsetCheck(mount: string, measured: TitleCharset | undefined, configured: TitleCharset | undefined): void {
+    const what = `Icecast mount ${mount} titles`;
+    const icecastFix = `give ${mount} <charset>UTF-8</charset> in /etc/icecast2/icecast.xml (a <mount> block: docs/deploy.md, step 4), systemctl restart icecast2`;
+    const setting = configured ?? 'ISO-8859-1';
+    if (measured === undefined) {
+      this.add('warn', `${what}: charset not measured (Icecast showed no probe title within ${TITLE_PROBE_MS / 1000} s)`,
+        `if titles with accents or other scripts look wrong, ${icecastFix}, and set charset: UTF-8 on the rendition ${this.inFile}`);
+    } else if (measured === 'UTF-8' && setting === 'UTF-8') {
+      this.add('ok', `${what}: UTF-8 (any script reaches listeners intact)`);
+    } else if (measured === 'UTF-8') {
+      this.add('warn', `${what}: Icecast keeps them in UTF-8, but icewire is set to ISO-8859-1 and spells titles in Latin-1 (— becomes -, Привет becomes Privet, emoji are left out)`,
+        `set charset: UTF-8 on the rendition ${mount} ${this.inFile}`);
+    } else if (setting === 'UTF-8') {
+      this.add('FAIL', `${what}: Icecast keeps them in ISO-8859-1, but icewire is set to UTF-8: characters Latin-1 lacks reach listeners as codes like &#8212;`,
+        `${icecastFix}; or remove charset: UTF-8 from the rendition ${mount} ${this.inFile}`);
+    } else {
+      this.add('warn', `${what}: ISO-8859-1 (Icecast's default): accents Latin-1 has stay, icewire spells the rest in Latin letters (— becomes -, Привет becomes Privet, emoji are left out)`,
+        `for titles in any script: ${icecastFix}, then set charset: UTF-8 on the rendition ${mount} ${this.inFile}`);
     }
   }
 
@@ -502,6 +575,20 @@ class Doctor {
         `serve Icecast over https (the optional block at the end of nginx/icewire.conf) and set icecast.publicUrl: https://${iu.host} ${this.inFile}`);
     }
   }
+}
+
+/** The title status-json shows for a mount (one source is an object, several an array). */
+function titleInStatus(body: string, mount: string): string | undefined {
+  let j: unknown;
+  try {
+    j = JSON.parse(body);
+  } catch {
+    return undefined; // 2.4.4 can answer invalid JSON; the next poll may be fine
+  }
+  const src = (j as { icestats?: { source?: unknown } }).icestats?.source;
+  const list = (Array.isArray(src) ? src : src !== undefined ? [src] : []) as { listenurl?: unknown; title?: unknown }[];
+  const s = list.find((x) => typeof x.listenurl === 'string' && new URL(x.listenurl).pathname === mount);
+  return typeof s?.title === 'string' ? s.title : undefined;
 }
 
 /** Run every check on a loaded config. */

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
 import type { Metrics } from '../metrics.js';
 import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
+import { cleanMetadata } from '../icecast/title-text.js';
 import { contentTypeFor, iceAudioInfo, isCopy, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { opusPacketSamples } from '../pipeline/ogg-opus-writer.js';
@@ -302,8 +303,8 @@ export class Broadcast extends EventEmitter {
 
   /** Now playing: Ogg/Opus mounts get a new chain with the tags; MP3 and Vorbis mounts a title update. */
   setMetadata(meta: { title?: string | undefined; artist?: string | undefined }): void {
-    const title = meta.title?.trim() || undefined;
-    const artist = meta.artist?.trim() || undefined;
+    // the one way in for now-playing text, from any source: cleaned here, once
+    const { title, artist } = cleanMetadata(meta);
     if (title === this.songTitle && artist === this.artist) return;
     this.songTitle = title;
     this.artist = artist;
@@ -340,7 +341,7 @@ export class Broadcast extends EventEmitter {
         try {
           const ok = await updateMetadata({
             url: this.deps.icecastUrl, mount: r.mount, user: this.plan.sourceUser, password: this.plan.sourcePassword,
-            title, timeoutMs: this.deps.connectTimeoutMs,
+            title, format: r.format, charset: r.charset, timeoutMs: this.deps.connectTimeoutMs,
           });
           if (ok) return;
           if (attempt === TITLE_ATTEMPTS) this.log.warn('Icecast did not take the title', { rendition: r.mount });

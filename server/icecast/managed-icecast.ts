@@ -16,6 +16,11 @@ export interface ManagedIcecastOptions {
   /** Icecast's source-timeout in seconds (its default is 10). */
   sourceTimeoutS?: number;
   binary?: string;
+  /**
+   * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`.
+   * Without a charset, Icecast takes MP3 titles as ISO-8859-1 (docs/notes/icecast.md).
+   */
+  mounts?: Readonly<Record<string, { readonly charset?: string }>>;
 }
 
 export interface ManagedIcecast {
@@ -50,7 +55,15 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean }): string {
+function mountBlocks(mounts: ManagedIcecastOptions['mounts']): string {
+  return Object.entries(mounts ?? {}).map(([name, m]) => `
+  <mount type="normal">
+    <mount-name>${xmlEscape(name)}</mount-name>${m.charset !== undefined ? `
+    <charset>${xmlEscape(m.charset)}</charset>` : ''}
+  </mount>`).join('');
+}
+
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts'] }): string {
   const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
   return `<icecast>
   <location>icewire test</location>
@@ -75,7 +88,7 @@ function icecastXml(o: { port: number; dir: string; sourcePassword: string; admi
   <listen-socket>
     <port>${o.port}</port>
     <bind-address>127.0.0.1</bind-address>
-  </listen-socket>
+  </listen-socket>${mountBlocks(o.mounts)}
   <fileserve>1</fileserve>
   <paths>
     <basedir>${share}</basedir>
@@ -144,7 +157,7 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
     chownSync(dir, uid, gid);
   }
   const configPath = join(dir, 'icecast.xml');
-  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot }), { mode: 0o640 });
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts }), { mode: 0o640 });
   if (asRoot) {
     const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
     chownSync(configPath, 0, gid);

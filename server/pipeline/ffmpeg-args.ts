@@ -1,7 +1,7 @@
 // ffmpeg argument building. Pure: a rendition plan and the input media in, argument arrays out.
 // Low-latency choices are measured (FACTS.md): tiny probe on input, 20 ms Ogg pages, 100 ms
 // WebM clusters, and flushing every packet so nothing waits in ffmpeg's output buffer.
-import type { RenditionFormat } from '../config/schema.js';
+import type { RenditionFormat, TitleCharset } from '../config/schema.js';
 import type { InputMedia } from './media-type.js';
 
 export interface RenditionPlan {
@@ -10,6 +10,8 @@ export interface RenditionPlan {
   readonly format: RenditionFormat;
   /** kbit/s for transcodes; undefined = format default (or copy for Opus/WebM). */
   readonly bitrate: number | undefined;
+  /** MP3: the charset the Icecast mount keeps titles in (config `charset`); undefined = Icecast's default. */
+  readonly charset?: TitleCharset | undefined;
 }
 
 export const DEFAULT_BITRATE_KBPS: Record<RenditionFormat, number> = {
