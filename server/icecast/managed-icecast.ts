@@ -17,10 +17,16 @@ export interface ManagedIcecastOptions {
   sourceTimeoutS?: number;
   binary?: string;
   /**
-   * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`.
+   * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`;
+   * `'*'` is the default for every mount (`<mount type="default">`).
    * Without a charset, Icecast takes MP3 titles as ISO-8859-1 (docs/notes/icecast.md).
    */
   mounts?: Readonly<Record<string, { readonly charset?: string }>>;
+  /**
+   * Called once each time icecast2 exits when nobody asked it to (not stop(), kill() or
+   * restart()): a crash, or a kill from outside. restart() brings it back.
+   */
+  onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void;
 }
 
 export interface ManagedIcecast {
@@ -57,8 +63,8 @@ function xmlEscape(s: string): string {
 
 function mountBlocks(mounts: ManagedIcecastOptions['mounts']): string {
   return Object.entries(mounts ?? {}).map(([name, m]) => `
-  <mount type="normal">
-    <mount-name>${xmlEscape(name)}</mount-name>${m.charset !== undefined ? `
+  <mount type="${name === '*' ? 'default' : 'normal'}">${name === '*' ? '' : `
+    <mount-name>${xmlEscape(name)}</mount-name>`}${m.charset !== undefined ? `
     <charset>${xmlEscape(m.charset)}</charset>` : ''}
   </mount>`).join('');
 }
@@ -165,20 +171,37 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
 
   let child: ChildProcess;
   let exited: Promise<void>;
+  /** Set while this module itself stops the child, so its exit is not reported as unexpected. */
+  let stopping = false;
   const launch = async (): Promise<void> => {
-    child = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.resume();
-    exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await waitForPort(port, child, 10000, join(dir, 'log', 'error.log'));
+    // a failed start-up is reported by launch() itself, not as an unexpected exit
+    let started = false;
+    const c = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr?.resume();
+    exited = new Promise((resolve) => c.once('exit', (code, signal) => {
+      resolve();
+      if (!stopping && child === c && started) {
+        try {
+          opts.onUnexpectedExit?.({ code, signal });
+        } catch {
+          // a listener's exception must not become an unhandled one in the exit handler
+        }
+      }
+    }));
+    await waitForPort(port, c, 10000, join(dir, 'log', 'error.log'));
+    started = true;
   };
   await launch();
 
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
+      stopping = true;
       child.kill(signal);
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+      stopping = false;
     }
   };
 
