@@ -1,5 +1,5 @@
 // ffmpeg argument building. Pure: a rendition plan and the input media in, argument arrays out.
-// Low-latency choices are measured (FACTS.md): tiny probe on input, 20 ms Ogg pages, 100 ms
+// Low-latency choices are measured (docs/notes/ffmpeg.md): tiny probe on input, 20 ms Ogg pages, 100 ms
 // WebM clusters, and flushing every packet so nothing waits in ffmpeg's output buffer.
 import type { RenditionFormat, TitleCharset } from '../config/schema.js';
 import type { InputMedia } from './media-type.js';
@@ -26,7 +26,7 @@ export function isCopy(plan: RenditionPlan): boolean {
   return (plan.format === 'ogg-opus' || plan.format === 'webm') && plan.bitrate === undefined;
 }
 
-/** The bare content type Icecast needs (FACTS.md: parameters make it an unknown format). */
+/** The bare content type Icecast needs (docs/notes/icecast.md: parameters make it an unknown format). */
 export function contentTypeFor(format: RenditionFormat, input: Pick<InputMedia, 'video'> | undefined): string {
   switch (format) {
     case 'ogg-opus':

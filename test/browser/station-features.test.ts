@@ -108,7 +108,7 @@ function oggPageBodies(buf: Buffer): OggPageBody[] {
   return pages;
 }
 
-// ---- Icecast status-json (not always valid JSON in 2.4.4: FACTS.md) ----------------------------
+// ---- Icecast status-json (not always valid JSON in 2.4.4: docs/notes/icecast.md) ----------------------------
 
 interface IceSource { listenurl: string; title?: string; listeners?: number }
 async function icecastSources(icecastUrl: string): Promise<IceSource[] | undefined> {
