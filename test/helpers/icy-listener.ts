@@ -5,10 +5,14 @@ import { get, type IncomingMessage } from 'node:http';
 export interface IcyListener {
   /** Resolves with the HTTP status once Icecast answered. */
   readonly status: Promise<number>;
+  /** Resolves with Icecast's `icy-metaint` (0 when it sent none). */
+  readonly metaint: Promise<number>;
   /** Every non-empty metadata block so far, trailing NUL padding removed. */
   readonly blocks: Buffer[];
   /** Resolves with the first block (already received or still to come) that `pred` accepts. */
   waitForBlock(pred: (block: Buffer) => boolean, timeoutMs: number): Promise<Buffer>;
+  /** Every StreamTitle so far (blocks read as UTF-8), in order. */
+  titles(): string[];
   stop(): void;
 }
 
@@ -18,13 +22,16 @@ export function icyListen(url: string): IcyListener {
   let res: IncomingMessage | undefined;
   let resolveStatus!: (n: number) => void;
   const status = new Promise<number>((r) => { resolveStatus = r; });
+  let resolveMetaint!: (n: number) => void;
+  const metaint = new Promise<number>((r) => { resolveMetaint = r; });
   const req = get(url, { headers: { 'Icy-MetaData': '1', 'User-Agent': 'icewire-test-icy-listener' } }, (r) => {
     res = r;
     resolveStatus(r.statusCode ?? 0);
-    const metaint = Number(r.headers['icy-metaint']);
-    if (!Number.isInteger(metaint) || metaint <= 0) { r.destroy(); return; }
+    const every = Number(r.headers['icy-metaint']);
+    resolveMetaint(Number.isInteger(every) && every > 0 ? every : 0);
+    if (!Number.isInteger(every) || every <= 0) { r.destroy(); return; }
     let buf = Buffer.alloc(0);
-    let audioLeft = metaint;
+    let audioLeft = every;
     r.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
@@ -48,14 +55,15 @@ export function icyListen(url: string): IcyListener {
           }
         }
         buf = buf.subarray(1 + len);
-        audioLeft = metaint;
+        audioLeft = every;
       }
     });
     r.on('error', () => { /* stop() or the server closed */ });
   });
-  req.on('error', () => resolveStatus(0));
+  req.on('error', () => { resolveStatus(0); resolveMetaint(0); });
   return {
     status,
+    metaint,
     blocks,
     waitForBlock(pred, timeoutMs) {
       const seen = blocks.find(pred);
@@ -64,6 +72,9 @@ export function icyListen(url: string): IcyListener {
         const t = setTimeout(() => reject(new Error(`no matching ICY block within ${timeoutMs} ms; got ${JSON.stringify(blocks.map((b) => b.toString('latin1')))}`)), timeoutMs);
         waiters.push({ pred, resolve: (b) => { clearTimeout(t); resolve(b); } });
       });
+    },
+    titles() {
+      return blocks.flatMap((b) => icyFields(b.toString('utf8')).filter((f) => f.key === 'StreamTitle').map((f) => f.value));
     },
     stop() {
       res?.destroy();
