@@ -391,6 +391,9 @@ async function showStations(): Promise<void> {
   } catch { /* no list then: the sentence still says what is wrong */ }
   ui.station.textContent = 'No such station';
   document.title = 'No such station · Listen';
+  // nothing to play or count here
+  player.hidden = true;
+  if (ui.listeners.parentElement !== null) ui.listeners.parentElement.hidden = true;
   const unknown = mount === '' ? 'This address names no station.' : `There is no station called “${mount}” here.`;
   if (stations.length > 0) {
     say(`${unknown} ${stations.length === 1 ? 'This is the station' : 'These are the stations'} you can listen to:`);
