@@ -6,7 +6,8 @@
 // Each check does what the daemon does, for real: runs the configured ffmpeg, asks it for its
 // encoders and muxers, talks HTTP to icecast.url, and logs in to every Icecast mount as a source
 // (a PUT that sends no audio and closes at once; doctor waits until Icecast has dropped the mount
-// again, so it leaves nothing behind). Nothing it prints contains a secret: lines name config keys,
+// again, so it leaves nothing behind; on an MP3 mount it first sets a probe title and sends a
+// fraction of a second of silence to learn the mount's title charset). Nothing it prints contains a secret: lines name config keys,
 // files and environment variables, never their values.
 //
 // runDoctor() takes injectable dependencies so tests can drive it in-process; the CLI path is

@@ -70,26 +70,26 @@ export const ERRORS = {
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
     close: 4403, http: 403,
-    message: 'This page is not allowed to broadcast here. Open the broadcast page from the station\'s own address.',
+    message: 'This page is not allowed to broadcast here. Open the broadcast page at this server\'s own address.',
     fix: 'The WebSocket Origin is not in allowedOrigins (nor the daemon\'s own host or publicUrl). Add the page\'s origin to allowedOrigins.',
     reason: null,
   },
   IW_ERR_MOUNT_FORBIDDEN: {
     close: 4403, http: 403,
-    message: 'You are not allowed to broadcast on this mount. Pick one of your mounts, or ask the station to add it to your account.',
-    fix: 'The broadcaster\'s `mounts` list does not include this station mount.',
+    message: 'You are not allowed to broadcast on this station. Pick one of your stations, or ask the server\'s operator to add it to your account.',
+    fix: 'The broadcaster\'s `mounts` list in the config does not include this station.',
     reason: null,
   },
   IW_ERR_MOUNT_UNKNOWN: {
     close: 4403, http: 404,
-    message: 'There is no such station mount. Check the name or pick one from the list.',
-    fix: 'The station mount in /ws/<mount> is not configured under `mounts`, or is not a valid name (letters, digits, . _ -).',
+    message: 'There is no station by that name. Check the name, or pick one of the stations this server lists.',
+    fix: 'The station in /ws/<station> is not configured under `mounts`, or is not a valid name (letters, digits, . _ -).',
     reason: null,
   },
   IW_ERR_MOUNT_BUSY: {
     close: 4409, http: 409,
-    message: 'Someone is already live on this mount. Wait until they stop, or pick another mount.',
-    fix: 'A broadcast is already running on this station mount, here or (for Icecast "Mountpoint in use") from another source.',
+    message: 'Someone is already live on this station. Wait until they stop, or pick another station.',
+    fix: 'A broadcast is already running on this station, here or (for Icecast "Mountpoint in use") from another source.',
     reason: 'icecast-busy',
   },
   IW_ERR_LIMIT_BROADCASTS: {
@@ -106,31 +106,31 @@ export const ERRORS = {
   },
   IW_ERR_ICECAST_AUTH: {
     close: 4401, http: 502,
-    message: 'Icecast refused the source password. Check the mount\'s source password and try again.',
+    message: 'The Icecast server refused the source password. If you typed one, check it and try again; if not, tell the server\'s operator.',
     fix: 'Icecast answered 401. In accounts mode fix icecast.sourcePassword(File); in passthrough mode the broadcaster typed a wrong password.',
     reason: 'icecast-auth',
   },
   IW_ERR_ICECAST_MOUNT_IN_USE: {
     close: 4409, http: 409,
-    message: 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.',
+    message: 'Another program is already streaming to this station\'s Icecast mount. Wait until it stops, or pick another station.',
     fix: 'Icecast answered 403 Mountpoint in use: another source client is connected to that Icecast mount.',
     reason: 'icecast-busy',
   },
   IW_ERR_ICECAST_LIMIT: {
     close: 4502, http: 502,
-    message: 'The Icecast server is full (too many sources). Try again later or ask the station.',
+    message: 'The Icecast server is full (too many streams). Try again later, or tell the server\'s operator.',
     fix: 'Icecast answered 403 too many sources connected. Raise <sources> under <limits> in icecast.xml.',
     reason: 'icecast-refused',
   },
   IW_ERR_ICECAST_REFUSED: {
     close: 4502, http: 502,
-    message: 'The Icecast server refused the stream. The station\'s operator has been told; try again later.',
+    message: 'The Icecast server refused the stream. The server\'s operator can see why in its log; try again later.',
     fix: 'Icecast answered with an unexpected status; the log has it. Check the mount\'s settings in icecast.xml.',
     reason: 'icecast-refused',
   },
   IW_ERR_ICECAST_UNREACHABLE: {
     close: 4502, http: 502,
-    message: 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.',
+    message: 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the server\'s operator.',
     fix: 'Connecting to icecast.url failed (refused, timed out or dropped). Check Icecast is running and icecast.url is right.',
     reason: 'icecast-unreachable',
   },
@@ -173,7 +173,8 @@ export const ERRORS = {
   IW_ERR_KICKED: {
     close: 4403, http: 403,
     message: 'The station ended your broadcast.',
-    fix: 'A station manager ended the broadcast through the manager API (POST /api/admin/broadcasts/<mount>/end); the reason they gave is shown to the broadcaster.',
+    fix: 'A station manager ended the broadcast through the manager API (POST /api/admin/broadcasts/<station>/end); the reason they gave is shown to the broadcaster.',
+
     reason: 'kicked',
   },
   IW_ERR_ADMIN_AUTH: {
@@ -215,7 +216,8 @@ export const ERRORS = {
   IW_ERR_RECORDING_BAD_NAME: {
     close: 4400, http: 400,
     message: 'That is not the name of a recording. Pick one from your list of recordings.',
-    fix: 'The path was not /api/recordings/<station-mount>/<start time>.<ogg|webm> (see docs/recordings.md); names are checked strictly, so encoded slashes and .. are refused.',
+    fix: 'The path was not /api/recordings/<station>/<start time>.<ogg|webm> (see docs/recordings.md); names are checked strictly, so encoded slashes and .. are refused.',
+
     reason: null,
   },
   IW_ERR_HTTP_BAD_REQUEST: {
@@ -232,7 +234,7 @@ export const ERRORS = {
   },
   IW_ERR_INTERNAL: {
     close: 1011, http: 500,
-    message: 'Something went wrong on the server. Try again; if it keeps happening, tell the station.',
+    message: 'Something went wrong on the server. Try again; if it keeps happening, tell the server\'s operator.',
     fix: 'An unexpected error; the log has the stack trace. Please report it.',
     reason: 'internal',
   },

@@ -15,6 +15,7 @@ import { endReasonFor, IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
 import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
+import { cleanMetadata } from '../icecast/title-text.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { displayTitle, type ShowRecorder } from './ogg-fanout.js';
 import { GapFiller } from './gap-filler.js';
@@ -123,11 +124,14 @@ export class Broadcast extends EventEmitter {
     this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log);
     this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding);
     const send = deps.updateTitle ?? updateMetadata;
+    const byUrl = new Map(plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => [r.mount, r]));
     this.titles = new TitleUpdater({
-      mounts: plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => r.mount),
+      mounts: [...byUrl.keys()],
       current: () => this.title,
+      // each mount gets the title in its charset (title-text.ts)
       send: (mount, title) => send({
         url: deps.icecastUrl, mount, user: plan.sourceUser, password: plan.sourcePassword, title, timeoutMs: deps.connectTimeoutMs,
+        format: byUrl.get(mount)!.format, charset: byUrl.get(mount)!.charset,
       }),
       stopped: () => this.isEnding,
       clock: this.clock,
@@ -201,8 +205,8 @@ export class Broadcast extends EventEmitter {
 
   /** Now playing: Ogg/Opus mounts get a new chain with the tags; MP3 and Vorbis mounts a title update. */
   setMetadata(meta: { title?: string | undefined; artist?: string | undefined }): void {
-    const title = meta.title?.trim() || undefined;
-    const artist = meta.artist?.trim() || undefined;
+    // the one way in for now-playing text, from any source: cleaned here, once
+    const { title, artist } = cleanMetadata(meta);
     if (title === this.songTitle && artist === this.artist) return;
     this.songTitle = title;
     this.artist = artist;

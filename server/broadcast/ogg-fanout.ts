@@ -1,7 +1,7 @@
 // One Ogg/Opus stream written by the daemon from the broadcaster's Opus packets, and the
 // renditions it feeds. A broadcast has two: one that ffmpeg transcoders read (never chained: a
 // chain boundary would restart their decoder) and one that Ogg/Opus mounts send as is (a new,
-// cleanly finished chain carries each new title in its OpusTags, FACTS.md).
+// cleanly finished chain carries each new title in its OpusTags; docs/notes/browsers.md).
 import { randomInt } from 'node:crypto';
 import { OggOpusWriter } from '../pipeline/ogg-opus-writer.js';
 import type { Rendition } from './rendition-pipe.js';

@@ -7,14 +7,14 @@ import type { ConfigIssue } from './issues.js';
 /** A secret file bigger than this is surely the wrong file (and must not be slurped whole). */
 const MAX_SECRET_FILE_BYTES = 4096;
 
-/** A secret file's contents, trailing newline(s) removed; or an issue message. */
-function readSecretFile(file: string, baseDir: string): { value: string } | { error: string } {
+/** A secret file's contents, trailing newline(s) removed; or an issue message (`missing`: it does not exist). */
+function readSecretFile(file: string, baseDir: string): { value: string } | { error: string; missing?: string } {
   const abs = resolvePath(baseDir, file);
   let fd: number;
   try {
     fd = openSync(abs, 'r');
   } catch (err) {
-    return { error: `cannot read ${abs}: ${fsReason(err)}` };
+    return { error: `cannot read ${abs}: ${fsReason(err)}`, ...((err as NodeJS.ErrnoException).code === 'ENOENT' ? { missing: abs } : {}) };
   }
   try {
     // fstat + bounded read: a path pointing at /dev/zero or a log file must not hang or eat memory
@@ -32,7 +32,7 @@ function readSecretFile(file: string, baseDir: string): { value: string } | { er
     if (value.length === 0) return { error: `${abs} is empty; put the password on the first line` };
     return { value };
   } catch (err) {
-    return { error: `cannot read ${abs}: ${fsReason(err)}` };
+    return { error: `cannot read ${abs}: ${fsReason(err)}`, ...((err as NodeJS.ErrnoException).code === 'ENOENT' ? { missing: abs } : {}) };
   } finally {
     closeSync(fd);
   }
@@ -56,6 +56,14 @@ interface SecretSpec {
   envName: string;
 }
 
+/** How to make a missing secret file: a command to paste (run as root; config.sample.yaml says the same). */
+function createSecretHint(key: SecretSpec['key'], abs: string, envName: string): string {
+  const file = /^[\w./-]+$/.test(abs) ? abs : `'${abs.replace(/'/g, "'\\''")}'`;
+  if (key === 'token') return `Create it with a random token: openssl rand -hex 24 | install -D -m 0600 /dev/stdin ${file} (or set ${envName})`;
+  const tag = key === 'sourcePassword' ? 'source-password' : 'admin-password';
+  return `Create it with Icecast's <${tag}> on its first line, e.g. from Icecast's own config: sed -n 's|.*<${tag}>\\(.*\\)</${tag}>.*|\\1|p' /etc/icecast2/icecast.xml | install -D -m 0600 /dev/stdin ${file} (or set ${envName})`;
+}
+
 /**
  * Precedence: env var (if set and non-empty) > inline value > file. The env var wins so that a
  * deployment (systemd `Environment=`, a container) can override a packaged config without editing
@@ -74,7 +82,8 @@ export function resolveSecret(
   if (typeof file !== 'string') return { value: undefined, failed: false };
   const got = readSecretFile(file, baseDir);
   if ('error' in got) {
-    issues.push({ path: `${sectionName}.${fileKey}`, message: got.error });
+    const hint = got.missing !== undefined ? `. ${createSecretHint(spec.key, got.missing, spec.envName)}` : '';
+    issues.push({ path: `${sectionName}.${fileKey}`, message: `${got.error}${hint}` });
     return { value: undefined, failed: true };
   }
   return { value: got.value, failed: false };

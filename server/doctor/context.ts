@@ -24,7 +24,7 @@ export interface DoctorDeps {
   runFfmpeg(path: string, args: readonly string[]): Promise<string>;
   httpGet(url: string, timeoutMs: number, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** A source client for one mount (IcecastSource). */
-  openSource(opts: Omit<IcecastSourceOptions, 'logger'>): Pick<IcecastSource, 'connect' | 'end' | 'destroy'>;
+  openSource(opts: Omit<IcecastSourceOptions, 'logger'>): Pick<IcecastSource, 'connect' | 'write' | 'end' | 'destroy'>;
   /** Create and remove a file in `dir`; reject with the fs error. */
   tryWrite(dir: string): Promise<void>;
 }

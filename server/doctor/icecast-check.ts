@@ -1,10 +1,13 @@
 // doctor's Icecast checks: Icecast answers at icecast.url, and accepts a real source login on each
 // mount (a PUT that sends no audio and closes at once; the check waits until Icecast has dropped
-// the mount again, so it leaves nothing behind).
+// the mount again, so it leaves nothing behind). On an MP3 mount the login also measures the
+// mount's title charset (title-charset-check.ts).
 import { ENV_SOURCE_PASSWORD } from '../config/load.js';
+import type { RenditionFormat, TitleCharset } from '../config/schema.js';
 import { IcewireError } from '../errors.js';
 import { contentTypeFor } from '../pipeline/ffmpeg-args.js';
 import { errCode, type DoctorContext, type HttpAnswer } from './context.js';
+import { probeTitleCharset, titleCharsetCheck } from './title-charset-check.js';
 
 const MOUNT_GONE_TIMEOUT_MS = 3000;
 
@@ -33,9 +36,10 @@ export async function checkIcecastReachable(ctx: DoctorContext): Promise<boolean
 }
 
 /** Every Icecast mount the config streams to, with its content type. */
-/** Every Icecast mount the config streams to, with its content type. */
-function icecastMounts(ctx: DoctorContext): { mount: string; contentType: string }[] {
-  return Object.values(ctx.config.mounts).flatMap((m) => m.renditions.map((r) => ({ mount: r.mount, contentType: contentTypeFor(r.format, undefined) })));
+function icecastMounts(ctx: DoctorContext): { mount: string; contentType: string; format: RenditionFormat; charset: TitleCharset | undefined }[] {
+  return Object.values(ctx.config.mounts).flatMap((m) => m.renditions.map((r) => ({
+    mount: r.mount, contentType: contentTypeFor(r.format, undefined), format: r.format, charset: r.charset,
+  })));
 }
 
 // A real source login on each mount, closed at once
@@ -48,7 +52,7 @@ export async function checkSourceLogins(ctx: DoctorContext, reachable: boolean):
   const where = ctx.env[ENV_SOURCE_PASSWORD] !== undefined && ctx.env[ENV_SOURCE_PASSWORD] !== ''
     ? `the ${ENV_SOURCE_PASSWORD} environment variable (it overrides the config)`
     : `icecast.sourcePasswordFile (or icecast.sourcePassword) ${ctx.inFile}`;
-  for (const { mount, contentType } of icecastMounts(ctx)) {
+  for (const { mount, contentType, format, charset } of icecastMounts(ctx)) {
     const what = `Icecast source login ${ic.sourceUser}@${mount}`;
     if (!reachable) {
       ctx.add('warn', `${what}: not checked (Icecast is unreachable)`, 'fix the Icecast check above, then run icewire doctor again');
@@ -65,9 +69,12 @@ export async function checkSourceLogins(ctx: DoctorContext, reachable: boolean):
       sourceRefused(ctx, what, mount, err, where);
       continue;
     }
+    // MP3 titles depend on the mount's charset in icecast.xml: measure it while connected
+    const measured = format === 'mp3' ? await probeTitleCharset(ctx, src, mount) : undefined;
     await src.end();
     const gone = await waitMountGone(ctx, mount);
     ctx.add('ok', `${what}: accepted${gone ? '' : ' (Icecast still lists the mount a moment after the test connection closed)'}`);
+    if (format === 'mp3') titleCharsetCheck(ctx, mount, measured, charset);
   }
 }
 
@@ -98,7 +105,6 @@ function sourceRefused(ctx: DoctorContext, what: string, mount: string, err: unk
   }
 }
 
-/** After a test login: wait (bounded) until Icecast no longer lists the mount. */
 /** After a test login: wait (bounded) until Icecast no longer lists the mount. */
 async function waitMountGone(ctx: DoctorContext, mount: string): Promise<boolean> {
   const ic = ctx.config.icecast;

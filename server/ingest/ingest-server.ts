@@ -228,7 +228,7 @@ export class IngestServer {
       const wasStreaming = phase === 'streaming';
       phase = 'done';
       if (accepted === undefined || !wasStreaming || !accepted.broadcast.isAttached(accepted.sink)) return;
-      if (code === CLOSE.normal || code === CLOSE.goingAway) void accepted.broadcast.end('stopped');
+      if (isStopClose(code)) void accepted.broadcast.end('stopped');
       // anything else is a drop: the broadcast waits reconnectGraceMs for a resume
       else accepted.broadcast.detach(accepted.sink);
     });
@@ -284,6 +284,16 @@ export class IngestServer {
       }
     });
   }
+}
+
+/**
+ * Did the broadcaster mean to stop? A close frame with 1000, or with no status code at all (ws
+ * reports 1005: webcast.js's `socket.close()`), is a Stop. 1001 (the page is unloading), 1006 (no
+ * close frame: the network went away) and every other code are drops that wait for a resume
+ * (docs/protocol.md, "How a connection ends").
+ */
+export function isStopClose(code: number): boolean {
+  return code === 1000 || code === 1005;
 }
 
 /** Send the error frame, then close with its code; the reason field carries the stable code. */

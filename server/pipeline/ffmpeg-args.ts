@@ -1,5 +1,5 @@
 // ffmpeg argument building, read from the rendition kinds table. Pure: a rendition plan and
-// ffmpeg's input in, argument arrays out. Low-latency choices are measured (docs/performance.md):
+// ffmpeg's input in, argument arrays out. Low-latency choices are measured (docs/notes/ffmpeg.md, docs/performance.md):
 // a tiny probe on input; the table's outputs use 20 ms Ogg pages, 100 ms WebM clusters and flush
 // every packet so nothing waits in ffmpeg's output buffer.
 import type { InputMedia } from './media-type.js';
@@ -12,7 +12,7 @@ export function isCopy(plan: Pick<RenditionPlan, 'format' | 'bitrate'>): boolean
   return !kindFor(plan).transcodes;
 }
 
-/** The bare content type Icecast needs (FACTS: parameters make it an unknown format). */
+/** The bare content type Icecast needs (docs/notes/icecast.md: parameters make it an unknown format). */
 export function contentTypeFor(format: RenditionFormat, input: Pick<InputMedia, 'video'> | undefined): string {
   return kindFor({ format, bitrate: undefined }).contentType(input);
 }

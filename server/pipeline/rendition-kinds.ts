@@ -15,12 +15,21 @@ import type { FramerFormat } from './stream-framer.js';
 export const RENDITION_FORMATS = ['ogg-opus', 'ogg-vorbis', 'mp3', 'webm'] as const;
 export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
 
+/**
+ * What an Icecast MP3 mount keeps titles in: its <charset> in icecast.xml (Icecast's default:
+ * ISO-8859-1); config `renditions[].charset`, MP3 only.
+ */
+export const TITLE_CHARSETS = ['UTF-8', 'ISO-8859-1'] as const;
+export type TitleCharset = (typeof TITLE_CHARSETS)[number];
+
 export interface RenditionPlan {
   /** Icecast mount path, e.g. /live.ogg */
   readonly mount: string;
   readonly format: RenditionFormat;
   /** kbit/s for transcodes; undefined = the format's default (or a copy where the kind allows one). */
   readonly bitrate: number | undefined;
+  /** MP3: the charset the Icecast mount keeps titles in (config `charset`); undefined = Icecast's default. */
+  readonly charset?: TitleCharset | undefined;
 }
 
 /**
@@ -47,7 +56,7 @@ export interface RenditionKind {
   readonly runsFfmpeg: boolean;
   /** How the rendition's bytes are cut into units Icecast can resume at (stream-framer.ts). */
   readonly framer: FramerFormat;
-  /** The bare content type Icecast needs (FACTS.md: with parameters it is an unknown format). */
+  /** The bare content type Icecast needs (docs/notes/icecast.md: with parameters it is an unknown format). */
   readonly contentType: (input: Pick<InputMedia, 'video'> | undefined) => string;
   /** kbit/s of a transcode when the plan names none. */
   readonly defaultKbps: number;
@@ -78,7 +87,7 @@ export const ACCEPTED_INPUTS: readonly InputMedia[] = [
 const AUDIO_ONLY = ['-map', '0:a:0', '-vn'];
 /** Every packet flushed at once: nothing waits in ffmpeg's output buffer. */
 const FLUSH = ['-flush_packets', '1'];
-/** 20 ms Ogg pages (FACTS.md: low latency). */
+/** 20 ms Ogg pages (docs/notes/ffmpeg.md: low latency). */
 const OGG_OUT = ['-f', 'ogg', '-page_duration', '20000', ...FLUSH];
 /** Short clusters: Icecast can only start a WebM listener at a cluster boundary. */
 const WEBM_OUT = ['-f', 'webm', '-live', '1', '-cluster_time_limit', '100', '-cluster_size_limit', '262144', ...FLUSH];

@@ -103,7 +103,7 @@ async function assertButtonFollowedStatus(page: Page): Promise<void> {
 /** Record a listener for `ms` of wall-clock time (the broadcast runs in real time). */
 async function recordFor(url: string, ms: number): Promise<Buffer> {
   // Icecast drops a WebM listener that arrives before the source's first Cluster, without an
-  // answer (FACTS.md): the mount can be listed a moment before that. A player would retry.
+  // answer (docs/notes/icecast.md): the mount can be listed a moment before that. A player would retry.
   for (let attempt = 1; ; attempt++) {
     const rec = listen(url, { maxMs: ms });
     const status = await rec.status;

@@ -4,7 +4,6 @@
 // snippet. ICEWIRE_SCREENSHOT_DIR=<dir> also saves pictures of the listen page and the recordings.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -14,6 +13,7 @@ import { oggPages } from '../helpers/ogg-pages.js';
 import { secret, startStack, type Stack, type StackOptions } from '../helpers/stack.js';
 import { useChromium } from '../helpers/browser.js';
 import { chainedOpusSeconds, fillLogin, goLive, pageState, stopAndWaitOffAir, waitForState } from './browser-helpers.js';
+import { icyListen } from '../helpers/icy-listener.js';
 
 // Page-side code (page.evaluate) runs in the browser; the project's tsconfig has no DOM lib.
 interface PageMedia {
@@ -36,62 +36,8 @@ const TWO_RENDITIONS: StackOptions['renditions'] = [
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// ---- an ICY-reading MP3 listener -------------------------------------------------------------
 
-interface IcyListener {
-  /** Every StreamTitle seen, in order. */
-  readonly titles: string[];
-  readonly metaint: Promise<number>;
-  stop(): void;
-}
-
-/** GET with `Icy-MetaData: 1`; splits the stream at every `icy-metaint` bytes and reads the metadata blocks. */
-function icyListen(url: string): IcyListener {
-  const titles: string[] = [];
-  let res: IncomingMessage | undefined;
-  let resolveMetaint!: (n: number) => void;
-  const metaint = new Promise<number>((r) => { resolveMetaint = r; });
-  const req: ClientRequest = get(url, { headers: { 'Icy-MetaData': '1', 'User-Agent': 'icewire-test-icy' } }, (r) => {
-    res = r;
-    const every = Number(r.headers['icy-metaint']);
-    resolveMetaint(Number.isFinite(every) ? every : 0);
-    if (!(every > 0)) { r.resume(); return; }
-    let audioLeft = every;
-    let metaLen = -1;
-    let meta = Buffer.alloc(0);
-    r.on('data', (chunk: Buffer) => {
-      let i = 0;
-      while (i < chunk.length) {
-        if (audioLeft > 0) {
-          const n = Math.min(audioLeft, chunk.length - i);
-          audioLeft -= n;
-          i += n;
-        } else if (metaLen < 0) {
-          metaLen = chunk[i]! * 16;
-          i++;
-          meta = Buffer.alloc(0);
-          if (metaLen === 0) { metaLen = -1; audioLeft = every; }
-        } else {
-          const n = Math.min(metaLen - meta.length, chunk.length - i);
-          meta = Buffer.concat([meta, chunk.subarray(i, i + n)]);
-          i += n;
-          if (meta.length === metaLen) {
-            const m = /StreamTitle='(.*?)';/s.exec(meta.toString('utf8').replace(/\0+$/, ''));
-            if (m !== null) titles.push(m[1]!);
-            metaLen = -1;
-            audioLeft = every;
-          }
-        }
-      }
-    });
-    r.on('error', () => undefined);
-  });
-  req.on('error', () => resolveMetaint(0));
-  return { titles, metaint, stop: () => { res?.destroy(); req.destroy(); } };
-}
-
-
-// ---- Icecast status-json (not always valid JSON in 2.4.4: FACTS.md) ----------------------------
+// ---- Icecast status-json (not always valid JSON in 2.4.4: docs/notes/icecast.md) ----------------------------
 
 interface IceSource { listenurl: string; title?: string; listeners?: number }
 async function icecastSources(icecastUrl: string): Promise<IceSource[] | undefined> {
@@ -171,7 +117,7 @@ describe('station features in the pages (Chromium)', function () {
     const changedAt = Date.now();
 
     const want = 'The Testers - Chain Reaction';
-    await waitFor(`StreamTitle='${want}' (got ${JSON.stringify(icy.titles)})`, () => icy.titles.includes(want), 8000);
+    await waitFor(`StreamTitle='${want}' (got ${JSON.stringify(icy.titles())})`, () => icy.titles().includes(want), 8000);
     await waitFor('the MP3 mount\'s title in status-json', async () => {
       const src = await icecastSources(s.icecastUrl);
       return src?.some((x) => new URL(x.listenurl).pathname === '/live.mp3' && x.title === want);

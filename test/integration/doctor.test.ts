@@ -51,7 +51,8 @@ describe('icewire doctor', function () {
   let broadcasterHash: string;
 
   before(async () => {
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+    // a well-set-up station: its MP3 mount keeps titles in UTF-8 (docs/deploy.md)
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret(), mounts: { '/live.mp3': { charset: 'UTF-8' } } });
     dir = mkdtempSync(join(tmpdir(), 'icewire-doctor-'));
     chmodSync(dir, 0o755); // the recordings case runs doctor as another user
     broadcasterHash = await hashPassword(secret());
@@ -70,7 +71,7 @@ describe('icewire doctor', function () {
       icecast: { url: icecast.url, sourceUser: 'source', ...icecastOver },
       broadcasters: [{ name: 'alice', passwordHash: broadcasterHash, mounts: ['live'] }],
       mounts: {
-        live: { name: 'Doctor test', renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3', bitrate: 128 }] },
+        live: { name: 'Doctor test', renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3', bitrate: 128, charset: 'UTF-8' }] },
       },
       ...over,
     };
@@ -97,6 +98,7 @@ describe('icewire doctor', function () {
     assertLine(r, 'ok', /Icecast at http:\/\/127\.0\.0\.1:\d+ \(Icecast 2\.\d/);
     assertLine(r, 'ok', /source login source@\/live\.ogg: accepted$/);
     assertLine(r, 'ok', /source login source@\/live\.mp3: accepted$/);
+    assertLine(r, 'ok', /Icecast mount \/live\.mp3 titles: UTF-8/);
     assertLine(r, 'ok', /publicUrl https:\/\/live\.example\.org is https/);
     assert.match(r.stdout, /all checks passed\n$/);
     assertNoSecret(r);

@@ -17,6 +17,7 @@ import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { runawayStream } from '../helpers/runaway-opus.js';
 import { secret } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
+import { icyFields, icyListen } from '../helpers/icy-listener.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
 import { hashPassword } from '../../server/auth/password-hash.js';
 import { BODY_TIMEOUT_MS } from '../../server/http/request-deadlines.js';
@@ -75,6 +76,7 @@ describe('hostile input while a canary broadcast streams', function () {
     const mounts: Record<string, unknown> = { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } };
     for (let i = 1; i <= 70; i++) mounts[`c${i}`] = { renditions: [{ mount: `/c${i}.ogg`, format: 'ogg-opus' }] };
     mounts.m8 = { renditions: [{ mount: '/m8.ogg', format: 'ogg-opus' }] };
+    mounts.icy = { renditions: [{ mount: '/icy.mp3', format: 'mp3', bitrate: 64 }] }; // the ICY injection case
     // recorded, a new file every minute (of wall-clock time)
     mounts.rec = { renditions: [{ mount: '/rec.ogg', format: 'ogg-opus' }], record: true, segmentMinutes: 1 };
     recordingsDir = join(dir, 'recordings');
@@ -284,6 +286,29 @@ describe('hostile input while a canary broadcast streams', function () {
       await c.live();
       await c.stream(await fixture('audio-webm', 10), { seconds: 10, speed: 10 });
     }) },
+    { name: 'ICY injection: a title with \';StreamUrl=\'…\';, CR/LF and NUL (MP3 listener)', expected: 'one StreamTitle field, no StreamUrl', run: async () => {
+      // Icecast copies a title verbatim into `StreamTitle='…';`: unless the daemon neutralises it,
+      // an MP3 listener's player sees a second field (StreamUrl) and the CR/LF, and NUL cuts it.
+      let bad: string | undefined;
+      const o = await liveCase('icy', async (c) => {
+        await c.live();
+        const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 24 });
+        await waitForMount(icecast.url, icecast.adminPassword, '/icy.mp3');
+        const icy = icyListen(`${icecast.url}/icy.mp3`);
+        try {
+          c.ws.send(JSON.stringify({ type: 'metadata', data: { title: "x';StreamUrl='http://evil.example/';\r\nStreamTitle='pwned';\u0000tail" } }));
+          const block = (await icy.waitForBlock((b) => b.includes('evil'), 10000)).toString('latin1');
+          const fields = icyFields(block);
+          const one = fields.length === 1 && fields[0]!.key === 'StreamTitle' && block === `StreamTitle='${fields[0]!.value}';`;
+          const clean = !/StreamUrl\s*=\s*'/i.test(block) && !/[\u0000-\u001f]/.test(block) && block.includes('tail');
+          if (!one || !clean) bad = `ICY block ${JSON.stringify(block)}`;
+        } finally {
+          icy.stop();
+          await streaming;
+        }
+      });
+      return bad !== undefined ? { got: bad } : o.got === '1000' ? { got: 'one StreamTitle field, no StreamUrl' } : o;
+    } },
     { name: '1 MiB of Opus claiming 2.5 h in 10 s, recorded in 1-min segments', expected: '1000, 1 recording file', run: async () => {
       // 14-byte packets of 120 ms each, 256 to a laced block: media time runs ~900x ahead of the clock
       // (when the ingest refuses such input, the close code here changes; the file count must not)
