@@ -64,11 +64,14 @@ export class MediaPath {
       }
       this.opusStarted = true;
     }
-    if (this.opusStarted) {
+    if (this.opusStarted && out.opus.length > 0) {
       for (const packet of out.opus) {
         if (!admit(packet)) continue;
         for (const c of this.consumers) if (!c.packet(packet)) ok = false;
       }
+      // one page per chunk and stream: one write per mount
+      if (!this.feed.flush()) ok = false;
+      if (!this.copy.flush()) ok = false;
     }
     return ok;
   }

@@ -12,6 +12,11 @@ export interface OpusConsumer {
   start(opusHead: Buffer): void;
   /** false = the consumer is full: slow the broadcaster down. */
   packet(data: Buffer): boolean;
+  /**
+   * The packets of one incoming chunk are all in: send what packet() held back (the Ogg streams
+   * put a chunk's packets in one page, one write per mount). false = slow down.
+   */
+  flush?(): boolean;
   /** A gap (broadcaster away) of this many ms of silence. */
   silence(ms: number): void;
 }
@@ -50,6 +55,9 @@ function vorbisComments(t: StreamTags): Record<string, string> {
 export class OggFanout implements OpusConsumer {
   private writer: OggOpusWriter | undefined;
   private tags: StreamTags = {};
+  /** This chunk's packets, until flush() (the array is reused: no allocation per packet). */
+  private readonly held: Buffer[] = [];
+  private heldCount = 0;
 
   constructor(private readonly targets: readonly Rendition[]) {}
 
@@ -67,7 +75,17 @@ export class OggFanout implements OpusConsumer {
 
   packet(data: Buffer): boolean {
     if (this.writer === undefined || this.writer.ended) return true;
-    const page = this.writer.packet(data);
+    this.held[this.heldCount++] = data;
+    return true;
+  }
+
+  flush(): boolean {
+    const w = this.writer;
+    const n = this.heldCount;
+    if (n === 0 || w === undefined || w.ended) return true;
+    const page = w.packets(this.held, n);
+    this.heldCount = 0;
+    this.held.fill(undefined as unknown as Buffer, 0, n);
     if (page.length === 0) return true;
     let ok = true;
     for (const t of this.targets) if (!t.oggPages(page)) ok = false;
@@ -76,6 +94,7 @@ export class OggFanout implements OpusConsumer {
 
   silence(ms: number): void {
     if (this.writer === undefined || this.writer.ended) return;
+    this.flush();
     const pages = this.writer.silence(ms);
     for (const t of this.targets) t.oggPages(pages);
   }
@@ -88,6 +107,7 @@ export class OggFanout implements OpusConsumer {
     this.tags = tags;
     const w = this.writer;
     if (w === undefined || w.ended) return;
+    this.flush();
     const eos = w.end();
     for (const t of this.targets) t.oggPages(eos);
     let serial = randomInt(1, 0xffffffff);
@@ -100,6 +120,7 @@ export class OggFanout implements OpusConsumer {
   /** The end-of-stream page, or undefined if the stream never started. */
   end(): Buffer | undefined {
     if (this.writer === undefined || this.writer.ended) return undefined;
+    this.flush();
     return this.writer.end();
   }
 }

@@ -309,7 +309,9 @@ export class WebmDemuxer extends Demuxer<TracksEvent | FrameEvent | ClusterEvent
     const keyframe = groupKeyframe ?? (flags & 0x80) !== 0;
     const durationMs = duration === undefined ? undefined : this.toMs(duration);
     for (const size of sizes.sizes) {
-      const data = Buffer.from(body.subarray(pos, pos + size));
+      // a view, not a copy: a frame is passed on at once (an Ogg page copies it), and most are
+      // video frames an audio rendition never looks at
+      const data = body.subarray(pos, pos + size);
       pos += size;
       this.events.push(durationMs === undefined
         ? { type: 'frame', track: track.value, timeMs, keyframe, data }
