@@ -19,13 +19,15 @@ export interface MetricsSources {
   liveBroadcasts(): number;
   /** Listeners per Icecast mount, from Icecast's stats. */
   listeners(): ReadonlyMap<string, number>;
-  /** 1 when Icecast answered the last stats poll. */
-  icecastUp(): number | undefined;
+  /** 1 when Icecast answers its stats (asked now if the last answer is old). */
+  icecastUp(): Promise<number | undefined>;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_' });
+  // The event-loop delay is sampled once a second: a finer timer would wake an idle daemon a
+  // hundred times a second (prom-client's default, ~0.6 % of a core) to measure nothing.
+  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_', eventLoopMonitoringPrecision: 1000 });
   const c = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
     new Counter({ name, help, labelNames, registers: [registry] });
   return {
@@ -56,6 +58,6 @@ export function registerGauges(m: Metrics, src: MetricsSources): void {
   });
   new Gauge({
     name: 'icewire_icecast_up', help: '1 when Icecast answered the last stats poll, else 0', registers: [m.registry],
-    collect() { this.set(src.icecastUp() ?? 0); },
+    async collect() { this.set((await src.icecastUp()) ?? 0); },
   });
 }

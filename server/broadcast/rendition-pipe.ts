@@ -37,6 +37,8 @@ export interface Rendition {
   readonly needsDrain: boolean;
   /** ffmpeg pids (for tests and metrics). */
   readonly pids: number[];
+  /** Late audio this rendition dropped to stay live (its transcoder fell behind), ms. */
+  readonly shedMs?: number;
   /** Resolves when Icecast accepted the stream (and ffmpeg, if any, runs); rejects on a refusal. */
   start(): Promise<void>;
   /** The daemon's Ogg/Opus header pages (once per chain) and audio pages. false = slow down. */

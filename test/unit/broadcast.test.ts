@@ -289,6 +289,10 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       // ~4 s of it stood in for by silence: only the last ~1 s is heard
       assert.ok(heard >= 40 && heard <= 60, `${heard} of 250 late packets heard`);
       assert.ok(r.lines().some((l) => l.message === 'the broadcaster\'s stream flows again'));
+      // the broadcaster is told how much was dropped (shedMs), in the next frames
+      assert.ok(r.b.shedMs >= 3500 && r.b.shedMs <= 4200, `shedMs ${r.b.shedMs}`);
+      await r.clock.advance(3000);
+      assert.equal(r.sink.last?.shedMs, Math.round(r.b.shedMs));
     });
 
     it('a rendition that stops reading: the socket pauses, drain resumes it; paused too long -> ended(ingest-too-slow)', async () => {
