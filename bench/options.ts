@@ -2,22 +2,39 @@
 export interface Scenario {
   readonly id: string;
   readonly label: string;
-  readonly kind: 'audio' | 'video';
+  /** `idle`: no broadcast at all, the daemon alone (Icecast up, and Icecast down). */
+  readonly kind: 'audio' | 'video' | 'idle';
   /** Ogg/Opus copy, MP3 128k transcode, WebM (VP8+Opus) copy. */
   readonly format: 'ogg' | 'mp3' | 'webm';
   readonly n: number;
+  /** Listen to every k-th stream only (1 = all): the load generator can't decode 1000 captures. */
+  readonly listenEvery: number;
+  /** Run icewire only (a thousand ffmpegs would not fit in memory). */
+  readonly icewireOnly: boolean;
 }
 
-export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.fromEntries(([
-  ['copy1', 'audio', 'ogg', 1], ['copy10', 'audio', 'ogg', 10], ['copy50', 'audio', 'ogg', 50], ['copy100', 'audio', 'ogg', 100],
-  ['mp3_10', 'audio', 'mp3', 10], ['mp3_50', 'audio', 'mp3', 50],
-  ['video1', 'video', 'webm', 1], ['video4', 'video', 'webm', 4],
-] as const).map(([id, kind, format, n]) => [id, {
-  id, kind, format, n,
-  label: `${format === 'ogg' ? 'Opus copy' : format === 'mp3' ? 'MP3 128k' : 'VP8+Opus WebM copy'} ×${n}`,
-}]));
+const LABEL = { ogg: 'Opus copy', mp3: 'MP3 128k', webm: 'VP8+Opus WebM copy' } as const;
 
-export const FULL = ['copy1', 'copy10', 'copy50', 'copy100', 'mp3_10', 'mp3_50', 'video1', 'video4'];
+export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.fromEntries([
+  ...([
+    ['copy1', 'audio', 'ogg', 1], ['copy10', 'audio', 'ogg', 10], ['copy24', 'audio', 'ogg', 24], ['copy50', 'audio', 'ogg', 50],
+    ['copy100', 'audio', 'ogg', 100], ['copy300', 'audio', 'ogg', 300], ['copy1000', 'audio', 'ogg', 1000],
+    ['mp3_10', 'audio', 'mp3', 10], ['mp3_40', 'audio', 'mp3', 40], ['mp3_50', 'audio', 'mp3', 50], ['mp3_70', 'audio', 'mp3', 70],
+    ['video1', 'video', 'webm', 1], ['video4', 'video', 'webm', 4],
+  ] as const).map(([id, kind, format, n]): [string, Scenario] => [id, {
+    id, kind, format, n,
+    label: `${LABEL[format]} ×${n}`,
+    listenEvery: n > 100 ? Math.round(n / 100) : 1,
+    icewireOnly: n > 100,
+  }]),
+  ['idle', { id: 'idle', kind: 'idle', format: 'ogg', n: 0, label: 'idle daemon', listenEvery: 1, icewireOnly: true }],
+]);
+
+/** MP3 transcodes at the point where the two cores saturate (side by side), and past it. */
+export const MP3_SATURATION = 'mp3_50';
+export const MP3_PAST_SATURATION = 'mp3_70';
+
+export const FULL = ['idle', 'copy1', 'copy24', 'copy100', 'copy1000', 'mp3_10', MP3_SATURATION, MP3_PAST_SATURATION, 'video1', 'video4'];
 export const QUICK = ['copy1', 'copy10'];
 
 export interface Options {
@@ -44,7 +61,7 @@ export interface Options {
 export const USAGE = `npm run bench [-- options]
 
   --quick               N=1 and N=10 Opus copy only, 10 s streams (about a minute); no doc update
-  --scenarios=a,b       any of ${FULL.join(' ')}   (BENCH_SCENARIOS)
+  --scenarios=a,b       any of ${Object.keys(SCENARIOS).join(' ')}   (BENCH_SCENARIOS)
   --seconds=S           length of the recorded stream, default 20 (quick: 10)   (BENCH_SECONDS)
   --warmup=S            steady state starts S s after the first chunk, default 3  (BENCH_WARMUP_S)
   --sides=icewire,baseline   run one side only (default both, side by side)      (BENCH_SIDES)
@@ -70,7 +87,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
   const list = (flags.get('scenarios') ?? env.BENCH_SCENARIOS ?? (quick ? QUICK : FULL).join(',')).split(',').map((s) => s.trim()).filter((s) => s !== '');
   const scenarios = list.map((id) => {
     const s = SCENARIOS[id];
-    if (s === undefined) throw new Error(`unknown scenario ${id}; known: ${FULL.join(', ')}`);
+    if (s === undefined) throw new Error(`unknown scenario ${id}; known: ${Object.keys(SCENARIOS).join(', ')}`);
     return s;
   });
   const num = (v: string | undefined, d: number, min: number, max: number, what: string): number => {

@@ -12,6 +12,8 @@ export interface Metrics {
   readonly pipelineRestarts: Counter<'mount'>;
   readonly icecastReconnects: Counter<'mount'>;
   readonly resumes: Counter<'station'>;
+  /** Late audio dropped so listeners stay at live delay: `stalled-upload` or `encoder-behind`. */
+  readonly audioShed: Counter<'station' | 'why'>;
 }
 
 export interface MetricsSources {
@@ -40,6 +42,7 @@ export function createMetrics(): Metrics {
     pipelineRestarts: c('icewire_pipeline_restarts_total', 'ffmpeg restarts after a crash, per rendition mount', ['mount']),
     icecastReconnects: c('icewire_icecast_reconnects_total', 'Successful reconnects to Icecast, per rendition mount', ['mount']),
     resumes: c('icewire_resumes_total', 'Broadcasters who came back after a dropped connection', ['station']),
+    audioShed: c('icewire_audio_shed_seconds_total', 'Late audio dropped so listeners stay live: after a stalled upload, or ahead of a transcoder that fell behind', ['station', 'why']),
   };
 }
 

@@ -123,8 +123,9 @@ export class Broadcast extends EventEmitter {
       part.on('state', () => this.settle());
       return part;
     });
-    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log);
-    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding);
+    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, this.clock);
+    const shed = deps.metrics?.audioShed.labels({ station: plan.id, why: 'stalled-upload' });
+    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000));
     this.frames = new StatusFrames({
       source: this, parts: this.parts, icecastPublicUrl: deps.icecastPublicUrl, listeners: (m) => deps.stats?.listeners(m) ?? 0, clock: this.clock, log: this.log,
     });

@@ -31,6 +31,8 @@ export class GapFiller {
     private readonly fill: (ms: number) => void,
     /** Whether the streams can take silence now (they have started, the broadcast is not over). */
     private readonly canFill: () => boolean,
+    /** Late audio dropped (ms), for the metrics. */
+    private readonly onDrop?: (ms: number) => void,
   ) {}
 
   /** Late audio dropped so far, ms. */
@@ -76,6 +78,7 @@ export class GapFiller {
     const n = opusPacketSamples(packet);
     this.lateSamples -= n;
     this.droppedSamples += n;
+    this.onDrop?.(n / SAMPLES_PER_MS);
     return false;
   }
 

@@ -11,6 +11,7 @@ import { FakeClock } from '../helpers/fake-clock.js';
 import { FakeRendition, FakeSink, OggUpload } from '../helpers/fake-broadcast-parts.js';
 import { captureLogger, type LogLine } from '../helpers/log-capture.js';
 import { oggPages, packetsEnding } from '../helpers/ogg-pages.js';
+import { FIRST_AUDIO_SPLIT_MS } from '../../server/broadcast/ogg-fanout.js';
 
 const OGG = parseMime('audio/ogg;codecs=opus')!;
 const GRACE_MS = 8000;
@@ -269,6 +270,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     it('no media from an attached broadcaster: silence after 2.5 s, then ended(idle-timeout)', async () => {
       const r = await onAir();
       stream(r, 1);
+      await r.clock.advance(FIRST_AUDIO_SPLIT_MS); // the first audio's second page
       const before = r.part().bytesWritten;
       await r.clock.advance(2000);
       assert.equal(r.part().bytesWritten, before);
