@@ -64,6 +64,11 @@ const el = {
   body: document.body,
   status: $('status'),
   statusText: $('status-text'),
+  statusDetail: $('status-detail'),
+  summary: $('summary'),
+  summaryText: $('summary-text'),
+  signinFolded: $('signin-folded'),
+  signinSummary: $('signin-summary'),
   error: $('error'),
   goLive: $<HTMLButtonElement>('go-live'),
   stop: $<HTMLButtonElement>('stop'),
@@ -188,7 +193,14 @@ interface Session {
   away: Away | undefined;
   /** The daemon said live at least once (so a show may have been recorded). */
   wentLive: boolean;
+  /** Whether listeners hear the show now (from the status frames; Icecast may be unreachable). */
+  audience: Audience;
+  /** Renditions whose Icecast connection is being re-established (their mounts), for the sentence. */
+  heldMounts: string[];
+  peakListeners: number;
 }
+/** Listeners hear the show on every rendition, on some, or on none (Icecast unreachable). */
+type Audience = 'all' | 'some' | 'none';
 interface Away {
   since: number;
   attempts: number;
@@ -241,9 +253,43 @@ function setState(next: UiState, sentence?: string, reconnecting: Reconnecting =
     input.disabled = busy;
   }
   el.enableDevices.disabled = busy;
+  foldSignIn(busy);
+  showAudience();
   document.title = next === 'live' ? 'On air · icewire' : 'Go live · icewire';
   if (sentence !== undefined) showError(sentence);
   else if (next !== 'error') clearError();
+}
+
+/** While a broadcast runs the sign-in form (which can't change then) folds into one line. */
+function foldSignIn(folded: boolean): void {
+  if (info === undefined) return;
+  const station = info.authMode === 'passthrough'
+    ? `Icecast mount /${currentMount()}`
+    : (info.mounts.find((m) => m.id === currentMount())?.name ?? currentMount());
+  el.signinSummary.textContent = `${el.user.value.trim()} · ${station}`;
+  el.signinFolded.hidden = !folded;
+  el.login.hidden = folded;
+  el.passthroughHelp.hidden = folded || info.authMode !== 'passthrough';
+}
+
+/**
+ * The status line tells the truth about listeners: when the daemon is reconnecting to Icecast
+ * (all renditions, or some), the show is not reaching them, whatever the upload does.
+ */
+function showAudience(): void {
+  const sess = session;
+  const on = sess !== undefined && sess.away === undefined && (uiState === 'live' || uiState === 'reconnecting');
+  const audience: Audience | undefined = on ? sess.audience : undefined;
+  if (audience === undefined) delete el.status.dataset['audience'];
+  else el.status.dataset['audience'] = audience;
+  let detail = '';
+  if (audience === 'none') {
+    detail = 'Listeners can\'t hear the show right now: the station\'s Icecast server cannot be reached. icewire keeps trying and the show goes on by itself when it is back; what you send meanwhile does not reach listeners.';
+  } else if (audience === 'some') {
+    detail = `Some listeners can't hear the show right now: Icecast is reconnecting ${sess!.heldMounts.join(', ')}. The other streams are on air.`;
+  }
+  el.statusDetail.textContent = detail;
+  el.statusDetail.hidden = detail === '';
 }
 
 function showError(sentence: string): void {
@@ -334,7 +380,7 @@ function setupForm(i: Info): void {
     }));
     const remembered = store.get('mount');
     if (remembered && i.mounts.some((m) => m.id === remembered)) select.value = remembered;
-    if (i.mounts.length === 0) showError('This station has no mounts to go live on yet. Ask the station to add one.');
+    if (i.mounts.length === 0) showError('This server has no stations to go live on yet. Ask the station manager to add one.');
     el.user.value = store.get('user') ?? '';
   }
   recordings.enable(i.authMode === 'accounts');
@@ -365,7 +411,7 @@ function updateVideoNote(): void {
     if (info.authMode === 'accounts') {
       const m = info.mounts.find((x) => x.id === mount);
       if (m && !m.renditions.some((r) => r.format === 'webm')) {
-        note = 'This station mount has no video stream: listeners will get the sound only.';
+        note = 'This station has no video stream: listeners will get the sound only.';
       }
     } else if (/\.(ogg|opus|oga|mp3)$/i.test(mount)) {
       note = 'This mount name makes an audio-only stream. Use a name ending in .webm to send video.';
@@ -390,7 +436,7 @@ function readForm(): { user: string; password: string; mount: string } | { probl
   } else {
     if (user === '') return { problem: 'Enter your name to go live.', field: el.user };
     if (password === '') return { problem: 'Enter your password to go live.', field: el.password };
-    if (mount === '') return { problem: 'Pick the station mount to go live on.', field: mountEl };
+    if (mount === '') return { problem: 'Pick the station to go live on.', field: mountEl };
   }
   return { user, password, mount };
 }
@@ -562,6 +608,9 @@ async function goLive(): Promise<void> {
   }
   store.set('user', form.user);
   store.set('mount', form.mount);
+  el.summary.hidden = true;
+  el.elapsed.textContent = '0:00:00';
+  el.listeners.textContent = '–';
   setState('connecting');
 
   let s: MediaStream;
@@ -620,6 +669,9 @@ async function goLive(): Promise<void> {
     wakeLock: undefined,
     away: undefined,
     wentLive: false,
+    audience: 'all',
+    heldMounts: [],
+    peakListeners: 0,
   };
   session = sess;
   connect(sess, false);
@@ -715,7 +767,18 @@ function onStatus(sess: Session, st: StatusData): void {
       startRecording(sess);
     }
   }
-  if (typeof st.listeners === 'number') el.listeners.textContent = String(st.listeners);
+  if (typeof st.listeners === 'number') {
+    el.listeners.textContent = String(st.listeners);
+    sess.peakListeners = Math.max(sess.peakListeners, st.listeners);
+  }
+  const held = (st.renditions ?? []).filter((r) => r.state !== undefined && r.state !== 'live').map((r) => r.mount);
+  const audience: Audience = st.state === 'reconnecting' ? 'none' : st.state === 'live' && held.length > 0 ? 'some' : 'all';
+  if (audience !== sess.audience || held.join() !== sess.heldMounts.join()) {
+    sess.audience = audience;
+    sess.heldMounts = held;
+    showAudience();
+    tick(sess);
+  }
   if (typeof st.since === 'string') sess.since = st.since;
   if (st.renditions) showRenditions(st);
   if (sess.stopping) {
@@ -806,8 +869,14 @@ function tick(sess: Session): void {
   if (behindS >= STALLED_BACKLOG_S || (backlog > 0 && now - sess.lastProgressAt >= STALLED_NO_PROGRESS_MS)) health = 'stalled';
   else if (behindS >= SLOW_BACKLOG_S) health = 'slow';
   if (c.isOpen) {
-    el.upload.dataset['health'] = health;
-    el.upload.textContent = health === 'good' ? 'Good' : `${health === 'slow' ? 'Slow' : 'Stalled'} · ${behindS.toFixed(0)} s behind`;
+    if (sess.audience !== 'all' && health === 'good' && sess.accepted) {
+      // The upload itself is fine, but the daemon cannot pass it on to (some) listeners.
+      el.upload.dataset['health'] = 'held';
+      el.upload.textContent = sess.audience === 'none' ? 'Not reaching listeners' : 'Not reaching all listeners';
+    } else {
+      el.upload.dataset['health'] = health;
+      el.upload.textContent = health === 'good' ? 'Good' : `${health === 'slow' ? 'Slow' : 'Stalled'} · ${behindS.toFixed(0)} s behind`;
+    }
   }
 
   if (sess.stopping) return;
@@ -950,19 +1019,73 @@ function endSession(sess: Session, c: CloseInfo): void {
   if (client !== undefined && !client.isClosed) client.abort(1000);
   void sess.wakeLock?.release().catch(() => undefined);
   sess.wakeLock = undefined;
-  el.upload.dataset['health'] = 'idle';
-  el.upload.textContent = '–';
   el.renditionsBox.hidden = true;
+  showSummary(sess, c);
   const reasonSentence = endReasonSentence(sess.endReason);
   if (sess.errorFrame) setState('error', sess.errorFrame);
   else if (sess.localError) setState('error', sess.localError);
   else if (c.byUs) setState('ended');
   else if (sess.endReason !== undefined) setState(reasonSentence ? 'error' : 'ended', reasonSentence);
   else setState('error', closeSentence(c.code, c.opened));
-  el.bytesSent.dataset['bytes'] = String(sess.bytesBefore + (client?.bytesSent ?? 0));
   // The show just ended is in the broadcaster's recordings now, if the station records: refresh
   // the list when it is open (not when the server was just found unreachable).
   if (sess.wentLive && info?.authMode === 'accounts' && sess.localError !== RESUME_FAILED) recordings.afterBroadcast();
+}
+
+/** How the show ended, in a few words for the summary, and as a reason code. */
+function endedHow(sess: Session, c: CloseInfo): { reason: string; words: string } {
+  if (sess.localError === RESUME_FAILED) return { reason: 'connection-lost', words: 'the connection to the server was lost' };
+  if (sess.localError === UPLOAD_TOO_SLOW) return { reason: 'upload-too-slow', words: 'the upload could not keep up' };
+  if (sess.localError === DEVICE_LOST) return { reason: 'device-lost', words: 'the microphone or camera stopped' };
+  if (sess.localError === RECORDER_FAILED) return { reason: 'recorder-failed', words: 'the browser stopped recording' };
+  if (sess.localError !== undefined) return { reason: 'page', words: 'the page stopped it' };
+  if (c.byUs && (sess.endReason === undefined || sess.endReason === 'stopped')) return { reason: 'stopped', words: 'you pressed Stop' };
+  if (sess.endReason !== undefined) {
+    const words: Record<string, string> = {
+      stopped: 'the broadcast was stopped',
+      'icecast-auth': 'Icecast refused the source password',
+      'icecast-busy': 'Icecast said the mount was in use',
+      'icecast-unreachable': 'Icecast could not be reached',
+      'ffmpeg-failed': 'the server\'s encoder failed',
+      'ingest-too-slow': 'the server could not keep up',
+      'idle-timeout': 'no audio reached the server for too long',
+      shutdown: 'the server shut down',
+      kicked: 'the station ended it',
+      'connection-lost': 'the connection to the server was lost',
+    };
+    return { reason: sess.endReason, words: words[sess.endReason] ?? `the server ended it (${sess.endReason})` };
+  }
+  if (sess.errorFrame !== undefined) return { reason: 'error', words: 'the server ended it' };
+  return { reason: `closed-${c.code}`, words: 'the connection closed' };
+}
+
+/**
+ * After a broadcast that went on air: a short summary of the show, and the live figures cleared
+ * (they describe a show that is no longer running).
+ */
+function showSummary(sess: Session, c: CloseInfo): void {
+  const bytes = sess.bytesBefore + (sess.client?.bytesSent ?? 0);
+  const endedAt = Date.now();
+  const durationMs = sess.since !== undefined ? Math.max(0, endedAt - Date.parse(sess.since)) : 0;
+  clearFigures();
+  if (!sess.wentLive) return;
+  const how = endedHow(sess, c);
+  el.summary.dataset['durationMs'] = String(durationMs);
+  el.summary.dataset['peakListeners'] = String(sess.peakListeners);
+  el.summary.dataset['bytes'] = String(bytes);
+  el.summary.dataset['reason'] = how.reason;
+  const listeners = sess.peakListeners === 1 ? '1 listener at most' : `${sess.peakListeners} listeners at most`;
+  el.summaryText.textContent = `${formatDuration(durationMs)} on air · ${listeners} · ${formatBytes(bytes)} sent · ended because ${how.words}.`;
+  el.summary.hidden = false;
+}
+
+function clearFigures(): void {
+  el.elapsed.textContent = '–';
+  el.listeners.textContent = '–';
+  el.bytesSent.textContent = '–';
+  el.bytesSent.dataset['bytes'] = '0';
+  el.upload.dataset['health'] = 'idle';
+  el.upload.textContent = '–';
 }
 
 async function requestWakeLock(sess: Session): Promise<void> {
@@ -1018,6 +1141,9 @@ function init(): void {
     if (session) e.preventDefault();
   });
 
+  // The sign-in form and the stations load whatever the browser can do (on plain http the
+  // person still sees where they are and why capture needs https).
+  void loadInfo();
   if (!browserOk) return;
   navigator.mediaDevices.addEventListener('devicechange', () => {
     void listDevices().then(() => {
@@ -1032,7 +1158,6 @@ function init(): void {
       acquire().catch(async (err: unknown) => showError(await mediaSentence(err)));
     }
   }).catch(() => undefined);
-  void loadInfo();
 }
 
 init();
