@@ -1,10 +1,11 @@
 // The one error catalogue. Every failure a person or an operator can see has a stable code here,
 // with the WebSocket close code and HTTP status it maps to and a line on how to fix it.
 // docs/errors.md is the same table for people; test/unit/errors.test.ts keeps the two in step.
+import type { CloseCode } from '../www/src/wire-contract.js';
 
 export interface ErrorSpec {
-  /** WebSocket close code sent to a broadcaster. */
-  readonly close: number;
+  /** WebSocket close code sent to a broadcaster (one of the wire contract's). */
+  readonly close: CloseCode;
   /** HTTP status for the same failure on an HTTP route. */
   readonly http: number;
   /** Default sentence for the person: what happened and what to do. */

@@ -21,12 +21,11 @@ import { InputSession } from './input-session.js';
 import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
 import { CopyPipe, FfmpegPipe, type RenditionPipe } from './rendition-pipe.js';
 import type { StationPlan } from './station-plan.js';
+import { END_REASONS, type BroadcastState, type EndReason, type RenditionStatus, type StatusData } from '../../www/src/wire-contract.js';
 
-export const END_REASONS = [
-  'stopped', 'connection-lost', 'icecast-auth', 'icecast-busy', 'icecast-unreachable', 'icecast-refused',
-  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'idle-timeout', 'protocol-error', 'kicked', 'shutdown', 'internal',
-] as const;
-export type EndReason = (typeof END_REASONS)[number];
+export { END_REASONS, type BroadcastState, type EndReason, type RenditionStatus };
+/** A status frame's data (the wire contract). */
+export type BroadcastStatus = StatusData;
 
 /** The end reason a person sees for an error code. Pure. */
 export function reasonForCode(code: ErrorCode): EndReason {
@@ -51,31 +50,6 @@ export function reasonForCode(code: ErrorCode): EndReason {
     case 'IW_ERR_PROTO_HELLO_TIMEOUT': return 'protocol-error';
     default: return 'internal';
   }
-}
-
-export type BroadcastState = 'connecting' | 'live' | 'reconnecting' | 'ended';
-
-export interface RenditionStatus {
-  readonly mount: string;
-  readonly format: string;
-  readonly contentType: string;
-  readonly url: string;
-  readonly state: BroadcastState;
-  readonly listeners: number;
-  readonly bytesOut: number;
-}
-
-export interface BroadcastStatus {
-  readonly state: BroadcastState;
-  readonly listeners: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly since?: string;
-  readonly renditions: readonly RenditionStatus[];
-  readonly reason?: EndReason;
-  readonly title?: string;
-  /** Only in frames to the broadcaster: present it in a new hello to continue after a drop. */
-  readonly resume?: string;
 }
 
 /** The connection side of a broadcast (the WebSocket). */

@@ -1,8 +1,10 @@
 // The config schema: the one source of truth for keys, defaults and types (types are inferred).
 // Unknown keys are errors everywhere (strictObject), so a typo never silently does nothing.
 import { z } from 'zod';
+import { STATION_MOUNT_RE } from '../../www/src/wire-contract.js';
 
-export const STATION_MOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// The wire contract owns the pattern (the page checks names with it too); config users read it here.
+export { STATION_MOUNT_RE };
 export const ICECAST_MOUNT_RE = /^\/[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/;
 
 export const RENDITION_FORMATS = ['ogg-opus', 'ogg-vorbis', 'mp3', 'webm'] as const;
