@@ -7,7 +7,7 @@
 //
 // Per channel:  sources -> input -> [voice compressor] -> fader -> onOff -> duck -> xfade -> master bus
 //                            \-> cueSend -> cue bus                               \-> meter
-// Master:       master bus -> limiter -> out -> stream destination (recorded)
+// Master:       master bus -> 18 kHz low-pass -> limiter -> out -> stream destination (recorded)
 //                                          \-> master meter (what is sent), monitor (off by default)
 
 /** The part of BaseAudioContext the mixer uses (an AudioContext, or a fake in tests). */
@@ -17,6 +17,7 @@ export interface AudioGraph {
   createGain(): GainNode;
   createAnalyser(): AnalyserNode;
   createDynamicsCompressor(): DynamicsCompressorNode;
+  createBiquadFilter(): BiquadFilterNode;
   createMediaStreamSource(stream: MediaStream): MediaStreamAudioSourceNode;
   createMediaStreamDestination(): MediaStreamAudioDestinationNode;
   readonly destination: AudioNode;
@@ -48,7 +49,8 @@ export const DEFAULT_DUCKING: DuckingSettings = { enabled: true, depthDb: 12, at
 /** Gain of one side of the crossfader at position x (-1 = all A, 0 = middle, 1 = all B): constant power. */
 export function crossfadeGain(side: 'A' | 'B', x: number): number {
   const p = (Math.min(1, Math.max(-1, x)) + 1) / 2; // 0..1
-  return side === 'A' ? Math.cos((p * Math.PI) / 2) : Math.sin((p * Math.PI) / 2);
+  const g = side === 'A' ? Math.cos((p * Math.PI) / 2) : Math.sin((p * Math.PI) / 2);
+  return g < 1e-9 ? 0 : g; // cos(π/2) is 6e-17, not the silence an end of the fader means
 }
 
 export function dbToGain(db: number): number {
@@ -66,6 +68,9 @@ export function gainToDb(g: number): number {
 export function timeConstant(ms: number): number {
   return Math.max(0.001, ms / 1000 / 3);
 }
+
+/** Where the master is band-limited before the limiter (see Mixer.bandLimit). */
+export const MASTER_BAND_LIMIT_HZ = 18_500;
 
 /** Ramps for on/off switches: short enough to feel instant, long enough not to click. */
 const SWITCH_S = 0.015;
@@ -187,6 +192,12 @@ export interface MixerOptions {
 
 export class Mixer {
   readonly masterBus: GainNode;
+  /**
+   * Band-limits the master below the Opus encoder's 20 kHz before the limiter measures it: the
+   * encoder's own band-limit of full-band material (a square wave's edges) rings up to 3 dB over
+   * the limited peak, measured on Chromium's encoder. Fourth-order Butterworth, two sections.
+   */
+  readonly bandLimit: [BiquadFilterNode, BiquadFilterNode];
   readonly limiter: AudioNode;
   /** True when the limiter is the true-peak worklet (false: the compressor fallback). */
   readonly truePeak: boolean;
@@ -226,7 +237,16 @@ export class Mixer {
     this.cueDestination = graph.createMediaStreamDestination();
     this.monitor = graph.createGain();
     this.monitor.gain.value = 0;
-    this.masterBus.connect(this.limiter);
+    this.bandLimit = [0.5412, 1.3066].map((q) => {
+      const f = graph.createBiquadFilter();
+      f.type = 'lowpass';
+      f.frequency.value = MASTER_BAND_LIMIT_HZ;
+      f.Q.value = q;
+      return f;
+    }) as [BiquadFilterNode, BiquadFilterNode];
+    this.masterBus.connect(this.bandLimit[0]);
+    this.bandLimit[0].connect(this.bandLimit[1]);
+    this.bandLimit[1].connect(this.limiter);
     this.limiter.connect(this.out);
     this.out.connect(this.destination);
     this.out.connect(this.masterMeter);

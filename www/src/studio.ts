@@ -17,7 +17,11 @@ export interface StudioHooks {
   onPageAction(action: 'goLive' | 'stop' | 'video'): void;
 }
 
-const LIMITER_CEILING_DB = -1.5;
+/**
+ * The master's true-peak ceiling. Listeners get the master after a lossy Opus encode, which adds
+ * a little to the peaks even of band-limited material: -2 dBTP keeps them under -1 dBFS.
+ */
+const LIMITER_CEILING_DB = -2;
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
