@@ -180,6 +180,11 @@ export const ERRORS = {
     message: 'The request was malformed.',
     fix: 'An HTTP API request had a body that is not the expected JSON (e.g. POST /api/login needs {"user": "...", "password": "..."} with Content-Type: application/json, under 8 KiB).',
   },
+  IW_ERR_HTTP_TIMEOUT: {
+    close: 4408, http: 408,
+    message: 'The request took too long to arrive. Check your connection and try again.',
+    fix: 'An HTTP request\'s body did not arrive within 10 s of its head (a stalled client, or a slow-request attack): the daemon answered 408 and closed the connection. Behind nginx, client_body_timeout cuts these first (docs/security.md).',
+  },
   IW_ERR_INTERNAL: {
     close: 1011, http: 500,
     message: 'Something went wrong on the server. Try again; if it keeps happening, tell the station.',

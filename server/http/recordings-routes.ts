@@ -10,7 +10,8 @@ import { FailedLoginLimiter } from '../ingest/address-limits.js';
 import { clientAddress } from '../ingest/ingest-server.js';
 import { verifyPasswordFor } from '../ingest/password-hash.js';
 import { listRecordings, resolveRecording } from '../recorder/recording-index.js';
-import { contentTypeForRecording } from '../recorder/recording-names.js';
+import type { RecordingLedger } from '../recorder/recording-ledger.js';
+import { contentTypeForRecording, failureMessage } from '../recorder/recording-names.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const MAX_SESSIONS = 10000;
@@ -86,6 +87,8 @@ export interface RecordingsRoutesDeps {
   /** recordings.dir */
   readonly dir: string;
   readonly logger: Logger;
+  /** What the disk could not be told (recordings that could not be made or finished). */
+  readonly ledger?: RecordingLedger | undefined;
   readonly sessions?: SessionStore;
   readonly now?: () => number;
 }
@@ -142,12 +145,13 @@ export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
 
   router.get(PREFIX, accountsOnly, async (req, res) => {
     const user = caller(req);
-    const list = await listRecordings(deps.dir, user);
+    const list = await listRecordings(deps.dir, user, deps.ledger);
     res.setHeader('Cache-Control', 'private, no-store');
     res.json({
       recordings: list.map((r) => ({
         name: r.name, stationMount: r.stationMount, startedAt: r.startedAt, endedAt: r.endedAt, bytes: r.bytes, format: r.format,
-        url: `${PREFIX}/${r.stationMount}/${r.name}`,
+        url: r.name === null ? null : `${PREFIX}/${r.stationMount}/${r.name}`,
+        failed: r.failed === null ? null : { reason: r.failed.reason, at: r.failed.at, message: failureMessage(r.failed.reason, r.name !== null) },
       })),
     });
   });

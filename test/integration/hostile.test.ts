@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +13,14 @@ import WebSocket from 'ws';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, type Recording } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
+import { runawayStream } from '../helpers/runaway-opus.js';
 import { ALL_LOG_LINES, secret } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
 import { hashPassword } from '../../server/ingest/password-hash.js';
+import { BODY_TIMEOUT_MS } from '../../server/http/request-deadlines.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
+import { RECORDING_FILE_RE } from '../../server/recorder/recording-names.js';
 
 /** The stated bound: the daemon process stays under this RSS through the whole suite. */
 /** (Measured here: ~60 MB idle, ~210 MB at the peak of 1000 sockets and concurrent scrypt logins.) */
@@ -26,6 +29,8 @@ const MAX_FRAME = 262144;
 const HELLO_TIMEOUT_MS = 1500;
 const MAX_CONNECTIONS_PER_ADDRESS = 20;
 const MAX_FAILED_LOGINS = 5;
+/** A slow request body is cut this long after its head at the latest (the deadline, plus the close). */
+const SLOW_BODY_BOUND_MS = BODY_TIMEOUT_MS + 2000;
 
 interface Outcome { got: string; detail?: string }
 interface Case { name: string; expected: string; run: () => Promise<Outcome> }
@@ -50,6 +55,7 @@ describe('hostile input while a canary broadcast streams', function () {
   let base = '';
   let wsBase = '';
   let out = '';
+  let recordingsDir = '';
   let canary: WebcastClient;
   let canaryStreaming: Promise<number>;
   let listener: Recording;
@@ -70,6 +76,9 @@ describe('hostile input while a canary broadcast streams', function () {
     const mounts: Record<string, unknown> = { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } };
     for (let i = 1; i <= 70; i++) mounts[`c${i}`] = { renditions: [{ mount: `/c${i}.ogg`, format: 'ogg-opus' }] };
     mounts.m8 = { renditions: [{ mount: '/m8.ogg', format: 'ogg-opus' }] };
+    // recorded, a new file every minute (of wall-clock time)
+    mounts.rec = { renditions: [{ mount: '/rec.ogg', format: 'ogg-opus' }], record: true, segmentMinutes: 1 };
+    recordingsDir = join(dir, 'recordings');
     const config = {
       listen: { host: '127.0.0.1', port: 0 },
       trustProxy: true,
@@ -79,6 +88,7 @@ describe('hostile input while a canary broadcast streams', function () {
         { name: 'other', passwordHash: await hashPassword(secret()), mounts: ['m8'] },
       ],
       mounts,
+      recordings: { dir: recordingsDir },
       limits: {
         maxFrameBytes: MAX_FRAME, helloTimeoutMs: HELLO_TIMEOUT_MS, maxConnectionsPerAddress: MAX_CONNECTIONS_PER_ADDRESS,
         maxFailedLogins: MAX_FAILED_LOGINS, maxBroadcasts: 20, idleTimeoutMs: 3000, reconnectGraceMs: 2000,
@@ -285,6 +295,52 @@ describe('hostile input while a canary broadcast streams', function () {
       await c.live();
       await c.stream(await fixture('audio-webm', 10), { seconds: 10, speed: 10 });
     }) },
+    { name: '1 MiB of Opus claiming 2.5 h in 10 s, recorded in 1-min segments', expected: '1000, 1 recording file', run: async () => {
+      // 14-byte packets of 120 ms each, 256 to a laced block: media time runs ~900x ahead of the clock
+      // (when the ingest refuses such input, the close code here changes; the file count must not)
+      const { chunks } = runawayStream('webm', 1 << 20);
+      const outcome = await liveCase('rec', async (c) => {
+        await c.live();
+        for (const chunk of chunks) {
+          if (c.ws.readyState !== WebSocket.OPEN) break;
+          c.ws.send(chunk);
+          await new Promise((r) => setTimeout(r, 10000 / chunks.length));
+        }
+      });
+      // the recording is finished when its sidecar has an end
+      const station = join(recordingsDir, 'rec');
+      const names = (): string[] => readdirSync(station).filter((n) => RECORDING_FILE_RE.test(n));
+      await waitFor('the recording to finish', () => names().every((n) => JSON.parse(readFileSync(join(station, `${n}.json`), 'utf8')).endedAt !== null), 15000);
+      const n = names().length;
+      return { got: `${outcome.got}, ${n} recording file${n === 1 ? '' : 's'}` };
+    } },
+    { name: '400 POST /api/login sending a byte every 2 s', expected: `400x408 IW_ERR_HTTP_TIMEOUT, all closed within ${SLOW_BODY_BOUND_MS / 1000} s`, run: async () => {
+      const port = Number(new URL(base).port);
+      const addr = nextAddr();
+      const body = JSON.stringify({ user: user.name, password: 'x'.repeat(64) });
+      const one = (): Promise<{ answer: string; ms: number }> => new Promise((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        let text = '';
+        let i = 0;
+        let headAt = Date.now();
+        s.write(`POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nX-Forwarded-For: ${addr}\r\n\r\n`, () => { headAt = Date.now(); });
+        const t = setInterval(() => { if (i < body.length && !s.destroyed) s.write(body[i++]!); }, 2000);
+        s.on('data', (d) => { text += d.toString(); });
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          clearInterval(t);
+          resolve({ answer: `${/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'no answer'}${/"code":"(IW_ERR_[A-Z_]+)"/.exec(text) ? ` ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(text)![1]}` : ''}`, ms: Date.now() - headAt });
+        });
+        // the bound of this case: still open then is a failure
+        setTimeout(() => { if (!s.destroyed) { s.destroy(); } }, 60000).unref();
+      });
+      const results = await Promise.all(Array.from({ length: 400 }, one));
+      const counts = new Map<string, number>();
+      for (const r of results) counts.set(r.answer, (counts.get(r.answer) ?? 0) + 1);
+      const slowest = Math.max(...results.map((r) => r.ms));
+      const answers = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}x${k}`).join(', ');
+      return { got: `${answers}, ${slowest <= SLOW_BODY_BOUND_MS ? `all closed within ${SLOW_BODY_BOUND_MS / 1000} s` : `the slowest closed after ${(slowest / 1000).toFixed(1)} s`}` };
+    } },
     { name: 'abrupt disconnect mid-stream, no resume', expected: 'mount gone after the grace period', run: async () => {
       const m = fresh();
       const c = new WebcastClient(`${wsBase}${m}`, { headers: { 'X-Forwarded-For': nextAddr() } });
@@ -316,8 +372,8 @@ describe('hostile input while a canary broadcast streams', function () {
     await Promise.all(workers);
     const w = Math.max(...rows.map((r) => r.name.length));
     const we = Math.max(...rows.map((r) => r.expected.length));
-    process.stdout.write(`\n      ${'case'.padEnd(w)}  ${'expected'.padEnd(we)}  got\n`);
-    for (const r of rows) process.stdout.write(`      ${r.ok ? ' ' : '✗'}${r.name.padEnd(w - 1)}  ${r.expected.padEnd(we)}  ${r.got}\n`);
+    process.stdout.write(`\n       ${'case'.padEnd(w)}  ${'expected'.padEnd(we)}  got\n`);
+    for (const r of rows) process.stdout.write(`      ${r.ok ? ' ' : '✗'}${r.name.padEnd(w)}  ${r.expected.padEnd(we)}  ${r.got}\n`);
     process.stdout.write(`      daemon RSS max ${maxRss.toFixed(0)} MB (bound ${RSS_BOUND_MB} MB)\n`);
     assert.ok(cases.length >= 40);
     assert.deepEqual(rows.filter((r) => !r.ok).map((r) => `${r.name}: expected ${r.expected}, got ${r.got}`), []);

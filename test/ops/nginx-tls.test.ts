@@ -11,6 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -348,6 +349,49 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
       await page.waitForSelector('#status[data-state="ended"]', { timeout: 5000 });
       const access = readFileSync(join(n.dir, 'access.log'), 'utf8');
       assert.match(access, /"GET \/ws\/live HTTP\/1\.1" 101 /, 'the WebSocket went through nginx');
+    });
+
+    it('the shipped limits (docs/security.md): logins past their burst and requests past 40 open per address are 429 from nginx', async () => {
+      /** One HTTP/1.1 request over TLS; resolves with the status line's code once the head is back. */
+      const raw = (head: string): { status: Promise<number>; socket: TLSSocket } => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername: LIVE, ca });
+        socket.on('error', () => undefined);
+        let text = '';
+        const status = new Promise<number>((resolve) => {
+          socket.on('data', (d: Buffer) => {
+            text += d.toString('latin1');
+            const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+            if (m) resolve(Number(m[1]));
+          });
+          socket.on('close', () => resolve(0));
+        });
+        socket.once('secureConnect', () => socket.write(head));
+        return { status, socket };
+      };
+      const login = JSON.stringify({ user: stack!.broadcaster.name, password: 'not-the-password' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 9; i++) {
+        const r = raw(`POST /api/login HTTP/1.1\r\nHost: ${LIVE}:${httpsPort}\r\nContent-Type: application/json\r\nContent-Length: ${login.length}\r\nConnection: close\r\n\r\n${login}`);
+        statuses.push(await r.status);
+        r.socket.destroy();
+      }
+      // 1 + burst 5 reach the daemon (wrong password: 401), the rest nginx refuses
+      assert.deepEqual(statuses.slice(0, 6), [401, 401, 401, 401, 401, 401], statuses.join());
+      assert.deepEqual(statuses.slice(7), [429, 429], statuses.join());
+
+      // 45 requests whose bodies never come, from one address: 40 are waited for, 5 refused at once
+      const slow = Array.from({ length: 45 }, () => raw(`POST /api/info HTTP/1.1\r\nHost: ${LIVE}:${httpsPort}\r\nContent-Length: 100\r\n\r\n`));
+      try {
+        // -1: no answer yet
+        const refused = await waitFor('5 refusals', async () => {
+          const now = await Promise.all(slow.map((r) => Promise.race([r.status, Promise.resolve(-1)])));
+          return now.filter((c) => c === 429).length >= 5 ? now : undefined;
+        }, 5000);
+        assert.equal(refused.filter((c) => c === 429).length, 5, refused.join());
+        assert.equal(refused.filter((c) => c === -1).length, 40, 'the other 40 are still being waited for');
+      } finally {
+        for (const r of slow) r.socket.destroy();
+      }
     });
   });
 });
