@@ -25,6 +25,11 @@ const MIC_HZ = 400;
 const DECK_HZ = 1000;
 const TAGGED_HZ = 2500;
 const SQUARE_HZ = 220;
+/**
+ * The deck tone's level in the file, per channel: lavfi's sine is -18 dBFS, +6 dB, and ffmpeg's
+ * mono-to-stereo upmix puts a centre channel on each side at -3 dB.
+ */
+const TONE_DB = -15;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Set a range or number input the way a person's drag or typing does (input and change events). */
@@ -58,7 +63,7 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
   before(async () => {
     browser = await launchChromium();
     stack = await startStack({ renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3', bitrate: 128 }] });
-    files['tone'] = await makeAudioFile('tone-1k.flac', `sine=frequency=${DECK_HZ}:sample_rate=48000:duration=40`, { title: 'Calibration', artist: 'Studio' }, 'volume=6dB'); // lavfi's sine is at -18 dBFS: this is -12
+    files['tone'] = await makeAudioFile('tone-1k.flac', `sine=frequency=${DECK_HZ}:sample_rate=48000:duration=40`, { title: 'Calibration', artist: 'Studio' }, 'volume=6dB'); // -15 dBFS a side (see TONE_DB)
     files['tagged'] = await makeAudioFile('evening-tone.mp3', `sine=frequency=${TAGGED_HZ}:sample_rate=48000:duration=20`, { title: 'Evening Tone', artist: 'Test Signals' });
     // A full-scale square (every sample ±1), played at +12 dB: 16 times over full scale.
     files['square'] = await makeAudioFile('square-220.wav', `aevalsrc=if(gte(sin(2*PI*${SQUARE_HZ}*t)\\,0)\\,1\\,-1):s=48000:d=20`);
@@ -145,11 +150,13 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     const micWhileOpen = Math.max(...mic.slice(down, up));
     const micWhileClosed = Math.max(...mic.slice(Math.max(present, down - 20), down - 3));
     console.log(`      (tone ${before.toFixed(1)} dBFS, ducked ${ducked.toFixed(1)}, after ${after.toFixed(1)}; mic at ${MIC_HZ} Hz open ${micWhileOpen.toFixed(1)}, closed ${micWhileClosed.toFixed(1)})`);
-    assert.ok(Math.abs(before - -12) <= 3, `the deck's level on air: ${before.toFixed(1)} dBFS (the file is -12)`);
+    assert.ok(Math.abs(before - TONE_DB) <= 2, `the deck's level on air: ${before.toFixed(1)} dBFS (the file is ${TONE_DB}, the deck at unity)`);
     assert.ok(Math.abs(before - ducked - 12) <= 2, `ducked by ${(before - ducked).toFixed(1)} dB (depth 12 dB)`);
     assert.ok(Math.abs(after - before) <= 2, `recovered to ${after.toFixed(1)} dBFS after release (was ${before.toFixed(1)})`);
-    assert.ok(micWhileOpen > -35, `the mic is on air with the music (${micWhileOpen.toFixed(1)} dBFS at ${MIC_HZ} Hz)`);
-    assert.ok(micWhileClosed < -50, `the closed mic is not (${micWhileClosed.toFixed(1)} dBFS)`);
+    // The fake mic's beeps through a -12 dB fader read about -45 dBFS at 400 Hz in 100 ms windows;
+    // with the mic closed there is nothing there but the codec's noise floor.
+    assert.ok(micWhileOpen > -55 && micWhileOpen > micWhileClosed + 30, `the mic is on air with the music (${micWhileOpen.toFixed(1)} dBFS at ${MIC_HZ} Hz)`);
+    assert.ok(micWhileClosed < -80, `the closed mic is not (${micWhileClosed.toFixed(1)} dBFS)`);
   });
 
   it('a deck going to air with a tagged MP3: now playing on the MP3 rendition within 3 s; a cart pad fires', async () => {
@@ -252,7 +259,7 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     }
     assert.ok(maxStep <= 9600n, `largest step between pages ${Number(maxStep) / 48} ms (≤ 200 ms)`);
     const mic = toneLevels(await decodePcm(got), MIC_HZ);
-    assert.ok(Math.max(...mic.slice(-20)) > -40, 'the new microphone is on air at the end');
+    assert.ok(Math.max(...mic.slice(-20)) > -60, `the new microphone is on air at the end (${Math.max(...mic.slice(-20)).toFixed(1)} dBFS at ${MIC_HZ} Hz)`);
   });
 
   // Needs the daemon to accept the hello's login token (POST /api/login) in place of the password:
