@@ -130,7 +130,6 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     await sleep(4000);
     await page.keyboard.press('KeyM'); // mic off: the music comes back
     await sleep(4000);
-    await saveScreenshot(page, 'studio-desktop');
     rec.stop();
     await stop(page);
 
@@ -183,6 +182,9 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
 
     await page.keyboard.press('Digit1');
     await page.waitForSelector('#pad-0[data-playing="true"]', { timeout: 2000 });
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    // The README's picture (docs/screenshot.png is a copy of this one).
+    await saveScreenshot(page, 'studio-desktop');
     await page.waitForFunction(() => Number(document.getElementById('meter-cart')!.dataset['peakDb']) > -40, null, { timeout: 3000 });
     await page.waitForSelector('#pad-0[data-playing="false"]', { timeout: 5000 }); // a 2 s one-shot ends by itself
     await stop(page);
