@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { AuthGate } from './auth/auth-gate.js';
 import { IcewireError } from './errors.js';
 import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
@@ -25,6 +26,8 @@ export class Daemon {
   readonly registry: BroadcastRegistry;
   readonly stats: StatsPoller;
   readonly metrics: Metrics;
+  /** The one login gate of every front door (one failed-login limiter). */
+  readonly auth: AuthGate;
   private readonly ingest: IngestServer;
   private readonly server: Server;
   /** /metrics on its own private address, when metrics.listen is set. */
@@ -46,9 +49,11 @@ export class Daemon {
       listeners: () => this.stats.allListeners(),
       icecastUp: () => (this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable)),
     });
+    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger });
     this.ingest = new IngestServer({
       config,
       registry: this.registry,
+      auth: this.auth,
       logger,
       metrics: this.metrics,
       broadcastDeps: {
@@ -74,7 +79,7 @@ export class Daemon {
     const app = createApp({
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
       metricsRegistry: metricsHere ? this.metrics.registry : undefined,
-      recordings: { config: () => this.config, dir: config.recordings.dir, logger, ledger: this.recordingLedger },
+      recordings: { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {
       const reg = this.metrics.registry;

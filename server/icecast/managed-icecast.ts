@@ -16,6 +16,17 @@ export interface ManagedIcecastOptions {
   /** Icecast's source-timeout in seconds (its default is 10). */
   sourceTimeoutS?: number;
   binary?: string;
+  /**
+   * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`;
+   * `'*'` is the default for every mount (`<mount type="default">`).
+   * Without a charset, Icecast takes MP3 titles as ISO-8859-1 (docs/notes/icecast.md).
+   */
+  mounts?: Readonly<Record<string, { readonly charset?: string }>>;
+  /**
+   * Called once each time icecast2 exits when nobody asked it to (not stop(), kill() or
+   * restart()): a crash, or a kill from outside. restart() brings it back.
+   */
+  onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void;
 }
 
 export interface ManagedIcecast {
@@ -50,7 +61,15 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean }): string {
+function mountBlocks(mounts: ManagedIcecastOptions['mounts']): string {
+  return Object.entries(mounts ?? {}).map(([name, m]) => `
+  <mount type="${name === '*' ? 'default' : 'normal'}">${name === '*' ? '' : `
+    <mount-name>${xmlEscape(name)}</mount-name>`}${m.charset !== undefined ? `
+    <charset>${xmlEscape(m.charset)}</charset>` : ''}
+  </mount>`).join('');
+}
+
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts'] }): string {
   const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
   return `<icecast>
   <location>icewire test</location>
@@ -75,7 +94,7 @@ function icecastXml(o: { port: number; dir: string; sourcePassword: string; admi
   <listen-socket>
     <port>${o.port}</port>
     <bind-address>127.0.0.1</bind-address>
-  </listen-socket>
+  </listen-socket>${mountBlocks(o.mounts)}
   <fileserve>1</fileserve>
   <paths>
     <basedir>${share}</basedir>
@@ -144,7 +163,7 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
     chownSync(dir, uid, gid);
   }
   const configPath = join(dir, 'icecast.xml');
-  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot }), { mode: 0o640 });
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts }), { mode: 0o640 });
   if (asRoot) {
     const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
     chownSync(configPath, 0, gid);
@@ -152,20 +171,37 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
 
   let child: ChildProcess;
   let exited: Promise<void>;
+  /** Set while this module itself stops the child, so its exit is not reported as unexpected. */
+  let stopping = false;
   const launch = async (): Promise<void> => {
-    child = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.resume();
-    exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await waitForPort(port, child, 10000, join(dir, 'log', 'error.log'));
+    // a failed start-up is reported by launch() itself, not as an unexpected exit
+    let started = false;
+    const c = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr?.resume();
+    exited = new Promise((resolve) => c.once('exit', (code, signal) => {
+      resolve();
+      if (!stopping && child === c && started) {
+        try {
+          opts.onUnexpectedExit?.({ code, signal });
+        } catch {
+          // a listener's exception must not become an unhandled one in the exit handler
+        }
+      }
+    }));
+    await waitForPort(port, c, 10000, join(dir, 'log', 'error.log'));
+    started = true;
   };
   await launch();
 
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
+      stopping = true;
       child.kill(signal);
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+      stopping = false;
     }
   };
 

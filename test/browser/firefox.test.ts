@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
+import { useFirefox } from '../helpers/browser.js';
 import { probe, tempFile } from '../helpers/media.js';
 import { listen, waitForMount, waitForMountGone } from '../helpers/listener.js';
-import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 import { decodePcm, makeAudioFile, median, toneLevels } from './audio-analysis.js';
-import { startPulseSink, type PulseSink } from './pulse-sink.js';
+import { usePulseSink } from './pulse-sink.js';
 
 /** Loudest sample of the decoded audio, in dBFS (a silent broadcast would be about -91). */
 async function maxVolumeDb(media: Buffer): Promise<number> {
@@ -43,38 +44,16 @@ async function waitForState(page: Page, states: string[], timeoutMs: number): Pr
 
 describe('broadcaster page in Firefox', function () {
   this.timeout(60000);
-  let browser: Browser | undefined;
+  // Firefox's audio engine needs an output device: a private null sink, started before the browser.
+  const pulse = usePulseSink();
+  const firefox = useFirefox(() => pulse.env);
   let stack: Stack | undefined;
-  let pulse: PulseSink | undefined;
 
-  before(async () => {
-    pulse = await startPulseSink();
-    browser = await puppeteer.launch({
-      env: { ...process.env, ...pulse.env },
-      browser: 'firefox',
-      executablePath: '/usr/bin/firefox-esr',
-      headless: true,
-      extraPrefsFirefox: {
-        'media.navigator.streams.fake': true,
-        'media.navigator.permission.disabled': true,
-        'media.autoplay.default': 0,
-      },
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    await pulse?.stop();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-    assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
-  });
 
   it('goes live with audio; a listener gets valid Ogg/Opus; Stop ends it', async () => {
     stack = await startStack();
     const s = stack;
-    const page = await browser!.newPage();
+    const page = await firefox.browser.newPage();
     await page.setViewport({ width: 1000, height: 800 });
     await page.goto(`${s.baseUrl}/`);
     await page.waitForSelector('body[data-auth-mode="accounts"]', { timeout: 10000 });
@@ -109,7 +88,7 @@ describe('broadcaster page in Firefox', function () {
     stack = await startStack();
     const s = stack;
     const file = await makeAudioFile('firefox-tone.ogg', 'sine=frequency=1000:sample_rate=48000:duration=30', { title: 'Fox Tone', artist: 'Test' }, 'volume=6dB');
-    const page = await browser!.newPage();
+    const page = await firefox.browser.newPage();
     await page.setViewport({ width: 1300, height: 900 });
     await page.goto(`${s.baseUrl}/`);
     await page.waitForSelector('#studio[data-ready="true"]', { timeout: 10000 });

@@ -45,3 +45,16 @@ export async function startPulseSink(): Promise<PulseSink> {
     },
   };
 }
+
+/** A sink for this describe block: started in a before hook (declare it before the browser's). */
+export function usePulseSink(): { readonly env: Record<string, string> } {
+  let sink: PulseSink | undefined;
+  before(async () => { sink = await startPulseSink(); });
+  after(async () => { await sink?.stop(); sink = undefined; });
+  return {
+    get env(): Record<string, string> {
+      if (sink === undefined) throw new Error('the PulseAudio sink is only there inside the suite');
+      return sink.env;
+    },
+  };
+}

@@ -3,9 +3,9 @@
 // close code (or HTTP answer); afterwards the canary's listener has one uninterrupted valid
 // stream, no ffmpeg is left, and the daemon's RSS stayed under a stated bound.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +13,14 @@ import WebSocket from 'ws';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, type Recording } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
+import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { runawayStream } from '../helpers/runaway-opus.js';
-import { ALL_LOG_LINES, secret } from '../helpers/stack.js';
+import { secret } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
+import { icyFields, icyListen } from '../helpers/icy-listener.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { BODY_TIMEOUT_MS } from '../../server/http/request-deadlines.js';
-import { PACKAGE_ROOT } from '../../server/paths.js';
 import { RECORDING_FILE_RE } from '../../server/recorder/recording-names.js';
 
 /** The stated bound: the daemon process stays under this RSS through the whole suite. */
@@ -51,10 +52,9 @@ function childPids(pid: number): number[] {
 describe('hostile input while a canary broadcast streams', function () {
   this.timeout(180000);
   let icecast: ManagedIcecast;
-  let daemon: ChildProcess;
+  let daemon: DaemonProcess;
   let base = '';
   let wsBase = '';
-  let out = '';
   let recordingsDir = '';
   let canary: WebcastClient;
   let canaryStreaming: Promise<number>;
@@ -76,6 +76,7 @@ describe('hostile input while a canary broadcast streams', function () {
     const mounts: Record<string, unknown> = { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } };
     for (let i = 1; i <= 70; i++) mounts[`c${i}`] = { renditions: [{ mount: `/c${i}.ogg`, format: 'ogg-opus' }] };
     mounts.m8 = { renditions: [{ mount: '/m8.ogg', format: 'ogg-opus' }] };
+    mounts.icy = { renditions: [{ mount: '/icy.mp3', format: 'mp3', bitrate: 64 }] }; // the ICY injection case
     // recorded, a new file every minute (of wall-clock time)
     mounts.rec = { renditions: [{ mount: '/rec.ogg', format: 'ogg-opus' }], record: true, segmentMinutes: 1 };
     recordingsDir = join(dir, 'recordings');
@@ -94,16 +95,10 @@ describe('hostile input while a canary broadcast streams', function () {
         maxFailedLogins: MAX_FAILED_LOGINS, maxBroadcasts: 20, idleTimeoutMs: 3000, reconnectGraceMs: 2000,
       },
     };
-    // YAML is a superset of JSON
-    writeFileSync(join(dir, 'icewire.yaml'), JSON.stringify(config, null, 2));
-    daemon = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'server', 'main.js'), 'serve', '--config', join(dir, 'icewire.yaml')], {
-      env: { ...process.env, ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword },
-    });
-    daemon.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    daemon.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    base = await waitFor('the daemon', () => /"url":"(http:\/\/[^"]+)\/"/.exec(out)?.[1], 10000);
-    wsBase = `${base.replace('http', 'ws')}/ws/`;
-    rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.pid!)); }, 100);
+    daemon = await spawnDaemon({ config, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
+    base = daemon.url;
+    wsBase = daemon.wsBase;
+    rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.child.pid!)); }, 100);
 
     canary = new WebcastClient(`${wsBase}live`, { headers: { 'X-Forwarded-For': '192.0.2.1' } });
     await canary.opened;
@@ -118,11 +113,7 @@ describe('hostile input while a canary broadcast streams', function () {
     clearInterval(rssTimer);
     canary?.close();
     listener?.stop();
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon.once('exit', r));
-    }
-    ALL_LOG_LINES.push(...out.split('\n'));
+    await daemon?.stop();
     await icecast?.stop();
   });
 
@@ -295,6 +286,29 @@ describe('hostile input while a canary broadcast streams', function () {
       await c.live();
       await c.stream(await fixture('audio-webm', 10), { seconds: 10, speed: 10 });
     }) },
+    { name: 'ICY injection: a title with \';StreamUrl=\'…\';, CR/LF and NUL (MP3 listener)', expected: 'one StreamTitle field, no StreamUrl', run: async () => {
+      // Icecast copies a title verbatim into `StreamTitle='…';`: unless the daemon neutralises it,
+      // an MP3 listener's player sees a second field (StreamUrl) and the CR/LF, and NUL cuts it.
+      let bad: string | undefined;
+      const o = await liveCase('icy', async (c) => {
+        await c.live();
+        const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 24 });
+        await waitForMount(icecast.url, icecast.adminPassword, '/icy.mp3');
+        const icy = icyListen(`${icecast.url}/icy.mp3`);
+        try {
+          c.ws.send(JSON.stringify({ type: 'metadata', data: { title: "x';StreamUrl='http://evil.example/';\r\nStreamTitle='pwned';\u0000tail" } }));
+          const block = (await icy.waitForBlock((b) => b.includes('evil'), 10000)).toString('latin1');
+          const fields = icyFields(block);
+          const one = fields.length === 1 && fields[0]!.key === 'StreamTitle' && block === `StreamTitle='${fields[0]!.value}';`;
+          const clean = !/StreamUrl\s*=\s*'/i.test(block) && !/[\u0000-\u001f]/.test(block) && block.includes('tail');
+          if (!one || !clean) bad = `ICY block ${JSON.stringify(block)}`;
+        } finally {
+          icy.stop();
+          await streaming;
+        }
+      });
+      return bad !== undefined ? { got: bad } : o.got === '1000' ? { got: 'one StreamTitle field, no StreamUrl' } : o;
+    } },
     { name: '1 MiB of Opus claiming 2.5 h in 10 s, recorded in 1-min segments', expected: '1000, 1 recording file', run: async () => {
       // 14-byte packets of 120 ms each, 256 to a laced block: media time runs ~900x ahead of the clock
       // (when the ingest refuses such input, the close code here changes; the file count must not)
@@ -399,6 +413,6 @@ describe('hostile input while a canary broadcast streams', function () {
 
   it(`the daemon stayed under ${RSS_BOUND_MB} MB RSS and left no ffmpeg running`, async () => {
     assert.ok(maxRss > 0 && maxRss < RSS_BOUND_MB, `max RSS ${maxRss.toFixed(0)} MB`);
-    await waitFor('no children', () => childPids(daemon.pid!).length === 0, 15000);
+    await waitFor('no children', () => childPids(daemon.child.pid!).length === 0, 15000);
   });
 });

@@ -15,12 +15,12 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
 import { freePort } from '../../server/icecast/managed-icecast.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
+import { useChromium } from '../helpers/browser.js';
 import { probe } from '../helpers/media.js';
 import { waitFor, waitForMount } from '../helpers/listener.js';
-import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 import { deployCommand, substitute } from './deploy-doc.js';
 
 const run = promisify(execFile);
@@ -30,13 +30,6 @@ const INSTALLED_PACKAGE = '/usr/local/lib/node_modules/icewire';
 const LIVE = 'localhost';
 const RADIO = 'radio.localhost';
 
-// As in test/browser/chromium.test.ts, plus: the certificate is self-signed.
-const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--ignore-certificate-errors',
-];
 
 // Page-side code runs in the browser; the project's tsconfig has no DOM lib for it.
 declare const document: { getElementById(id: string): { dataset: Record<string, string | undefined>; textContent: string | null } | null };
@@ -202,7 +195,8 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
     let nginx: ChildProcess | undefined;
     let nginxExit: Promise<void> | undefined;
     let stack: Stack | undefined;
-    let browser: Browser | undefined;
+    // The one browser fixture, plus: the certificate is self-signed.
+    const chrome = useChromium(['--ignore-certificate-errors']);
     let httpPort: number;
     let httpsPort: number;
     let ca: string;
@@ -256,7 +250,6 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
     });
 
     after(async () => {
-      await browser?.close();
       await stack?.stop();
       if (nginx !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
         nginx.kill('SIGTERM'); // nginx's fast shutdown; the master stops its workers
@@ -265,7 +258,6 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
         clearTimeout(t);
       }
       n?.remove();
-      assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
     });
 
     it('plain HTTP: ACME challenges are served, everything else redirects to https', async () => {
@@ -319,8 +311,7 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
     });
 
     it('Chromium goes live from https:// over wss://; a listener gets Ogg/Opus through nginx over https', async () => {
-      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-      const page = await browser.newPage();
+      const page = await chrome.browser.newPage();
       const sockets: string[] = [];
       page.on('websocket', (ws) => sockets.push(ws.url()));
       await page.goto(`https://${LIVE}:${httpsPort}/`);

@@ -11,10 +11,11 @@ import request from 'supertest';
 import winston from 'winston';
 import { parseConfig } from '../../server/config/load.js';
 import type { Config } from '../../server/config/schema.js';
+import { AuthGate } from '../../server/auth/auth-gate.js';
 import { BroadcastRegistry } from '../../server/broadcast/registry.js';
 import { createApp } from '../../server/http/app.js';
 import { SESSION_TTL_MS, SessionStore } from '../../server/http/recordings-routes.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { createLogger } from '../../server/log.js';
 import { resolveRecording } from '../../server/recorder/recording-index.js';
 import { RecordingLedger } from '../../server/recorder/recording-ledger.js';
@@ -67,10 +68,15 @@ function makeDir(): { dir: string; own: Buffer; outside: string } {
   return { dir, own, outside };
 }
 
+/** The daemon's login gate over the config's accounts (as the daemon builds it). */
+function gateFor(config: () => Config, now?: () => number): AuthGate {
+  return new AuthGate({ accounts: () => config().broadcasters, limits: config().limits, logger, ...(now !== undefined ? { now } : {}) });
+}
+
 function appFor(config: Config, dir: string, now: () => number) {
   return createApp({
     config: () => config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger,
-    recordings: { config: () => config, dir, logger, now },
+    recordings: { config: () => config, dir, logger, now, auth: gateFor(() => config, now) },
   });
 }
 
@@ -153,7 +159,7 @@ describe('recordings API', function () {
     ledger.setSidecar('live', '2026-11-21T15-00-00Z.ogg', { user: 'alice', stationMount: 'live', startedAt: '2026-11-21T15:00:00.000Z', endedAt: '2026-11-21T15:10:00.000Z', bytes: 4, format: 'ogg-opus' });
     const gap = ledger.openStretch({ user: 'alice', stationMount: 'live', format: 'ogg-opus', startedAt: failedAt, failed: { reason: 'disk-full', at: failedAt, code: 'ENOSPC' } });
     ledger.openStretch({ user: 'bob', stationMount: 'other', format: 'ogg-opus', startedAt: failedAt, failed: { reason: 'not-writable', at: failedAt } });
-    const a = createApp({ config: () => config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => config, dir: d, logger, now: () => now, ledger } });
+    const a = createApp({ config: () => config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => config, dir: d, logger, now: () => now, ledger, auth: gateFor(() => config, () => now) } });
     const token = await login(ALICE, a);
     const list = async (): Promise<Record<string, unknown>[]> => (await request(a).get('/api/recordings').set('Authorization', `Bearer ${token}`).expect(200)).body.recordings;
     const diskFull = { reason: 'disk-full', at: failedAt };
@@ -211,7 +217,7 @@ describe('recordings API', function () {
     await request(app).get('/api/recordings').set('Authorization', `Bearer ${again}`).expect(401);
     // a broadcaster removed from the config (reload) loses their sessions
     let current = config;
-    const a = createApp({ config: () => current, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => current, dir, logger, now: () => now } });
+    const a = createApp({ config: () => current, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => current, dir, logger, now: () => now, auth: gateFor(() => current, () => now) } });
     const t = await login(ALICE, a);
     current = parseConfig({ ...(await rawConfig()), broadcasters: [{ name: BOB.name, passwordHash: config.broadcasters[1]!.passwordHash, mounts: ['other'] }] }, { env: {} });
     await request(a).get('/api/recordings').set('Authorization', `Bearer ${t}`).expect(401);
@@ -268,7 +274,7 @@ describe('recordings API', function () {
 
   it('in passthrough mode there is no login and no recordings API', async () => {
     const c = parseConfig({}, { env: {} });
-    const a = createApp({ config: () => c, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => c, dir, logger } });
+    const a = createApp({ config: () => c, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => c, dir, logger, auth: gateFor(() => c) } });
     assert.equal((await request(a).post('/api/login').send({ user: ALICE.name, password: ALICE.password }).expect(404)).body.error.code, 'IW_ERR_NOT_FOUND');
     await request(a).get('/api/recordings').expect(404);
     await request(a).get(`/api/recordings/live/${OWN}`).expect(404);

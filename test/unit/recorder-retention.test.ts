@@ -4,17 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createLogger, type Logger } from '../../server/log.js';
 import { DAY_MS, RetentionSweeper } from '../../server/recorder/retention.js';
-
-function captureLogger(): { logger: Logger; lines: () => { level: string; message: string; [k: string]: unknown }[] } {
-  const raw: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { raw.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0)); cb(); } });
-  const logger = createLogger({ level: 'debug', json: true, console: false, transports: [new winston.transports.Stream({ stream: sink })] });
-  return { logger, lines: () => raw.map((l) => JSON.parse(l) as { level: string; message: string }) };
-}
+import { captureLogger } from '../helpers/log-capture.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 

@@ -5,9 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createLogger, type Logger } from '../../server/log.js';
 import { WebmDemuxer } from '../../server/pipeline/webm-demuxer.js';
 import { RecordingFile } from '../../server/recorder/recording-file.js';
 import { RecordingLedger } from '../../server/recorder/recording-ledger.js';
@@ -15,19 +12,8 @@ import { parseRecordingMeta, RECORDING_FILE_RE, recordingFileName, recordingStem
 import { createShowRecorder, type ArchiveRecorder } from '../../server/recorder/show-recorder.js';
 import { audioPacketHashes, fixture, probe } from '../helpers/media.js';
 import { oggPages } from '../helpers/ogg-pages.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { RUNAWAY_PACKET, RUNAWAY_PACKET_MS, runawayOpusHead, runawayStream } from '../helpers/runaway-opus.js';
-
-function captureLogger(): { logger: Logger; lines: () => { level: string; message: string; [k: string]: unknown }[] } {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      raw.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', json: true, console: false, transports: [new winston.transports.Stream({ stream: sink })] });
-  return { logger, lines: () => raw.map((l) => JSON.parse(l) as { level: string; message: string }) };
-}
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'icewire-rec-'));

@@ -34,7 +34,7 @@ export type EndReason = (typeof END_REASONS)[number];
 export const CLOSE = {
   /** The client stopped, or the broadcast ended normally. */
   normal: 1000,
-  /** The daemon is shutting down (from a client: the page is unloading, which also stops). */
+  /** The daemon is shutting down (from a client: the page is unloading, a drop that may resume). */
   goingAway: 1001,
   /** An encoder failure or an internal error. */
   internalError: 1011,
