@@ -264,10 +264,9 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     assert.ok(Math.max(...mic.slice(-20)) > -60, `the new microphone is on air at the end (${Math.max(...mic.slice(-20)).toFixed(1)} dBFS at ${MIC_HZ} Hz)`);
   });
 
-  // Needs the daemon to accept the hello's login token (POST /api/login) in place of the password:
-  // the page never keeps the password, so a reloaded tab authenticates with that token. Enable
-  // this once server/auth takes `token` in the hello (see docs/studio.md).
-  it.skip('reloading the tab 5 s into a show: back on air within 3 s, the same broadcast, the listener on one stream', async () => {
+  // The page never keeps the password: the reloaded tab authenticates its resume hello with the
+  // login token it got from POST /api/login when it went live.
+  it('reloading the tab 5 s into a show: back on air within 3 s, the same broadcast, the listener on one stream', async () => {
     const page = await onAir();
     const before = await (await fetch(`${stack.baseUrl}/api/status/live`)).json() as { since: string };
     const rec = listen(`${stack.icecastUrl}/live.ogg`);
