@@ -55,6 +55,8 @@ export interface Options {
   readonly timeoutS: number;
   /** Parallel stream set-ups (hello, live, listener). */
   readonly setupConcurrency: number;
+  /** The daemon's entry point (default: this tree's dist/server/main.js): another build, for a before/after. */
+  readonly daemon: string | undefined;
   readonly help: boolean;
 }
 
@@ -72,6 +74,8 @@ export const USAGE = `npm run bench [-- options]
   --fresh-recording     record the browser streams again (BENCH_CACHE holds them)
   --out=DIR             keep captures, logs and results.json here (BENCH_OUT)
   --timeout=S           hard stop for the whole run, default 1500                (BENCH_TIMEOUT_S)
+  --daemon=PATH         run this build's daemon (its dist/server/main.js) instead of this tree's,
+                        e.g. the code before a change, for a before/after profile  (BENCH_DAEMON)
 `;
 
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -81,7 +85,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     if (m === null) throw new Error(`unknown argument ${a}\n\n${USAGE}`);
     flags.set(m[1]!, m[2] ?? 'true');
   }
-  const known = ['quick', 'scenarios', 'seconds', 'warmup', 'sides', 'profile', 'heap', 'write-doc', 'no-doc', 'doc', 'fresh-recording', 'out', 'timeout', 'concurrency', 'help'];
+  const known = ['quick', 'scenarios', 'seconds', 'warmup', 'sides', 'profile', 'heap', 'write-doc', 'no-doc', 'doc', 'fresh-recording', 'out', 'timeout', 'concurrency', 'daemon', 'help'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}\n\n${USAGE}`);
   const quick = flags.has('quick');
   const list = (flags.get('scenarios') ?? env.BENCH_SCENARIOS ?? (quick ? QUICK : FULL).join(',')).split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -99,7 +103,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
   const seconds = Math.round(num(flags.get('seconds') ?? env.BENCH_SECONDS, quick ? 10 : 20, 6, 300, 'seconds'));
   const sides = (flags.get('sides') ?? env.BENCH_SIDES ?? 'icewire,baseline').split(',').map((s) => s.trim());
   for (const s of sides) if (s !== 'icewire' && s !== 'baseline') throw new Error(`sides: icewire and/or baseline, not ${s}`);
-  const isFull = !quick && JSON.stringify(list) === JSON.stringify(FULL) && sides.length === 2;
+  const isFull = !quick && JSON.stringify(list) === JSON.stringify(FULL) && sides.length === 2 && !flags.has('daemon') && env.BENCH_DAEMON === undefined;
   return {
     scenarios,
     quick,
@@ -114,6 +118,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): O
     outDir: flags.get('out') ?? env.BENCH_OUT,
     timeoutS: num(flags.get('timeout') ?? env.BENCH_TIMEOUT_S, 1500, 30, 7200, 'timeout'),
     setupConcurrency: Math.round(num(flags.get('concurrency'), 16, 1, 200, 'concurrency')),
+    daemon: flags.get('daemon') ?? env.BENCH_DAEMON,
     help: flags.has('help'),
   };
 }

@@ -13,7 +13,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir, cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -219,7 +219,7 @@ async function scrapeDaemon(port: number): Promise<DaemonMetrics | undefined> {
 /** Extra node flags for the daemon (BENCH_DAEMON_NODE_ARGS), to try V8 settings. */
 const DAEMON_NODE_ARGS = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
-async function startDaemon(o: { dir: string; port: number; icecast: ManagedIcecast; sc: Scenario; hash: string; profile: boolean; heap: boolean }): Promise<ChildProcess> {
+async function startDaemon(o: { main: string; dir: string; port: number; icecast: ManagedIcecast; sc: Scenario; hash: string; profile: boolean; heap: boolean }): Promise<ChildProcess> {
   const mounts: Record<string, unknown> = {};
   for (let i = 1; i <= o.sc.n; i++) {
     const r = o.sc.format === 'ogg' ? { mount: `/s${i}.ogg`, format: 'ogg-opus' }
@@ -241,7 +241,7 @@ async function startDaemon(o: { dir: string; port: number; icecast: ManagedIceca
     ...DAEMON_NODE_ARGS,
     ...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(o.dir, 'cpuprofile')}`] : []),
     ...(o.heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
-    join(ROOT, 'dist/server/main.js'), 'serve', '--config', cfgPath,
+    o.main, 'serve', '--config', cfgPath,
   ];
   const out = createWriteStream(join(o.dir, 'daemon.log'));
   const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -290,7 +290,7 @@ interface Sample { t: number; trees: TreeSnapshot[]; machine: ReturnType<typeof 
 const EXT = { ogg: 'ogg', mp3: 'mp3', webm: 'webm' } as const;
 const CODECS = { ogg: ['opus'], mp3: ['mp3'], webm: ['opus', 'vp8'] };
 
-async function runScenario(sc: Scenario, ctx: { opts: Options; icecast: ManagedIcecast; mounts: MountWatcher; rec: Recording; src: SourceSide; hash: string; password: string; outDir: string }): Promise<ScenarioResult> {
+async function runScenario(sc: Scenario, ctx: { main: string; opts: Options; icecast: ManagedIcecast; mounts: MountWatcher; rec: Recording; src: SourceSide; hash: string; password: string; outDir: string }): Promise<ScenarioResult> {
   const { opts, icecast, mounts, rec } = ctx;
   const dir = join(ctx.outDir, sc.id);
   mkdirSync(dir, { recursive: true });
@@ -300,7 +300,7 @@ async function runScenario(sc: Scenario, ctx: { opts: Options; icecast: ManagedI
   log(`${sc.id}: ${sc.label}, ${opts.sides.join(' + ')}, ${rec.chunks.length} chunks over ${(rec.chunks[rec.chunks.length - 1]!.t / 1000).toFixed(1)} s (load ${loadBefore.toFixed(2)})`);
 
   const daemonPort = await freePort();
-  const daemon = want.has('icewire') ? await startDaemon({ dir, port: daemonPort, icecast, sc, hash: ctx.hash, profile: opts.profile, heap: opts.heap }) : undefined;
+  const daemon = want.has('icewire') ? await startDaemon({ main: ctx.main, dir, port: daemonPort, icecast, sc, hash: ctx.hash, profile: opts.profile, heap: opts.heap }) : undefined;
   const baseline = want.has('baseline') ? await startBaseline({ dir, icecast }) : undefined;
   const roots = [daemon?.pid ?? -1, baseline?.child.pid ?? -1, icecast.pid ?? -1];
   // idle: after start-up settles, over 3 s (CPU ticks are 10 ms: short windows are coarse)
@@ -565,13 +565,14 @@ async function runScenario(sc: Scenario, ctx: { opts: Options; icecast: ManagedI
 }
 
 /** The commit the daemon was built from, and whether server/ had uncommitted changes. */
-function codeVersion(): string {
+function codeVersion(tree: string): string {
+  const other = tree === ROOT ? '' : ` (the build in ${tree})`;
   try {
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
-    return `${rev}${dirty ? ' + uncommitted changes in server/' : ''}`;
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: tree, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server'], { cwd: tree, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return `${rev}${dirty ? ' + uncommitted changes in server/' : ''}${other}`;
   } catch {
-    return 'unknown';
+    return `unknown${other}`;
   }
 }
 
@@ -587,7 +588,9 @@ async function main(): Promise<number> {
   }, opts.timeoutS * 1000);
   hard.unref();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { killChildren(); process.exit(130); });
-  if (!existsSync(join(ROOT, 'dist/server/main.js'))) throw new Error('dist/server/main.js is missing: run `npm run build` first');
+  const daemonMain = opts.daemon !== undefined ? resolve(opts.daemon) : join(ROOT, 'dist/server/main.js');
+  if (!existsSync(daemonMain)) throw new Error(`${daemonMain} is missing: run \`npm run build\` first (in that tree)`);
+  const daemonTree = resolve(dirname(daemonMain), '../..');
   // The load generator stands in for browsers and players on other machines: it should not be the
   // one starved when the two cores are busy. What is measured (daemon, baseline, Icecast) runs at
   // the default priority: normal() puts each child back there.
@@ -632,7 +635,7 @@ async function main(): Promise<number> {
             const url = down === undefined ? icecast.url : `http://127.0.0.1:${await freePort()}`;
             const dir = join(outDir, 'idle', down === undefined ? 'icecast-up' : 'icecast-down');
             mkdirSync(dir, { recursive: true });
-            return startDaemon({ dir, port, icecast: { url, sourcePassword: icecast.sourcePassword } as ManagedIcecast, sc: { ...sc, n: 1 }, hash, profile: false, heap: false });
+            return startDaemon({ main: daemonMain, dir, port, icecast: { url, sourcePassword: icecast.sourcePassword } as ManagedIcecast, sc: { ...sc, n: 1 }, hash, profile: false, heap: false });
           }, (c) => stopChild(c, 12000), log);
           process.stdout.write(`${idleTable(idle)}\n`);
         } catch (err) {
@@ -643,7 +646,7 @@ async function main(): Promise<number> {
       }
       const rec = recs.get(sc.kind)!;
       try {
-        const r = await runScenario(sc, { opts, icecast, mounts, rec, src: srcs.get(sc.kind)!, hash, password, outDir });
+        const r = await runScenario(sc, { main: daemonMain, opts, icecast, mounts, rec, src: srcs.get(sc.kind)!, hash, password, outDir });
         results.push(r);
         process.stdout.write(`${consoleTable([r], false)}\n`);
       } catch (err) {
@@ -662,7 +665,7 @@ async function main(): Promise<number> {
     minutes: (Date.now() - started.getTime()) / 60000,
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
     browser: [...recs.values()][0]?.browser ?? 'n/a',
-    code: codeVersion(),
+    code: codeVersion(daemonTree),
     seconds: opts.seconds,
     warmupS: opts.warmupS,
     results,
