@@ -25,11 +25,16 @@ export interface MetricsSources {
   icecastUp(): Promise<number | undefined>;
 }
 
+/**
+ * The event-loop delay is sampled once a second: a finer timer would wake an idle daemon a
+ * hundred times a second (prom-client's default, ~0.6 % of a core) to measure nothing. Each
+ * sample is the time between two ticks, so the lag figures include this period.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  // The event-loop delay is sampled once a second: a finer timer would wake an idle daemon a
-  // hundred times a second (prom-client's default, ~0.6 % of a core) to measure nothing.
-  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_', eventLoopMonitoringPrecision: 1000 });
+  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const c = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
     new Counter({ name, help, labelNames, registers: [registry] });
   return {
