@@ -16,6 +16,35 @@ export interface ManagedIcecastOptions {
   /** Icecast's source-timeout in seconds (its default is 10). */
   sourceTimeoutS?: number;
   binary?: string;
+  /** Per-mount settings (`<mount type="normal">`), e.g. a fallback that keeps listeners through a gap. */
+  mounts?: readonly IcecastMountSettings[];
+  /** Make this Icecast a relay: pull these mounts from a master (`<relay>` per mount). */
+  relay?: IcecastRelaySettings;
+}
+
+export interface IcecastMountSettings {
+  /** The mount, e.g. /live.ogg. */
+  readonly mount: string;
+  /**
+   * Where listeners go when the mount's source disconnects. Icecast moves them only to a mount
+   * that is running (fed in real time, e.g. by icecast/fallback.liq) or to a file in webroot
+   * (sent faster than real time: see docs/scaling.md).
+   */
+  readonly fallbackMount?: string;
+  /** Move the fallback's listeners back when a source connects to this mount again (default true). */
+  readonly fallbackOverride?: boolean;
+}
+
+export interface IcecastRelaySettings {
+  /** The master Icecast, e.g. http://127.0.0.1:8000. */
+  readonly masterUrl: string;
+  /** Mounts to pull, each to the same mount here. */
+  readonly mounts: readonly string[];
+  /**
+   * Icecast's master-update-interval in seconds: also how long a relay waits before asking the
+   * master again for a mount it did not have (Icecast's default, 120, is slow for live shows).
+   */
+  readonly retryIntervalS?: number;
 }
 
 export interface ManagedIcecast {
@@ -50,7 +79,34 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean }): string {
+/** Pure: the `<mount>` sections for `mounts`. */
+export function mountSectionsXml(mounts: readonly IcecastMountSettings[]): string {
+  return mounts.map((m) => {
+    const lines = [`    <mount-name>${xmlEscape(m.mount)}</mount-name>`];
+    if (m.fallbackMount !== undefined) {
+      lines.push(`    <fallback-mount>${xmlEscape(m.fallbackMount)}</fallback-mount>`);
+      lines.push(`    <fallback-override>${m.fallbackOverride === false ? 0 : 1}</fallback-override>`);
+    }
+    return `  <mount type="normal">\n${lines.join('\n')}\n  </mount>\n`;
+  }).join('');
+}
+
+/** Pure: `<master-update-interval>` and one `<relay>` per mount (never on-demand: listeners of a live show must not wait for a pull). */
+export function relaySectionsXml(relay: IcecastRelaySettings): string {
+  const master = new URL(relay.masterUrl);
+  const port = master.port !== '' ? master.port : master.protocol === 'https:' ? '443' : '80';
+  return `  <master-update-interval>${relay.retryIntervalS ?? 5}</master-update-interval>\n${relay.mounts.map((m) => `  <relay>
+    <server>${xmlEscape(master.hostname)}</server>
+    <port>${port}</port>
+    <mount>${xmlEscape(m)}</mount>
+    <local-mount>${xmlEscape(m)}</local-mount>
+    <on-demand>0</on-demand>
+    <relay-shoutcast-metadata>1</relay-shoutcast-metadata>
+  </relay>
+`).join('')}`;
+}
+
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: readonly IcecastMountSettings[]; relay: IcecastRelaySettings | undefined }): string {
   const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
   return `<icecast>
   <location>icewire test</location>
@@ -77,7 +133,7 @@ function icecastXml(o: { port: number; dir: string; sourcePassword: string; admi
     <bind-address>127.0.0.1</bind-address>
   </listen-socket>
   <fileserve>1</fileserve>
-  <paths>
+${mountSectionsXml(o.mounts)}${o.relay !== undefined ? relaySectionsXml(o.relay) : ''}  <paths>
     <basedir>${share}</basedir>
     <logdir>${o.dir}/log</logdir>
     <webroot>${share}/web</webroot>
@@ -144,7 +200,7 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
     chownSync(dir, uid, gid);
   }
   const configPath = join(dir, 'icecast.xml');
-  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot }), { mode: 0o640 });
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts ?? [], relay: opts.relay }), { mode: 0o640 });
   if (asRoot) {
     const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
     chownSync(configPath, 0, gid);
