@@ -89,6 +89,8 @@ export interface BroadcastDeps {
   readonly icecastUrl: string;
   readonly icecastPublicUrl: string;
   readonly legacySource: boolean;
+  /** This daemon's name, sent to Icecast with each source connection (docs/scaling.md). */
+  readonly instanceName?: string;
   readonly connectTimeoutMs: number;
   readonly ffmpegPath: string;
   readonly stats: StatsPoller | undefined;
@@ -201,6 +203,7 @@ export class Broadcast extends EventEmitter {
       contentType: contentTypeFor(plan.format, this.input),
       ice: { ...this.plan.ice, bitrate, audioInfo },
       legacySource: this.deps.legacySource,
+      instanceName: this.deps.instanceName,
       connectTimeoutMs: this.deps.connectTimeoutMs,
       logger: log,
     }, () => (pipe as CopyPipe | FfmpegPipe).header(), this.deps.reconnect, log, this.deps.maxQueueBytes, this.deps.metrics);

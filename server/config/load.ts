@@ -6,9 +6,10 @@
 // secret value: messages name keys and file paths, never what was read from them.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { hostname } from 'node:os';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config, type RawConfig } from './schema.js';
+import { configSchema, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
 import { registerSecret } from '../log.js';
 
 export interface ConfigIssue {
@@ -282,6 +283,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Pure: a host name as an instanceName (characters outside the allowed set become `-`). */
+export function defaultInstanceName(host: string): string {
+  const name = host.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return INSTANCE_NAME_RE.test(name) ? name : 'icewire';
+}
+
 // Renditions' listener URLs are `publicUrl + mount`; a trailing slash would make `//live.ogg`.
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
@@ -331,6 +338,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   const { sourcePasswordFile: _sf, adminPasswordFile: _af, ...icecast } = c.icecast;
   const config: Config = {
     ...c,
+    instanceName: c.instanceName ?? defaultInstanceName(hostname()),
     publicUrl: c.publicUrl === undefined ? undefined : trimSlash(c.publicUrl),
     ffmpegPath: c.ffmpegPath,
     icecast: {
