@@ -1,5 +1,5 @@
 // The baseline's ffmpeg command lines (bench/baseline-server.ts), in their own module so the
-// report can print them. Input flags from FACTS.md: no probing, the container header tells the codecs.
+// report can print them. Input flags from docs/notes/ffmpeg.md: no probing, the container header tells the codecs.
 const INPUT = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-f', 'matroska', '-probesize', '32', '-analyzeduration', '0', '-i', 'pipe:0'];
 
 export type BaselineFormat = 'ogg' | 'mp3' | 'webm';

@@ -1,6 +1,6 @@
 // The "bare" baseline the benchmark compares icewire with: a minimal Node WebSocket server that
 // speaks just enough of the webcast protocol (hello, then binary chunks), and per connection one
-// ffmpeg with the low-latency flags from FACTS.md whose stdout the server PUTs to Icecast.
+// ffmpeg with the low-latency flags from docs/notes/ffmpeg.md whose stdout the server PUTs to Icecast.
 // No auth, no limits, no reconnects, no recording, no demuxing: the least a Node + ffmpeg relay
 // can do. Run as its own process so its process tree (node + ffmpegs) can be measured:
 //

@@ -4,6 +4,7 @@
 // (Opus TOC, MP3 frame size): never from the stream's timestamps or granules.
 import { opusPacketSamples } from '../server/pipeline/ogg-opus-writer.js';
 import { WebmDemuxer } from '../server/pipeline/webm-demuxer.js';
+import { oggPages } from '../test/helpers/ogg-pages.js';
 
 export interface TimedChunk {
   /** performance.now() when the bytes arrived (or were sent). */
@@ -52,27 +53,16 @@ export function parseOggOpus(chunks: readonly TimedChunk[]): ParsedCapture {
   let firstAudio: number | undefined;
   let headersLeft = 0;
   let partial: Buffer[] = [];
-  let at = buf.indexOf('OggS');
-  while (at >= 0 && at + 27 <= buf.length) {
-    const segs = buf[at + 26]!;
-    if (at + 27 + segs > buf.length) break;
-    let body = 0;
-    for (let i = 0; i < segs; i++) body += buf[at + 27 + i]!;
-    const end = at + 27 + segs + body;
-    if (end > buf.length) break;
-    const t = arrival(end - 1);
-    const flags = buf[at + 5]!;
-    const granule = buf.readBigInt64LE(at + 6);
-    if ((flags & 0x02) !== 0) { headersLeft = 2; partial = []; }
-    if ((flags & 0x01) === 0) partial = []; // not a continuation: nothing carries over
-    let pos = at + 27 + segs;
+  for (const page of oggPages(buf)) {
+    const t = arrival(page.end - 1);
+    if (page.bos) { headersLeft = 2; partial = []; }
+    if (!page.continued) partial = []; // not a continuation: nothing carries over
     let len = 0;
-    let start = pos;
-    for (let i = 0; i < segs; i++) {
-      const lace = buf[at + 27 + i]!;
+    let start = 0;
+    for (const lace of page.lacing) {
       len += lace;
       if (lace < 255) {
-        partial.push(buf.subarray(start, start + len));
+        partial.push(page.body.subarray(start, start + len));
         const packet = partial.length === 1 ? partial[0]! : Buffer.concat(partial);
         partial = [];
         if (headersLeft > 0) {
@@ -85,10 +75,8 @@ export function parseOggOpus(chunks: readonly TimedChunk[]): ParsedCapture {
         len = 0;
       }
     }
-    if (len > 0) partial.push(buf.subarray(start, start + len));
-    pos = end;
-    if (firstAudio === undefined && granule > 0n && headersLeft === 0) firstAudio = t;
-    at = buf.indexOf('OggS', pos);
+    if (len > 0) partial.push(page.body.subarray(start, start + len));
+    if (firstAudio === undefined && page.granule > 0n && headersLeft === 0) firstAudio = t;
   }
   return { packets, skip, firstAudio, bytes: buf.length };
 }

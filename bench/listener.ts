@@ -1,5 +1,5 @@
 // An Icecast listener that keeps every received chunk with its arrival time (performance.now()).
-// WebM mounts drop a listener that arrives before the first Cluster (FACTS.md), so an attempt that
+// WebM mounts drop a listener that arrives before the first Cluster (docs/notes/icecast.md), so an attempt that
 // ends with (almost) nothing is retried every 50 ms until the stream comes, like a player would.
 import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { TimedChunk } from './capture-parse.js';

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startIcecast, freePort, type ManagedIcecast } from '../server/icecast/managed-icecast.js';
-import { hashPassword } from '../server/ingest/password-hash.js';
+import { hashPassword } from '../server/auth/password-hash.js';
 import { analyseSource, analyseStream, LATE_S, type Container, type SourceSide, type StreamFigures } from './analyze.js';
 import { parseMp3, parseOggOpus, parseWebm, sourcePackets, type TimedChunk } from './capture-parse.js';
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from './cpuprofile.js';

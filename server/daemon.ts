@@ -2,29 +2,32 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
+import { AuthGate } from './auth/auth-gate.js';
 import { IcewireError } from './errors.js';
 import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
 import { DEFAULT_RECONNECT } from './broadcast/rendition-output.js';
 import { createApp } from './http/app.js';
+import { HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './http/request-deadlines.js';
 import { IngestServer } from './ingest/ingest-server.js';
 import { StatsPoller } from './icecast/stats-poller.js';
 import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 import { createMetrics, registerGauges, type Metrics } from './metrics.js';
 import type { Broadcast } from './broadcast/broadcast.js';
 import type { ShowRecorder } from './broadcast/ogg-fanout.js';
+import { RecordingLedger } from './recorder/recording-ledger.js';
 import { RetentionSweeper } from './recorder/retention.js';
 import { createShowRecorder } from './recorder/show-recorder.js';
 
 /** How long stop() lets broadcasts finish before killing what's left (the daemon exits within 10 s). */
 export const SHUTDOWN_BROADCASTS_MS = 7000;
-/** A request head (including a WebSocket upgrade) must arrive within this. */
-const HEADERS_TIMEOUT_MS = 10000;
 
 export class Daemon {
   readonly registry: BroadcastRegistry;
   readonly stats: StatsPoller;
   readonly metrics: Metrics;
+  /** The one login gate of every front door (one failed-login limiter). */
+  readonly auth: AuthGate;
   private readonly ingest: IngestServer;
   private readonly server: Server;
   /** /metrics on its own private address, when metrics.listen is set. */
@@ -32,6 +35,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   /** Deletes recordings older than recordings.keepDays. */
   private readonly sweeper: RetentionSweeper;
+  /** Recordings that failed in ways the disk could not record (shown in the recordings list). */
+  private readonly recordingLedger: RecordingLedger;
 
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
@@ -44,9 +49,11 @@ export class Daemon {
       listeners: () => this.stats.allListeners(),
       icecastUp: () => (this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable)),
     });
+    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger });
     this.ingest = new IngestServer({
       config,
       registry: this.registry,
+      auth: this.auth,
       logger,
       metrics: this.metrics,
       broadcastDeps: {
@@ -68,11 +75,12 @@ export class Daemon {
       },
     });
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
+    this.recordingLedger = new RecordingLedger();
     const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
     const app = createApp({
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
       metricsRegistry: metricsHere ? this.metrics.registry : undefined,
-      recordings: { config: () => this.config, dir: config.recordings.dir, logger },
+      recordings: { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {
       const reg = this.metrics.registry;
@@ -84,9 +92,12 @@ export class Daemon {
         }
       });
     }
-    // Slow or stalled request heads (a slowloris upgrade) are cut after headersTimeout; the
-    // check runs every second rather than Node's default 30 s.
+    // Request heads (WebSocket upgrades too) are cut after headersTimeout, checked every second
+    // rather than Node's default 30 s; bodies have the app's per-request deadline and idle
+    // connections server.timeout. No requestTimeout: it would cut streaming uploads
+    // (http/request-deadlines.ts says why).
     this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
+    this.server.timeout = IDLE_TIMEOUT_MS;
     this.server.on('upgrade', (req, socket, head) => {
       if (!this.ingest.handleUpgrade(req, socket, head)) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -114,6 +125,7 @@ export class Daemon {
       video: b.input.video !== undefined,
       segmentMs: m.segmentMinutes !== undefined ? m.segmentMinutes * 60000 : undefined,
       logger: this.logger,
+      ledger: this.recordingLedger,
       keep: () => b.since !== undefined,
     });
   }

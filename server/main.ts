@@ -9,7 +9,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, defaultConfig, formatConfigError, loa
 import type { Config } from './config/schema.js';
 import { createDaemon } from './daemon.js';
 import { doctorCommand } from './doctor.js';
-import { hashPassword } from './ingest/password-hash.js';
+import { hashPassword } from './auth/password-hash.js';
 import { createLogger } from './log.js';
 import { PACKAGE_ROOT } from './paths.js';
 

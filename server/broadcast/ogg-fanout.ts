@@ -1,10 +1,10 @@
 // One Ogg/Opus stream written by the daemon from the broadcaster's Opus packets, and the
 // renditions it feeds. A broadcast has two: one that ffmpeg transcoders read (never chained: a
 // chain boundary would restart their decoder) and one that Ogg/Opus mounts send as is (a new,
-// cleanly finished chain carries each new title in its OpusTags, FACTS.md).
+// cleanly finished chain carries each new title in its OpusTags; docs/notes/browsers.md).
 import { randomInt } from 'node:crypto';
 import { OggOpusWriter } from '../pipeline/ogg-opus-writer.js';
-import type { RenditionPipe } from './rendition-pipe.js';
+import type { Rendition } from './rendition-pipe.js';
 
 /** What receives the broadcast's Opus packets (the Ogg fan-outs, the show recorder). */
 export interface OpusConsumer {
@@ -51,7 +51,7 @@ export class OggFanout implements OpusConsumer {
   private writer: OggOpusWriter | undefined;
   private tags: StreamTags = {};
 
-  constructor(private readonly targets: readonly RenditionPipe[]) {}
+  constructor(private readonly targets: readonly Rendition[]) {}
 
   get started(): boolean {
     return this.writer !== undefined;

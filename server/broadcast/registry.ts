@@ -1,12 +1,47 @@
-// The live broadcasts, one per station mount, and the limit on how many run at once.
+// The live broadcasts, one per station mount, and the limit on how many run at once. claim() is
+// the one place a front door gets a broadcast for a connection: the running one resumed with its
+// token, or a new one if the mount is free and the daemon has room.
+import { systemClock, type Clock } from '../clock.js';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Broadcast, EndReason } from './broadcast.js';
+import type { InputMedia } from '../pipeline/media-type.js';
+import type { Broadcast, BroadcastSink, EndReason } from './broadcast.js';
+
+/** How long a new claim waits for a failed broadcast on the same mount to finish closing. */
+const PREVIOUS_END_WAIT_MS = 5000;
+
+export interface ClaimRequest {
+  readonly stationMount: string;
+  /** Who is asking (an account name, or in passthrough mode the Icecast user they typed). */
+  readonly user: string;
+  /** The Icecast source password the broadcast would use (passthrough: the broadcaster's credential). */
+  readonly sourcePassword: string;
+  readonly input: InputMedia;
+  /** The hello's resume token, if any. */
+  readonly resume: string | undefined;
+  /** The new connection. */
+  readonly sink: BroadcastSink;
+  /** Whether the connection still wants a broadcast after a wait (it may have gone). */
+  readonly stillWanted: () => boolean;
+  /** Build the new broadcast; called only once every check has passed. */
+  readonly create: () => Broadcast;
+}
+
+export type Claim =
+  /** The running broadcast continues on this connection. */
+  | { readonly kind: 'resumed'; readonly broadcast: Broadcast }
+  /** A new broadcast, registered; the caller starts it. */
+  | { readonly kind: 'new'; readonly broadcast: Broadcast }
+  /** The connection went away while the claim waited. */
+  | { readonly kind: 'gone' };
 
 export class BroadcastRegistry {
   private readonly byMount = new Map<string, Broadcast>();
+  private readonly clock: Clock;
 
-  constructor(private readonly opts: { maxBroadcasts: number; logger: Logger }) {}
+  constructor(private readonly opts: { maxBroadcasts: number; logger: Logger; clock?: Clock }) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   get size(): number {
     return this.byMount.size;
@@ -20,20 +55,36 @@ export class BroadcastRegistry {
     return [...this.byMount.values()];
   }
 
-  /** Throws if the mount is taken or the daemon is full; removes the broadcast when it ends. */
-  add(b: Broadcast): void {
-    if (this.byMount.has(b.stationMount)) throw new IcewireError('IW_ERR_MOUNT_BUSY', { detail: `station mount ${b.stationMount} is live already` });
-    this.checkCapacity();
+  /**
+   * A broadcast for a connection: resume the running one (its token, the same broadcaster, the
+   * same kind of media), or create one. Throws IW_ERR_MOUNT_BUSY when someone else is live on the
+   * mount, IW_ERR_LIMIT_BROADCASTS when the daemon is full.
+   */
+  async claim(req: ClaimRequest): Promise<Claim> {
+    const current = this.byMount.get(req.stationMount);
+    if (current !== undefined && current.canResume(req.resume, req.user, req.sourcePassword, req.input)) {
+      // the same broadcaster coming back after a drop (or from a new tab): the show goes on
+      current.attach(req.sink, req.input);
+      return { kind: 'resumed', broadcast: current };
+    }
+    if (current?.isEnding === true) {
+      // A broadcaster retrying right after a failure: let the old one finish closing its Icecast
+      // sources rather than answer "busy" (or have Icecast say "in use").
+      await Promise.race([current.whenEnded(), this.clock.sleep(PREVIOUS_END_WAIT_MS)]);
+    }
+    if (!req.stillWanted()) return { kind: 'gone' };
+    if (this.byMount.has(req.stationMount)) {
+      throw new IcewireError('IW_ERR_MOUNT_BUSY', { detail: `station mount ${req.stationMount} is live already` });
+    }
+    if (this.byMount.size >= this.opts.maxBroadcasts) {
+      throw new IcewireError('IW_ERR_LIMIT_BROADCASTS', { detail: `${this.byMount.size} broadcasts are live (limits.maxBroadcasts)` });
+    }
+    const b = req.create();
     this.byMount.set(b.stationMount, b);
     b.once('ended', () => {
       if (this.byMount.get(b.stationMount) === b) this.byMount.delete(b.stationMount);
     });
-  }
-
-  checkCapacity(): void {
-    if (this.byMount.size >= this.opts.maxBroadcasts) {
-      throw new IcewireError('IW_ERR_LIMIT_BROADCASTS', { detail: `${this.byMount.size} broadcasts are live (limits.maxBroadcasts)` });
-    }
+    return { kind: 'new', broadcast: b };
   }
 
   /** End every broadcast; after timeoutMs, kill what is left. */
@@ -42,12 +93,7 @@ export class BroadcastRegistry {
     if (live.length === 0) return;
     this.opts.logger.info('ending all broadcasts', { count: live.length, reason });
     const done = Promise.all(live.map((b) => b.end(reason, err)));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      done.then(() => false),
-      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), timeoutMs); }),
-    ]);
-    clearTimeout(timer);
+    const timedOut = await Promise.race([done.then(() => false), this.clock.sleep(timeoutMs).then(() => true)]);
     if (timedOut) {
       this.opts.logger.warn('broadcasts did not end in time; killing their ffmpeg', { timeoutMs });
       await Promise.all(live.map((b) => b.kill()));

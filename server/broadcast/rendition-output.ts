@@ -3,6 +3,7 @@
 // continues at the next sync point (an Ogg page, a WebM Cluster). The broadcaster's page shows
 // "reconnecting" meanwhile and never has to reload.
 import { EventEmitter } from 'node:events';
+import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { IcecastSource, type IcecastSourceOptions } from '../icecast/icecast-source.js';
@@ -28,6 +29,23 @@ export function backoffMs(attempt: number, p: ReconnectPolicy): number {
   return Math.min(p.maxDelayMs, p.firstDelayMs * 2 ** Math.min(attempt, 16));
 }
 
+/** What an output needs of an Icecast source connection (IcecastSource; unit tests give fakes). */
+export type SourceConnection = Pick<IcecastSource, 'connect' | 'write' | 'bufferedBytes' | 'end' | 'destroy' | 'on' | 'removeAllListeners'>;
+
+export interface RenditionOutputOptions {
+  readonly source: IcecastSourceOptions;
+  /** The stream header to send again after reconnecting (from the framer). */
+  readonly header: () => Buffer;
+  readonly policy: ReconnectPolicy;
+  readonly log: Logger;
+  /** Bytes waiting for Icecast before the broadcast is too slow for it. */
+  readonly maxQueueBytes?: number;
+  readonly metrics?: Metrics | undefined;
+  readonly clock?: Clock;
+  /** Opens a source connection (default: a real IcecastSource). */
+  readonly openSource?: (opts: IcecastSourceOptions) => SourceConnection;
+}
+
 export declare interface RenditionOutput {
   on(event: 'state', listener: (state: OutputState) => void): this;
   on(event: 'failed', listener: (err: IcewireError) => void): this;
@@ -41,32 +59,31 @@ export class RenditionOutput extends EventEmitter {
   /** Media bytes that could not be sent while Icecast was away. */
   bytesDropped = 0;
   reconnects = 0;
-  private source: IcecastSource | undefined;
+  private source: SourceConnection | undefined;
   /** After a reconnect: drop units until a sync point. */
   private waitingForSync = false;
   private lostAt = 0;
   private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private cancelRetry: Cancel | undefined;
   private ending = false;
   private readonly bytesOutCounter: { inc(n: number): void } | undefined;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly policy: ReconnectPolicy;
+  private readonly maxQueueBytes: number;
 
-  constructor(
-    private readonly sourceOptions: IcecastSourceOptions,
-    /** The stream header to send again after reconnecting (from the framer). */
-    private readonly header: () => Buffer,
-    private readonly policy: ReconnectPolicy,
-    private readonly log: Logger,
-    /** Bytes waiting for Icecast before the broadcast is too slow for it. */
-    private readonly maxQueueBytes = 8 * 1024 * 1024,
-    private readonly metrics?: Metrics,
-  ) {
+  constructor(private readonly o: RenditionOutputOptions) {
     super();
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log;
+    this.policy = o.policy;
+    this.maxQueueBytes = o.maxQueueBytes ?? 8 * 1024 * 1024;
     // the labelled child once, not a label lookup per write on the hot path
-    this.bytesOutCounter = metrics?.bytesOut.labels({ mount: sourceOptions.mount });
+    this.bytesOutCounter = o.metrics?.bytesOut.labels({ mount: o.source.mount });
   }
 
   get mount(): string {
-    return this.sourceOptions.mount;
+    return this.o.source.mount;
   }
 
   /** First connection: a refusal here is final (the broadcaster is told at once). */
@@ -115,7 +132,7 @@ export class RenditionOutput extends EventEmitter {
       old.removeAllListeners('lost');
       await old.end();
     }
-    this.lostAt = Date.now();
+    this.lostAt = this.clock.now();
     this.attempt = 0;
     await this.retry();
   }
@@ -124,8 +141,8 @@ export class RenditionOutput extends EventEmitter {
     return this.source?.bufferedBytes ?? 0;
   }
 
-  private makeSource(): IcecastSource {
-    const src = new IcecastSource(this.sourceOptions);
+  private makeSource(): SourceConnection {
+    const src = this.o.openSource?.(this.o.source) ?? new IcecastSource(this.o.source);
     src.on('drain', () => this.emit('drain'));
     src.on('lost', (err) => this.onLost(err));
     return src;
@@ -134,7 +151,7 @@ export class RenditionOutput extends EventEmitter {
   private onLost(err: IcewireError): void {
     if (this.ending || this.state === 'reconnecting') return;
     this.log.warn('lost the Icecast connection; reconnecting', { rendition: this.mount, detail: err.detail });
-    this.lostAt = Date.now();
+    this.lostAt = this.clock.now();
     this.attempt = 0;
     this.setState('reconnecting');
     this.scheduleRetry();
@@ -143,9 +160,7 @@ export class RenditionOutput extends EventEmitter {
   }
 
   private scheduleRetry(): void {
-    const delay = backoffMs(this.attempt, this.policy);
-    this.retryTimer = setTimeout(() => void this.retry(), delay);
-    this.retryTimer.unref();
+    this.cancelRetry = this.clock.after(backoffMs(this.attempt, this.policy), () => void this.retry());
   }
 
   private async retry(): Promise<void> {
@@ -158,7 +173,7 @@ export class RenditionOutput extends EventEmitter {
     } catch (err) {
       const e = err instanceof IcewireError ? err : new IcewireError('IW_ERR_ICECAST_LOST', { cause: err });
       if (this.ending) return;
-      const elapsed = Date.now() - this.lostAt;
+      const elapsed = this.clock.now() - this.lostAt;
       if (FINAL_ON_RECONNECT.has(e.code) || elapsed + backoffMs(this.attempt, this.policy) > this.policy.giveUpMs) {
         this.log.warn('giving up reconnecting to Icecast', { rendition: this.mount, attempts: this.attempt, code: e.code, detail: e.detail });
         this.source = undefined;
@@ -170,15 +185,15 @@ export class RenditionOutput extends EventEmitter {
       return;
     }
     if (this.ending) { src.destroy(); return; }
-    const header = this.header();
+    const header = this.o.header();
     if (header.length > 0) {
       this.bytesOut += header.length;
       src.write(header);
     }
     this.waitingForSync = header.length > 0;
     this.reconnects++;
-    this.metrics?.icecastReconnects.inc({ mount: this.mount });
-    this.log.info('reconnected to Icecast', { rendition: this.mount, attempts: this.attempt, awayMs: Date.now() - this.lostAt, bytesDropped: this.bytesDropped });
+    this.o.metrics?.icecastReconnects.inc({ mount: this.mount });
+    this.log.info('reconnected to Icecast', { rendition: this.mount, attempts: this.attempt, awayMs: this.clock.now() - this.lostAt, bytesDropped: this.bytesDropped });
     this.setState('live');
   }
 
@@ -191,14 +206,14 @@ export class RenditionOutput extends EventEmitter {
   /** Send what's buffered and close; Icecast removes the mount. */
   async end(): Promise<void> {
     this.ending = true;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.cancelRetry?.();
     this.setState('ended');
     await this.source?.end();
   }
 
   destroy(): void {
     this.ending = true;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.cancelRetry?.();
     this.source?.destroy();
   }
 }

@@ -1,59 +1,77 @@
-// What feeds one rendition's Icecast output:
-//   CopyPipe    Ogg/Opus remux: the daemon's own Ogg pages, straight to Icecast (no process).
+// What feeds one rendition's Icecast output (its kind's `feed`, pipeline/rendition-kinds.ts):
+//   CopyPipe    feed 'opus-pages': the daemon's own Ogg pages, straight to Icecast (no process).
 //   FfmpegPipe  everything else, through one ffmpeg:
-//     feed 'ogg' -> reads the daemon's continuous Ogg/Opus stream (MP3, Vorbis, Opus at a bitrate):
-//                   it never sees a broadcaster's reconnect, and restarts from the Ogg headers.
-//     feed 'raw' -> reads the broadcaster's bytes as sent (WebM with video): restarts from the
-//                   saved stream header plus the next Cluster, on a new Icecast connection.
+//     'opus-stream' -> reads the daemon's continuous Ogg/Opus stream (MP3, Vorbis, Opus at a
+//                      bitrate): it never sees a broadcaster's reconnect, and restarts from the
+//                      Ogg headers.
+//     'upload'      -> reads the broadcaster's bytes as sent (WebM with video): restarts from the
+//                      saved stream header plus the next Cluster, on a new Icecast connection.
+// An ffmpeg that dies mid-broadcast is restarted (at most RESTARTS_PER_MINUTE); one that never
+// worked (it exited before writing any output) or could not read the input ends the broadcast
+// at once: restarting cannot help.
 import { EventEmitter } from 'node:events';
-import { IcewireError } from '../errors.js';
+import { systemClock, type Clock } from '../clock.js';
+import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { inputOptions, outputOptions, type RenditionPlan } from '../pipeline/ffmpeg-args.js';
+import { inputOptions, outputOptions } from '../pipeline/ffmpeg-args.js';
 import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
 import type { InputMedia } from '../pipeline/media-type.js';
+import { ffmpegInputFor, type RenditionKind, type RenditionPlan } from '../pipeline/rendition-kinds.js';
 import { StreamFramer } from '../pipeline/stream-framer.js';
-import type { RenditionOutput } from './rendition-output.js';
+import type { OutputState, RenditionOutput } from './rendition-output.js';
 import type { Metrics } from '../metrics.js';
 
-/** The continuous Ogg/Opus stream the daemon writes, as ffmpeg input. */
-const OGG_OPUS_INPUT: InputMedia = { container: 'ogg', audio: 'opus', video: undefined, mime: 'audio/ogg;codecs=opus' };
 const RESTARTS_PER_MINUTE = 3;
+/** Exits that restarting cannot fix. */
+const FINAL_EXITS: ReadonlySet<ErrorCode> = new Set(['IW_ERR_INGEST_INVALID_MEDIA', 'IW_ERR_PIPELINE_START_FAILED']);
+/** Bytes queued towards a rendition before the broadcaster's socket is paused. */
+const DRAIN_BYTES = 256 * 1024;
 
-export declare interface RenditionPipe {
+/** One rendition as the broadcast drives it (unit tests give fakes). */
+export interface Rendition {
+  readonly plan: RenditionPlan;
+  readonly kind: RenditionKind;
+  /** Its Icecast connection: state, media bytes sent, bytes queued. */
+  readonly output: Pick<RenditionOutput, 'state' | 'bytesOut' | 'bufferedBytes'>;
+  /** Too much is queued: pause the broadcaster until 'drain'. */
+  readonly needsDrain: boolean;
+  /** ffmpeg pids (for tests and metrics). */
+  readonly pids: number[];
+  /** Resolves when Icecast accepted the stream (and ffmpeg, if any, runs); rejects on a refusal. */
+  start(): Promise<void>;
+  /** The daemon's Ogg/Opus header pages (once per chain) and audio pages. false = slow down. */
+  oggHeaders(pages: Buffer): void;
+  oggPages(pages: Buffer): boolean;
+  /** The broadcaster's bytes, as sent (only 'upload' feeds use them). */
+  raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean;
+  /** A new broadcaster connection started a new upload stream. */
+  newRawStream(): void;
+  /** Finish cleanly: the end-of-stream page (for Ogg feeds), flush, close Icecast. */
+  finish(eosPage: Buffer | undefined): Promise<void>;
+  kill(): Promise<void>;
   on(event: 'failed', listener: (err: IcewireError) => void): this;
   on(event: 'drain', listener: () => void): this;
+  on(event: 'state', listener: (state: OutputState) => void): this;
 }
 
-export abstract class RenditionPipe extends EventEmitter {
-  constructor(readonly plan: RenditionPlan, readonly output: RenditionOutput) {
+/** The Icecast side both pipes share: events and counters forwarded from the output. */
+abstract class OutputPipe extends EventEmitter {
+  constructor(readonly plan: RenditionPlan, readonly kind: RenditionKind, readonly output: RenditionOutput) {
     super();
     output.on('drain', () => this.emit('drain'));
     output.on('failed', (err) => this.emit('failed', err));
+    output.on('state', (state) => this.emit('state', state));
   }
 
-  abstract start(): Promise<void>;
-  /** The daemon's Ogg/Opus header pages (once) and audio pages. false = slow down. */
-  abstract oggHeaders(pages: Buffer): void;
-  abstract oggPages(pages: Buffer): boolean;
-  /** The broadcaster's bytes, as sent (only 'raw' pipes use them). */
   raw(_chunk: Buffer, _syncOffsets: readonly number[], _header: Buffer | undefined): boolean {
     return true;
   }
-  /** A new broadcaster connection started a new raw stream. */
+
   newRawStream(): void {}
-  /** Finish cleanly: the end-of-stream page (for Ogg consumers), flush, close Icecast. */
-  abstract finish(eosPage: Buffer | undefined): Promise<void>;
-  abstract kill(): Promise<void>;
-  abstract get pids(): number[];
-  abstract get needsDrain(): boolean;
 }
 
-export class CopyPipe extends RenditionPipe {
+export class CopyPipe extends OutputPipe implements Rendition {
   private headerPages: Buffer = Buffer.alloc(0);
-
-  constructor(plan: RenditionPlan, output: RenditionOutput) {
-    super(plan, output);
-  }
 
   /** For the output's reconnects. */
   header(): Buffer {
@@ -87,33 +105,36 @@ export class CopyPipe extends RenditionPipe {
   }
 
   get needsDrain(): boolean {
-    return this.output.bufferedBytes >= 256 * 1024;
+    return this.output.bufferedBytes >= DRAIN_BYTES;
   }
 }
 
 export interface FfmpegPipeOptions {
-  readonly feed: 'ogg' | 'raw';
+  /** What the broadcaster sends. */
   readonly input: InputMedia;
   readonly ffmpegPath: string;
   readonly logger: Logger;
   /** Bytes queued towards ffmpeg before the broadcast is too slow. */
   readonly maxQueueBytes: number;
-  readonly metrics?: Metrics;
+  readonly metrics?: Metrics | undefined;
+  readonly clock?: Clock;
 }
 
-export class FfmpegPipe extends RenditionPipe {
+export class FfmpegPipe extends OutputPipe implements Rendition {
   private ffmpeg: FfmpegProcess;
   private framer: StreamFramer;
   private readonly restarts: number[] = [];
   private finishing = false;
   private oggHeaderPages: Buffer | undefined;
-  /** raw feed: after a restart, skip input until a Cluster starts. */
+  /** upload feed: after a restart, skip input until a Cluster starts. */
   private awaitingSync = false;
+  private readonly clock: Clock;
   restartCount = 0;
 
-  constructor(plan: RenditionPlan, output: RenditionOutput, private readonly opts: FfmpegPipeOptions) {
-    super(plan, output);
-    this.framer = this.newFramer();
+  constructor(plan: RenditionPlan, kind: RenditionKind, output: RenditionOutput, private readonly opts: FfmpegPipeOptions) {
+    super(plan, kind, output);
+    this.clock = opts.clock ?? systemClock;
+    this.framer = new StreamFramer(kind.framer);
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
     output.on('drain', () => this.ffmpeg.stdout.resume());
@@ -124,20 +145,14 @@ export class FfmpegPipe extends RenditionPipe {
     return this.framer.header;
   }
 
-  /** Reads the daemon's Ogg/Opus stream (rather than the broadcaster's raw bytes). */
-  get readsOgg(): boolean {
-    return this.opts.feed === 'ogg';
-  }
-
-  private newFramer(): StreamFramer {
-    return new StreamFramer(this.plan.format === 'mp3' ? 'mp3' : this.plan.format === 'webm' ? 'webm' : 'ogg');
+  private get readsUpload(): boolean {
+    return this.kind.feed === 'upload';
   }
 
   private spawn(): FfmpegProcess {
-    const input = this.opts.feed === 'ogg' ? OGG_OPUS_INPUT : this.opts.input;
     const ff = new FfmpegProcess({
       ffmpegPath: this.opts.ffmpegPath,
-      inputOptions: inputOptions(input),
+      inputOptions: inputOptions(ffmpegInputFor(this.kind, this.opts.input)),
       outputOptions: outputOptions(this.plan, this.opts.input),
       logger: this.opts.logger,
     });
@@ -161,11 +176,12 @@ export class FfmpegPipe extends RenditionPipe {
 
   /** ffmpeg died mid-broadcast: restart it (bounded), or give up with its error. */
   private async recover(exit: FfmpegExit): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     while (this.restarts.length > 0 && now - this.restarts[0]! > 60000) this.restarts.shift();
     const code = exit.errorCode ?? 'IW_ERR_PIPELINE_FAILED';
-    if (code === 'IW_ERR_INGEST_INVALID_MEDIA' || this.restarts.length >= RESTARTS_PER_MINUTE) {
-      this.emit('failed', new IcewireError(code, { detail: `ffmpeg for ${this.plan.mount} exited (code ${exit.code}, signal ${exit.signal}); ${this.restarts.length} restarts in the last minute` }));
+    if (FINAL_EXITS.has(code) || this.restarts.length >= RESTARTS_PER_MINUTE) {
+      const what = code === 'IW_ERR_PIPELINE_START_FAILED' ? 'exited before writing any output' : 'exited';
+      this.emit('failed', new IcewireError(code, { detail: `ffmpeg for ${this.plan.mount} ${what} (code ${exit.code}, signal ${exit.signal}); ${this.restarts.length} restarts in the last minute` }));
       return;
     }
     this.restarts.push(now);
@@ -173,9 +189,9 @@ export class FfmpegPipe extends RenditionPipe {
     this.opts.metrics?.pipelineRestarts.inc({ mount: this.plan.mount });
     this.opts.logger.warn('ffmpeg died; restarting it', { rendition: this.plan.mount, code: exit.code, signal: exit.signal, restarts: this.restartCount });
     this.ffmpeg.stdout.removeAllListeners('data');
-    if (this.opts.feed === 'raw') {
+    if (this.readsUpload) {
       // A new ffmpeg writes a new WebM header: listeners need a new Icecast stream for it.
-      this.framer = this.newFramer();
+      this.framer = new StreamFramer(this.kind.framer);
       this.awaitingSync = true;
     }
     this.ffmpeg = this.spawn();
@@ -185,8 +201,8 @@ export class FfmpegPipe extends RenditionPipe {
       this.emit('failed', err instanceof IcewireError ? err : new IcewireError('IW_ERR_PIPELINE_FAILED', { cause: err }));
       return;
     }
-    if (this.opts.feed === 'ogg' && this.oggHeaderPages !== undefined) this.ffmpeg.write(this.oggHeaderPages);
-    if (this.opts.feed === 'raw') await this.output.restartStream();
+    if (!this.readsUpload && this.oggHeaderPages !== undefined) this.ffmpeg.write(this.oggHeaderPages);
+    if (this.readsUpload) await this.output.restartStream();
   }
 
   private writeToFfmpeg(data: Buffer): boolean {
@@ -198,18 +214,18 @@ export class FfmpegPipe extends RenditionPipe {
   }
 
   oggHeaders(pages: Buffer): void {
-    if (this.opts.feed !== 'ogg') return;
+    if (this.readsUpload) return;
     this.oggHeaderPages = pages;
     this.writeToFfmpeg(pages);
   }
 
   oggPages(pages: Buffer): boolean {
-    if (this.opts.feed !== 'ogg') return true;
+    if (this.readsUpload) return true;
     return this.writeToFfmpeg(pages);
   }
 
   override raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean {
-    if (this.opts.feed !== 'raw') return true;
+    if (!this.readsUpload) return true;
     if (this.awaitingSync) {
       const at = syncOffsets[0];
       if (at === undefined || header === undefined) return true;
@@ -221,12 +237,12 @@ export class FfmpegPipe extends RenditionPipe {
   }
 
   override newRawStream(): void {
-    if (this.opts.feed !== 'raw' || this.finishing) return;
+    if (!this.readsUpload || this.finishing) return;
     // The broadcaster's new connection starts a new WebM stream: a new ffmpeg for it.
     const old = this.ffmpeg;
     old.stdout.removeAllListeners('data');
     void old.stop();
-    this.framer = this.newFramer();
+    this.framer = new StreamFramer(this.kind.framer);
     this.ffmpeg = this.spawn();
     void this.ffmpeg.start().then(() => this.output.restartStream(), (err: unknown) => {
       this.emit('failed', err instanceof IcewireError ? err : new IcewireError('IW_ERR_PIPELINE_FAILED', { cause: err }));
@@ -236,7 +252,7 @@ export class FfmpegPipe extends RenditionPipe {
   async finish(eosPage: Buffer | undefined): Promise<void> {
     this.finishing = true;
     const ff = this.ffmpeg;
-    if (eosPage !== undefined && this.opts.feed === 'ogg' && this.oggHeaderPages !== undefined) ff.write(eosPage);
+    if (eosPage !== undefined && !this.readsUpload && this.oggHeaderPages !== undefined) ff.write(eosPage);
     const ended = new Promise<void>((resolve) => {
       if (ff.stdout.readableEnded) resolve();
       else ff.stdout.once('end', () => resolve());
@@ -244,7 +260,7 @@ export class FfmpegPipe extends RenditionPipe {
     const exit = await ff.stop();
     if (!exit.clean) ff.stdout.resume();
     // stdout ends right after ffmpeg exits; bound it in case it never wrote anything
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await Promise.race([ended, this.clock.sleep(2000)]);
     for (const unit of this.framer.flush()) this.output.write(unit);
     await this.output.end();
   }
@@ -260,7 +276,7 @@ export class FfmpegPipe extends RenditionPipe {
   }
 
   get needsDrain(): boolean {
-    return this.ffmpeg.writableLength >= 256 * 1024;
+    return this.ffmpeg.writableLength >= DRAIN_BYTES;
   }
 
   /** For fault tests: the running ffmpeg. */

@@ -57,7 +57,7 @@ export function planStation(
     ok: true,
     plan: {
       id,
-      renditions: station.renditions.map((r) => ({ mount: r.mount, format: r.format, bitrate: r.bitrate })),
+      renditions: station.renditions.map((r) => ({ mount: r.mount, format: r.format, bitrate: r.bitrate, ...(r.charset !== undefined ? { charset: r.charset } : {}) })),
       ice: { name: station.name ?? id, description: station.description, genre: station.genre, url: station.url, public: station.public },
       sourceUser: config.icecast.sourceUser,
       sourcePassword: config.icecast.sourcePassword ?? '',

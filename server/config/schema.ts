@@ -1,14 +1,18 @@
 // The config schema: the one source of truth for keys, defaults and types (types are inferred).
 // Unknown keys are errors everywhere (strictObject), so a typo never silently does nothing.
 import { z } from 'zod';
+import { STATION_MOUNT_RE } from '../../www/src/wire-contract.js';
+import { RENDITION_FORMATS, TITLE_CHARSETS, type RenditionFormat, type TitleCharset } from '../pipeline/rendition-kinds.js';
 
-export const STATION_MOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// The wire contract owns the pattern (the page checks names with it too); config users read it here.
+export { STATION_MOUNT_RE };
 export const ICECAST_MOUNT_RE = /^\/[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/;
 /** A daemon's name among several (instanceName): what Icecast's source statistics show for it. */
 export const INSTANCE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const RENDITION_FORMATS = ['ogg-opus', 'ogg-vorbis', 'mp3', 'webm'] as const;
-export type RenditionFormat = (typeof RENDITION_FORMATS)[number];
+// The rendition kinds table owns the formats: a new format is a row there, and the config accepts it.
+export { RENDITION_FORMATS, TITLE_CHARSETS, type RenditionFormat, type TitleCharset };
+
 
 // Credentials in a URL would end up in logs, /api/info and check-config output; they belong in the
 // *Password(File) keys, which are redacted everywhere.
@@ -31,6 +35,8 @@ const renditionSchema = z.strictObject({
   format: z.enum(RENDITION_FORMATS),
   /** kbit/s; for transcoded renditions only (mp3, ogg-vorbis, and ogg-opus when set). */
   bitrate: z.number().int().min(8).max(512).optional(),
+  /** mp3 only: the mount's <charset> in icecast.xml; default ISO-8859-1, Icecast's own default. */
+  charset: z.enum(TITLE_CHARSETS).optional(),
 });
 
 const stationMountSchema = z.strictObject({
@@ -160,6 +166,9 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['mounts', name, 'renditions', i, 'mount'], message: `Icecast mount ${r.mount} is already used by ${other}` });
         }
         if (other === undefined) seen.set(r.mount, `mounts.${name}.renditions.${i}`);
+        if (r.charset !== undefined && r.format !== 'mp3') {
+          ctx.addIssue({ code: 'custom', path: ['mounts', name, 'renditions', i, 'charset'], message: 'charset is for mp3 renditions only (Ogg and WebM titles are always UTF-8); remove it' });
+        }
       });
     }
     cfg.broadcasters.forEach((b, i) => {

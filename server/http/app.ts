@@ -14,6 +14,7 @@ import { WWW_DIR, WWW_JS_DIR } from '../paths.js';
 import type { Registry } from 'prom-client';
 import { adminRoutes } from './admin-routes.js';
 import { recordingsRoutes, type RecordingsRoutesDeps } from './recordings-routes.js';
+import { requestDeadlines } from './request-deadlines.js';
 
 export interface AppDeps {
   /** The current config (it changes on reload). */
@@ -41,6 +42,8 @@ export function createApp(deps: AppDeps): express.Express {
     `media-src 'self' ${new URL(icecast.publicUrl).origin}`, "base-uri 'none'", "form-action 'self'",
   ].join('; ');
 
+  // first: every request's body has a deadline (a streaming route opts out, see request-deadlines.ts)
+  app.use(requestDeadlines({ logger }));
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'same-origin');
@@ -134,6 +137,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const e = toIcewireError(err);
     if (e.httpStatus >= 500) logger.error('http request failed', { code: e.code, detail: e.detail });
+    // already answered (e.g. 408 to a body too slow, whose reading then failed)
+    if (res.headersSent) return;
     res.status(e.httpStatus).json({ error: { code: e.code, message: e.message } });
   });
   return app;

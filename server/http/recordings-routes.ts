@@ -6,11 +6,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Config } from '../config/schema.js';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FailedLoginLimiter } from '../ingest/address-limits.js';
-import { clientAddress } from '../ingest/ingest-server.js';
-import { verifyPasswordFor } from '../ingest/password-hash.js';
+import { clientAddress, type AuthGate } from '../auth/auth-gate.js';
 import { listRecordings, resolveRecording } from '../recorder/recording-index.js';
-import { contentTypeForRecording } from '../recorder/recording-names.js';
+import type { RecordingLedger } from '../recorder/recording-ledger.js';
+import { contentTypeForRecording, failureMessage } from '../recorder/recording-names.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const MAX_SESSIONS = 10000;
@@ -82,10 +81,14 @@ function hashToken(token: string): string {
 
 export interface RecordingsRoutesDeps {
   /** The current config (broadcasters and the auth mode change on reload). */
-  readonly config: () => Pick<Config, 'auth' | 'broadcasters' | 'limits' | 'trustProxy'>;
+  readonly config: () => Pick<Config, 'auth' | 'broadcasters' | 'trustProxy'>;
   /** recordings.dir */
   readonly dir: string;
   readonly logger: Logger;
+  /** The daemon's one login gate (the same failed-login limiter as the broadcasters' WebSocket). */
+  readonly auth: AuthGate;
+  /** What the disk could not be told (recordings that could not be made or finished). */
+  readonly ledger?: RecordingLedger | undefined;
   readonly sessions?: SessionStore;
   readonly now?: () => number;
 }
@@ -94,8 +97,6 @@ export interface RecordingsRoutesDeps {
 export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
   const router = express.Router();
   const sessions = deps.sessions ?? new SessionStore({ ...(deps.now !== undefined ? { now: deps.now } : {}) });
-  const { limits } = deps.config();
-  const logins = new FailedLoginLimiter(limits.maxFailedLogins, limits.failedLoginWindowMs, deps.now);
   const log = deps.logger;
 
   const accountsOnly = (_req: Request, _res: Response, next: NextFunction): void => {
@@ -115,19 +116,7 @@ export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
     const addr = clientAddress(req, cfg.trustProxy);
     const body = req.body as { user?: unknown; password?: unknown } | undefined;
     if (typeof body?.user !== 'string' || typeof body.password !== 'string') throw new IcewireError('IW_ERR_HTTP_BAD_REQUEST');
-    if (!logins.allowed(addr)) {
-      log.info('login refused', { code: 'IW_ERR_AUTH_RATE_LIMITED', addr });
-      throw new IcewireError('IW_ERR_AUTH_RATE_LIMITED');
-    }
-    const account = cfg.broadcasters.find((b) => b.name === body.user);
-    // verifyPasswordFor spends the same time on an unknown user (no user enumeration by timing)
-    const ok = await verifyPasswordFor(body.password, account?.passwordHash);
-    if (!ok || account === undefined) {
-      logins.recordFailure(addr);
-      log.info('login refused', { code: 'IW_ERR_AUTH_FAILED', addr, user: body.user.slice(0, 100) });
-      throw new IcewireError('IW_ERR_AUTH_FAILED');
-    }
-    logins.recordSuccess(addr);
+    const account = await deps.auth.login({ door: 'http-login', addr, user: body.user, password: body.password });
     const s = sessions.create(account.name);
     log.info('broadcaster logged in', { user: account.name, addr });
     res.setHeader('Cache-Control', 'no-store');
@@ -142,12 +131,13 @@ export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
 
   router.get(PREFIX, accountsOnly, async (req, res) => {
     const user = caller(req);
-    const list = await listRecordings(deps.dir, user);
+    const list = await listRecordings(deps.dir, user, deps.ledger);
     res.setHeader('Cache-Control', 'private, no-store');
     res.json({
       recordings: list.map((r) => ({
         name: r.name, stationMount: r.stationMount, startedAt: r.startedAt, endedAt: r.endedAt, bytes: r.bytes, format: r.format,
-        url: `${PREFIX}/${r.stationMount}/${r.name}`,
+        url: r.name === null ? null : `${PREFIX}/${r.stationMount}/${r.name}`,
+        failed: r.failed === null ? null : { reason: r.failed.reason, at: r.failed.at, message: failureMessage(r.failed.reason, r.name !== null) },
       })),
     });
   });

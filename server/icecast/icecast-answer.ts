@@ -1,5 +1,5 @@
 // Icecast's answers to a source client, mapped to error codes. Pure and table-tested.
-// The answers are Icecast 2.4.4's (FACTS.md).
+// The answers are Icecast 2.4.4's (docs/notes/icecast.md).
 import type { ErrorCode } from '../errors.js';
 
 export interface IcecastAnswer {

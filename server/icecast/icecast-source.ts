@@ -1,5 +1,5 @@
 // An Icecast source connection: one streaming PUT (or legacy SOURCE) on a raw socket.
-// The daemon, not ffmpeg, holds this connection (DESIGN.md), so it can map Icecast's answers to
+// The daemon, not ffmpeg, holds this connection, so it can map Icecast's answers to
 // clear errors and count bytes. A raw socket rather than http.request: Icecast wants an
 // un-chunked body of unknown length, answers before the body, and never ends its response.
 import { EventEmitter } from 'node:events';

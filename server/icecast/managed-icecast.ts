@@ -16,15 +16,23 @@ export interface ManagedIcecastOptions {
   /** Icecast's source-timeout in seconds (its default is 10). */
   sourceTimeoutS?: number;
   binary?: string;
-  /** Per-mount settings (`<mount type="normal">`), e.g. a fallback that keeps listeners through a gap. */
-  mounts?: readonly IcecastMountSettings[];
+  /**
+   * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`;
+   * `'*'` is the default for every mount (`<mount type="default">`).
+   */
+  mounts?: Readonly<Record<string, IcecastMountSettings>>;
   /** Make this Icecast a relay: pull these mounts from a master (`<relay>` per mount). */
   relay?: IcecastRelaySettings;
+  /**
+   * Called once each time icecast2 exits when nobody asked it to (not stop(), kill() or
+   * restart()): a crash, or a kill from outside. restart() brings it back.
+   */
+  onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void;
 }
 
 export interface IcecastMountSettings {
-  /** The mount, e.g. /live.ogg. */
-  readonly mount: string;
+  /** Without a charset, Icecast takes MP3 titles as ISO-8859-1 (docs/notes/icecast.md). */
+  readonly charset?: string;
   /**
    * Where listeners go when the mount's source disconnects. Icecast moves them only to a mount
    * that is running (fed in real time, e.g. by icecast/fallback.liq) or to a file in webroot
@@ -80,14 +88,15 @@ function xmlEscape(s: string): string {
 }
 
 /** Pure: the `<mount>` sections for `mounts`. */
-export function mountSectionsXml(mounts: readonly IcecastMountSettings[]): string {
-  return mounts.map((m) => {
-    const lines = [`    <mount-name>${xmlEscape(m.mount)}</mount-name>`];
+export function mountSectionsXml(mounts: ManagedIcecastOptions['mounts']): string {
+  return Object.entries(mounts ?? {}).map(([name, m]) => {
+    const lines = name === '*' ? [] : [`    <mount-name>${xmlEscape(name)}</mount-name>`];
+    if (m.charset !== undefined) lines.push(`    <charset>${xmlEscape(m.charset)}</charset>`);
     if (m.fallbackMount !== undefined) {
       lines.push(`    <fallback-mount>${xmlEscape(m.fallbackMount)}</fallback-mount>`);
       lines.push(`    <fallback-override>${m.fallbackOverride === false ? 0 : 1}</fallback-override>`);
     }
-    return `  <mount type="normal">\n${lines.join('\n')}\n  </mount>\n`;
+    return `  <mount type="${name === '*' ? 'default' : 'normal'}">\n${lines.map((l) => `${l}\n`).join('')}  </mount>\n`;
   }).join('');
 }
 
@@ -106,7 +115,7 @@ export function relaySectionsXml(relay: IcecastRelaySettings): string {
 `).join('')}`;
 }
 
-function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: readonly IcecastMountSettings[]; relay: IcecastRelaySettings | undefined }): string {
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts']; relay: IcecastRelaySettings | undefined }): string {
   const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
   return `<icecast>
   <location>icewire test</location>
@@ -200,7 +209,7 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
     chownSync(dir, uid, gid);
   }
   const configPath = join(dir, 'icecast.xml');
-  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts ?? [], relay: opts.relay }), { mode: 0o640 });
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts, relay: opts.relay }), { mode: 0o640 });
   if (asRoot) {
     const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
     chownSync(configPath, 0, gid);
@@ -208,20 +217,37 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
 
   let child: ChildProcess;
   let exited: Promise<void>;
+  /** Set while this module itself stops the child, so its exit is not reported as unexpected. */
+  let stopping = false;
   const launch = async (): Promise<void> => {
-    child = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.resume();
-    exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await waitForPort(port, child, 10000, join(dir, 'log', 'error.log'));
+    // a failed start-up is reported by launch() itself, not as an unexpected exit
+    let started = false;
+    const c = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr?.resume();
+    exited = new Promise((resolve) => c.once('exit', (code, signal) => {
+      resolve();
+      if (!stopping && child === c && started) {
+        try {
+          opts.onUnexpectedExit?.({ code, signal });
+        } catch {
+          // a listener's exception must not become an unhandled one in the exit handler
+        }
+      }
+    }));
+    await waitForPort(port, c, 10000, join(dir, 'log', 'error.log'));
+    started = true;
   };
   await launch();
 
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
+      stopping = true;
       child.kill(signal);
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+      stopping = false;
     }
   };
 

@@ -9,7 +9,7 @@ export interface MountStats {
 /**
  * Pure: status-json.xsl text -> stats per mount path. `icestats.source` is an object with one
  * mount, an array with several, absent with none; Icecast 2.4.4 can emit invalid JSON when no
- * source is connected (FACTS.md), which is treated as "no mounts".
+ * source is connected (docs/notes/icecast.md), which is treated as "no mounts".
  */
 export function parseStatusJson(text: string): Map<string, MountStats> {
   const out = new Map<string, MountStats>();

@@ -25,6 +25,18 @@ export function classifyFfmpegFailure(stderrLines: readonly string[]): ErrorCode
   return 'IW_ERR_PIPELINE_FAILED';
 }
 
+/**
+ * The code for an ffmpeg that exited with an error. One that exited by itself before writing any
+ * output (a missing encoder, an argument it does not take, not an ffmpeg at all) never worked:
+ * IW_ERR_PIPELINE_START_FAILED, which restarting cannot fix. Bad input stays bad input.
+ */
+export function classifyFfmpegExit(exit: { stderr: readonly string[]; producedOutput: boolean; signal: string | null }): ErrorCode {
+  const code = classifyFfmpegFailure(exit.stderr);
+  if (code === 'IW_ERR_INGEST_INVALID_MEDIA') return code;
+  if (!exit.producedOutput && exit.signal === null) return 'IW_ERR_PIPELINE_START_FAILED';
+  return code;
+}
+
 /** The most telling stderr line, for a one-line log summary. */
 export function summarizeStderr(stderrLines: readonly string[]): string {
   const telling = [...stderrLines].reverse().find((l) => /error|invalid|failed|not found|unknown|matches no/i.test(l));

@@ -1,7 +1,8 @@
 // The one module that runs ffmpeg (through fluent-ffmpeg). An FfmpegProcess takes the
 // broadcaster's bytes on stdin and gives one rendition's bytes on stdout.
 // - start() resolves once the child is spawned; spawn failures reject with a clear error.
-// - 'exit' fires exactly once, telling a clean end (after stop()) from a crash.
+// - 'exit' fires exactly once, telling a clean end (after stop()) from a crash, and a crash from
+//   an ffmpeg that never worked (exited by itself before writing any output).
 // - stop() ends stdin so ffmpeg finishes the container (Ogg end pages), then SIGTERM, then SIGKILL.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import ffmpeg from 'fluent-ffmpeg';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { classifyFfmpegFailure, summarizeStderr } from './ffmpeg-errors.js';
+import { classifyFfmpegExit, summarizeStderr } from './ffmpeg-errors.js';
 
 const STDERR_LINES = 40;
 
@@ -20,8 +21,10 @@ export interface FfmpegExit {
   readonly clean: boolean;
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** For a crash: the mapped error code. */
+  /** For a crash: the mapped error code (IW_ERR_PIPELINE_START_FAILED: it never worked). */
   readonly errorCode: ErrorCode | undefined;
+  /** It wrote output before it ended. */
+  readonly producedOutput: boolean;
   readonly stderr: readonly string[];
 }
 
@@ -84,6 +87,7 @@ export class FfmpegProcess extends EventEmitter {
   private readonly exited: Promise<FfmpegExit>;
   private resolveExited!: (e: FfmpegExit) => void;
   private timers: NodeJS.Timeout[] = [];
+  private producedOutput = false;
 
   constructor(private readonly opts: FfmpegProcessOptions) {
     super();
@@ -93,6 +97,8 @@ export class FfmpegProcess extends EventEmitter {
     // would race a clean exit; we watch the child's own exit instead.
     this.stdout = new PassThrough({ highWaterMark: hwm, emitClose: false });
     this.stdin.on('drain', () => this.emit('drain'));
+    // the consumer adds its own 'data' listener in the same tick, before any output can arrive
+    this.stdout.once('data', () => { this.producedOutput = true; });
     this.exited = new Promise((resolve) => { this.resolveExited = resolve; });
   }
 
@@ -133,7 +139,7 @@ export class FfmpegProcess extends EventEmitter {
           this.stderr.push(detail);
           // never spawned: there will be no child 'exit', so settle here (exactly once)
           if (this.exitInfo === undefined) this.onExit(null, null);
-          reject(new IcewireError('IW_ERR_PIPELINE_FAILED', { detail, cause: err }));
+          reject(new IcewireError('IW_ERR_PIPELINE_START_FAILED', { detail, cause: err }));
         }
         // After start, the child's own 'exit' tells what happened.
       });
@@ -181,15 +187,18 @@ export class FfmpegProcess extends EventEmitter {
     // A stop that ends in SIGTERM still produced a finished stream only if ffmpeg exited 0/255.
     const clean = this.stopping && (code === 0 || code === 255 || signal === 'SIGTERM');
     const stderr = [...this.stderr];
+    const producedOutput = this.producedOutput;
     this.exitInfo = {
       clean,
       code,
       signal,
-      errorCode: clean ? undefined : classifyFfmpegFailure(stderr),
+      errorCode: clean ? undefined : classifyFfmpegExit({ stderr, producedOutput, signal }),
+      producedOutput,
       stderr,
     };
     if (!clean) {
-      this.opts.logger.warn('ffmpeg exited', { pid: this.child?.pid, code, signal, stderr: summarizeStderr(stderr) });
+      const what = producedOutput || signal !== null ? 'ffmpeg exited' : 'ffmpeg exited before writing any output';
+      this.opts.logger.warn(what, { pid: this.child?.pid, code, signal, stderr: summarizeStderr(stderr) });
     }
     this.stdin.destroy();
     this.resolveExited(this.exitInfo);

@@ -4,7 +4,7 @@
 // Every page's CRC is checked; memory is bounded by a page (at most 65,307 bytes) plus one packet
 // (maxPacketBytes). On invalid input it reports one error event and stops; it never throws.
 import { oggPageCrc, opusPacketSamples, parseOpusHead } from './ogg-opus-writer.js';
-import { ByteQueue, type DemuxErrorEvent, type FrameEvent, type TracksEvent } from './webm-demuxer.js';
+import { Demuxer, InvalidMedia, type DemuxErrorEvent, type FrameEvent, type TracksEvent } from './demux.js';
 
 export interface OggTracksEvent extends TracksEvent {
   /** Serial number of the Opus logical stream. */
@@ -35,19 +35,14 @@ const MAX_PAGE_BYTES = 27 + 255 + 255 * 255;
 /** The track number given to the Opus stream in events (Ogg has serials, not track numbers). */
 export const OGG_OPUS_TRACK = 1;
 
-class InvalidMedia extends Error {}
-
 /**
  * Streaming Ogg/Opus reader. frame timeMs is the packet's start in the stream's granule timeline
  * (granule / 48), pre-skip not subtracted — the same convention as WebM block times, whose
  * CodecDelay is not subtracted either. The first audio page fixes the start (its granule minus
  * its packets' durations); later packets follow by TOC durations.
  */
-export class OggReader {
+export class OggReader extends Demuxer<OggTracksEvent | OggFrameEvent> {
   private readonly maxPacketBytes: number;
-  private readonly queue = new ByteQueue();
-  private events: OggEvent[] = [];
-  private stopped = false;
   private serial: number | undefined;
   private opusHead: Buffer | undefined;
   /** Packets of our stream seen so far, up to 2 (OpusHead, OpusTags). */
@@ -62,6 +57,7 @@ export class OggReader {
   private ended = false;
 
   constructor(options: OggReaderOptions = {}) {
+    super();
     const max = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
     this.maxPacketBytes = Number.isFinite(max) && max > 0 ? max : DEFAULT_MAX_PACKET_BYTES;
   }
@@ -71,30 +67,13 @@ export class OggReader {
     return this.queue.length + this.partialLength + this.headerBytes;
   }
 
-  get failed(): boolean {
-    return this.stopped;
+  protected release(): void {
+    this.dropPartial();
+    this.headerPages = [];
+    this.headerBytes = 0;
   }
 
-  push(chunk: Uint8Array): OggEvent[] {
-    if (this.stopped || chunk.length === 0) return [];
-    this.queue.push(chunk);
-    try {
-      this.parse();
-    } catch (err) {
-      const detail = err instanceof InvalidMedia ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-      this.events.push({ type: 'error', code: 'IW_ERR_INGEST_INVALID_MEDIA', detail: `${detail} [offset=${this.queue.offset}]` });
-      this.stopped = true;
-      this.queue.clear();
-      this.dropPartial();
-      this.headerPages = [];
-      this.headerBytes = 0;
-    }
-    const out = this.events;
-    this.events = [];
-    return out;
-  }
-
-  private parse(): void {
+  protected parse(): void {
     const q = this.queue;
     for (;;) {
       const check = Math.min(q.length, 5);

@@ -1,6 +1,6 @@
 // Splits an encoder's output byte stream into units a listener can start at, and keeps the
 // stream header, so an Icecast source that reconnects can send the header again and continue at
-// the next unit (FACTS.md: Icecast caches Ogg header pages / the WebM header for late joiners).
+// the next unit (docs/notes/icecast.md: Icecast caches Ogg header pages / the WebM header for late joiners).
 // Pure: bytes in, units out.
 //   ogg  -> whole pages; the leading pages with granule 0 (codec headers) are the header
 //   webm -> the bytes before the first Cluster are the header; each unit starts at a Cluster

@@ -4,71 +4,13 @@
 // whatever the input. Live recordings use unknown-size Segment and Cluster elements; an
 // unknown-size Cluster ends where the next Segment-level element (Cluster, Cues, Tags…) begins.
 // On invalid input it reports one error event and stops; it never throws.
+import {
+  CODECS, HEADER_ELEMENT_CAP, ID, SEGMENT_CHILDREN, UNKNOWN, childrenOf, readFloat, readString, readUint, readVint,
+  type Container, type ElementHeader,
+} from './ebml.js';
+import { Demuxer, InvalidMedia, type ClusterEvent, type FrameEvent, type Track, type TracksEvent } from './demux.js';
 
-/** Codec names for the CodecIDs browsers record; any other CodecID is passed through as is. */
-export type Codec = 'opus' | 'vp8' | 'vp9' | 'av1' | (string & {});
-
-export interface Track {
-  /** TrackNumber, as used by blocks (browsers number tracks differently from each other). */
-  readonly number: number;
-  readonly type: 'audio' | 'video';
-  readonly codec: Codec;
-  /** The raw CodecID (A_OPUS, V_VP8…). */
-  readonly codecId: string;
-  /** CodecPrivate; for Opus the OpusHead (RFC 7845 §5.1). */
-  readonly codecPrivate?: Buffer;
-  readonly channels?: number;
-  readonly samplingRate?: number;
-  readonly width?: number;
-  readonly height?: number;
-  /** CodecDelay (Opus: the pre-skip as nanoseconds). Block times do not subtract it. */
-  readonly codecDelayNs?: number;
-  readonly seekPreRollNs?: number;
-  readonly defaultDurationNs?: number;
-}
-
-export interface TracksEvent {
-  readonly type: 'tracks';
-  /** Audio and video tracks only, in the order of the Tracks element. */
-  readonly tracks: Track[];
-  /**
-   * The exact bytes from the start of the stream to the end of Tracks (EBML header, Segment
-   * start, SeekHead/Info/Tracks…): a new consumer can be fed this header plus data from a later
-   * Cluster start. For Ogg input: the Ogg header pages.
-   */
-  readonly header: Buffer;
-}
-
-export interface FrameEvent {
-  readonly type: 'frame';
-  readonly track: number;
-  /**
-   * Presentation time in ms: Cluster Timecode + block relative timecode, scaled by TimecodeScale
-   * (may be fractional for a non-default scale). CodecDelay is not subtracted. Frames split from
-   * one laced block all carry the block's time.
-   */
-  readonly timeMs: number;
-  readonly keyframe: boolean;
-  readonly data: Buffer;
-  /** BlockDuration in ms, when the block was in a BlockGroup that had one. */
-  readonly durationMs?: number;
-}
-
-export interface ClusterEvent {
-  readonly type: 'cluster';
-  readonly timeMs: number;
-  /** Byte offset of the Cluster element's first byte in the input stream. */
-  readonly offset: number;
-}
-
-export interface DemuxErrorEvent {
-  readonly type: 'error';
-  readonly code: 'IW_ERR_INGEST_INVALID_MEDIA';
-  /** For the log: what was wrong and where (byte offset). */
-  readonly detail: string;
-}
-
-export type DemuxEvent = TracksEvent | FrameEvent | ClusterEvent | DemuxErrorEvent;
+export type { ClusterEvent, Codec, DemuxErrorEvent, DemuxEvent, FrameEvent, Track, TracksEvent } from './demux.js';
 
 export interface WebmDemuxerOptions {
   /** Largest element read whole (block, Tracks…) or skipped, and largest stream header. */
@@ -78,220 +20,12 @@ export interface WebmDemuxerOptions {
 export const DEFAULT_MAX_ELEMENT_BYTES = 8 * 1024 * 1024;
 
 /**
- * Unconsumed input as a list of chunks, joined only when a read needs bytes from several, so
- * pushing 1-byte chunks costs no more than pushing whole files.
- */
-export class ByteQueue {
-  private chunks: Buffer[] = [];
-  /** Index of the first live chunk (dropping from the front of an array is O(n)). */
-  private first = 0;
-  /** Bytes of chunks[first] already consumed. */
-  private head = 0;
-  /** Bytes available. */
-  length = 0;
-  /** Absolute stream offset of the first available byte. */
-  offset = 0;
-
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    this.length += chunk.length;
-  }
-
-  /** Byte at index i (< length) from the front. */
-  peek(i: number): number {
-    let k = this.first;
-    let idx = i + this.head;
-    while (idx >= this.chunks[k]!.length) {
-      idx -= this.chunks[k]!.length;
-      k++;
-    }
-    return this.chunks[k]![idx]!;
-  }
-
-  /** Consume n (<= length) bytes; the result may share memory with pushed chunks. */
-  take(n: number): Buffer {
-    const first = this.chunks[this.first];
-    let out: Buffer;
-    if (n === 0) out = Buffer.alloc(0);
-    else if (first !== undefined && first.length - this.head >= n) {
-      out = first.subarray(this.head, this.head + n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let done = 0;
-      let k = this.first;
-      let from = this.head;
-      while (done < n) {
-        const c = this.chunks[k]!;
-        const m = Math.min(c.length - from, n - done);
-        c.copy(out, done, from, from + m);
-        done += m;
-        k++;
-        from = 0;
-      }
-    }
-    this.skip(n);
-    return out;
-  }
-
-  /** Drop n (<= length) bytes. */
-  skip(n: number): void {
-    this.length -= n;
-    this.offset += n;
-    let left = n;
-    while (left > 0) {
-      const avail = this.chunks[this.first]!.length - this.head;
-      if (avail > left) {
-        this.head += left;
-        break;
-      }
-      left -= avail;
-      this.first++;
-      this.head = 0;
-    }
-    if (this.first === this.chunks.length) {
-      this.chunks = [];
-      this.first = 0;
-    } else if (this.first > 1024 && this.first * 2 > this.chunks.length) {
-      this.chunks = this.chunks.slice(this.first);
-      this.first = 0;
-    }
-  }
-
-  clear(): void {
-    this.skip(this.length);
-  }
-}
-
-// Element IDs (with their length marker, as written).
-const ID = {
-  EBML: 0x1a45dfa3,
-  DocType: 0x4282,
-  Segment: 0x18538067,
-  SeekHead: 0x114d9b74,
-  Info: 0x1549a966,
-  TimecodeScale: 0x2ad7b1,
-  Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  TrackNumber: 0xd7,
-  TrackType: 0x83,
-  CodecID: 0x86,
-  CodecPrivate: 0x63a2,
-  CodecDelay: 0x56aa,
-  SeekPreRoll: 0x56bb,
-  DefaultDuration: 0x23e383,
-  ContentEncodings: 0x6d80,
-  Audio: 0xe1,
-  SamplingFrequency: 0xb5,
-  Channels: 0x9f,
-  Video: 0xe0,
-  PixelWidth: 0xb0,
-  PixelHeight: 0xba,
-  Cluster: 0x1f43b675,
-  Timecode: 0xe7,
-  SimpleBlock: 0xa3,
-  BlockGroup: 0xa0,
-  Block: 0xa1,
-  ReferenceBlock: 0xfb,
-  BlockDuration: 0x9b,
-  Cues: 0x1c53bb6b,
-  Chapters: 0x1043a770,
-  Tags: 0x1254c367,
-  Attachments: 0x1941a469,
-} as const;
-
-/** Elements that may follow a Cluster inside a Segment: each ends an unknown-size Cluster. */
-const SEGMENT_CHILDREN = new Set<number>([
-  ID.SeekHead, ID.Info, ID.Tracks, ID.Cluster, ID.Cues, ID.Chapters, ID.Tags, ID.Attachments,
-]);
-
-const CODECS: Record<string, Codec> = { A_OPUS: 'opus', V_VP8: 'vp8', V_VP9: 'vp9', V_AV1: 'av1' };
-
-/** Size caps for the stream-header elements (a browser's are tens to hundreds of bytes). */
-const HEADER_ELEMENT_CAP = new Map<number, number>([[ID.EBML, 4096], [ID.Info, 65536], [ID.Tracks, 1024 * 1024]]);
-
-const UNKNOWN = -1;
-
-interface ElementHeader {
-  readonly id: number;
-  /** Body size, or UNKNOWN (all value bits set). */
-  readonly size: number;
-  readonly headerLength: number;
-}
-
-interface Container {
-  readonly id: number;
-  /** Absolute end offset (Infinity when neither it nor an ancestor has a known size). */
-  readonly end: number;
-  readonly unknownSize: boolean;
-}
-
-class InvalidMedia extends Error {}
-
-/** An unsigned VINT at buf[pos]: value without the marker, or undefined if malformed/short. */
-function readVint(buf: Buffer, pos: number): { value: number; length: number; allOnes: boolean } | undefined {
-  if (pos >= buf.length) return undefined;
-  const first = buf[pos]!;
-  if (first === 0) return undefined;
-  const length = Math.clz32(first) - 23;
-  if (pos + length > buf.length) return undefined;
-  let value = first & (0xff >> length);
-  let allOnes = value === 0xff >> length;
-  for (let i = 1; i < length; i++) {
-    const b = buf[pos + i]!;
-    value = value * 256 + b;
-    if (b !== 0xff) allOnes = false;
-  }
-  return { value, length, allOnes };
-}
-
-function readUint(buf: Buffer): number {
-  let v = 0;
-  for (const b of buf) v = v * 256 + b;
-  return v;
-}
-
-function readFloat(buf: Buffer): number {
-  if (buf.length === 4) return buf.readFloatBE(0);
-  if (buf.length === 8) return buf.readDoubleBE(0);
-  return 0;
-}
-
-function readString(buf: Buffer): string {
-  const nul = buf.indexOf(0);
-  return buf.toString('latin1', 0, nul < 0 ? buf.length : nul);
-}
-
-/** Children of a master element read whole; throws InvalidMedia if a size overruns. */
-function childrenOf(body: Buffer, where: string): { id: number; data: Buffer }[] {
-  const out: { id: number; data: Buffer }[] = [];
-  let pos = 0;
-  while (pos < body.length) {
-    const first = body[pos]!;
-    const idLength = Math.clz32(first) - 23;
-    if (first < 0x10 || pos + idLength > body.length) throw new InvalidMedia(`bad element ID in ${where}`);
-    let id = 0;
-    for (let i = 0; i < idLength; i++) id = id * 256 + body[pos + i]!;
-    const size = readVint(body, pos + idLength);
-    if (size === undefined || size.allOnes) throw new InvalidMedia(`bad element size in ${where}`);
-    const start = pos + idLength + size.length;
-    if (start + size.value > body.length) throw new InvalidMedia(`element 0x${id.toString(16)} overruns ${where}`);
-    out.push({ id, data: body.subarray(start, start + size.value) });
-    pos = start + size.value;
-  }
-  return out;
-}
-
-/**
  * Streaming WebM demuxer. push() returns the events the new bytes complete; after an error event
  * the demuxer is stopped and every later push() returns [].
  */
-export class WebmDemuxer {
+export class WebmDemuxer extends Demuxer<TracksEvent | FrameEvent | ClusterEvent> {
   private readonly maxElementBytes: number;
-  private readonly queue = new ByteQueue();
   private readonly stack: Container[] = [];
-  private events: DemuxEvent[] = [];
-  private stopped = false;
   private magicChecked = 0;
   private ebmlSeen = false;
   private segmentSeen = false;
@@ -305,6 +39,7 @@ export class WebmDemuxer {
   private clusterTimecode: number | undefined;
 
   constructor(options: WebmDemuxerOptions = {}) {
+    super();
     const max = options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES;
     this.maxElementBytes = Number.isFinite(max) && max > 0 ? max : DEFAULT_MAX_ELEMENT_BYTES;
   }
@@ -314,31 +49,7 @@ export class WebmDemuxer {
     return this.queue.length + this.headerBytes;
   }
 
-  /** Whether the demuxer stopped after an error. */
-  get failed(): boolean {
-    return this.stopped;
-  }
-
-  push(chunk: Uint8Array): DemuxEvent[] {
-    if (this.stopped || chunk.length === 0) return [];
-    this.queue.push(chunk);
-    try {
-      this.parse();
-    } catch (err) {
-      // InvalidMedia is the normal way out of deep parsing code; anything else is a bug, still
-      // reported as an event because callers rely on push() never throwing.
-      const detail = err instanceof InvalidMedia ? err.message : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-      this.fail(`${detail} [offset=${this.queue.offset}]`);
-    }
-    const out = this.events;
-    this.events = [];
-    return out;
-  }
-
-  private fail(detail: string): void {
-    this.events.push({ type: 'error', code: 'IW_ERR_INGEST_INVALID_MEDIA', detail });
-    this.stopped = true;
-    this.queue.clear();
+  protected release(): void {
     this.headerParts = undefined;
     this.headerBytes = 0;
   }
@@ -363,7 +74,7 @@ export class WebmDemuxer {
     return this.headerParts === undefined ? this.queue.take(n) : this.consume(n)!;
   }
 
-  private parse(): void {
+  protected parse(): void {
     const q = this.queue;
     if (this.magicChecked < 4) {
       const magic = [0x1a, 0x45, 0xdf, 0xa3];
@@ -373,7 +84,7 @@ export class WebmDemuxer {
       }
       if (this.magicChecked < 4) return;
     }
-    while (!this.stopped) {
+    for (;;) {
       if (this.skipRemaining > 0) {
         const n = Math.min(this.skipRemaining, q.length);
         if (n === 0) return;

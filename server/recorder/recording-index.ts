@@ -5,19 +5,25 @@
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATION_MOUNT_RE } from '../config/schema.js';
-import { formatOfFile, parseRecordingMeta, RECORDING_FILE_RE, SIDECAR_SUFFIX, type RecordingFormat, type RecordingMeta } from './recording-names.js';
+import type { RecordingLedger } from './recording-ledger.js';
+import {
+  formatOfFile, parseRecordingMeta, RECORDING_FILE_RE, SIDECAR_SUFFIX, type RecordingFailure, type RecordingFormat, type RecordingMeta,
+} from './recording-names.js';
 
 /** A sidecar is a few hundred bytes; anything much bigger is not ours. */
 const MAX_SIDECAR_BYTES = 64 * 1024;
 
 export interface RecordingEntry {
-  readonly name: string;
+  /** The file's name; null for a stretch of a show that has no file (it could not be created). */
+  readonly name: string | null;
   readonly stationMount: string;
   readonly startedAt: string;
   readonly endedAt: string | null;
   /** Size on disk now (grows while the show is live). */
   readonly bytes: number;
   readonly format: RecordingFormat;
+  /** Why the recording stopped before the show did, if it did. */
+  readonly failed: RecordingFailure | null;
 }
 
 /** A station mount and file name as a download may ask for them. Pure. */
@@ -35,16 +41,22 @@ async function readSidecar(path: string): Promise<RecordingMeta | undefined> {
   }
 }
 
-/** The user's recordings, newest first. A missing directory is an empty list. */
-export async function listRecordings(dir: string, user: string): Promise<RecordingEntry[]> {
+/**
+ * The user's recordings, newest first: the files on disk, with what the ledger knows where a
+ * sidecar could not be written, and the ledger's stretches that have no file. A missing directory
+ * is an empty list of files.
+ */
+export async function listRecordings(dir: string, user: string, ledger?: RecordingLedger): Promise<RecordingEntry[]> {
+  const out: RecordingEntry[] = (ledger?.stretchesOf(user) ?? []).map((s) => ({
+    name: null, stationMount: s.stationMount, startedAt: s.startedAt, endedAt: s.endedAt, bytes: 0, format: s.format, failed: s.failed,
+  }));
   let stations;
   try {
     stations = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return sortNewestFirst(out);
     throw err;
   }
-  const out: RecordingEntry[] = [];
   for (const s of stations) {
     // a Dirent of a symlink is not a directory: links are not followed
     if (!s.isDirectory() || !STATION_MOUNT_RE.test(s.name)) continue;
@@ -58,17 +70,21 @@ export async function listRecordings(dir: string, user: string): Promise<Recordi
     for (const f of files) {
       if (!f.isFile() || !RECORDING_FILE_RE.test(f.name)) continue;
       const path = join(stationDir, f.name);
-      const meta = await readSidecar(path + SIDECAR_SUFFIX);
+      const meta = ledger?.sidecarOf(s.name, f.name) ?? await readSidecar(path + SIDECAR_SUFFIX);
       if (meta === undefined || meta.user !== user) continue;
       const st = await stat(path).catch(() => undefined);
       if (st === undefined) continue;
       out.push({
         name: f.name, stationMount: s.name, startedAt: meta.startedAt, endedAt: meta.endedAt,
-        bytes: st.size, format: formatOfFile(f.name) ?? meta.format,
+        bytes: st.size, format: formatOfFile(f.name) ?? meta.format, failed: meta.failed ?? null,
       });
     }
   }
-  return out.sort((a, b) => (a.startedAt === b.startedAt ? b.name.localeCompare(a.name) : a.startedAt < b.startedAt ? 1 : -1));
+  return sortNewestFirst(out);
+}
+
+function sortNewestFirst(list: RecordingEntry[]): RecordingEntry[] {
+  return list.sort((a, b) => (a.startedAt === b.startedAt ? (b.name ?? '').localeCompare(a.name ?? '') : a.startedAt < b.startedAt ? 1 : -1));
 }
 
 export type ResolvedRecording =

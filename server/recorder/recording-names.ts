@@ -34,6 +34,56 @@ export function recordingFileName(at: Date, format: RecordingFormat, n = 0): str
   return `${recordingStem(at)}${n > 0 ? `-${n}` : ''}.${extensionFor(format)}`;
 }
 
+/**
+ * Why a recording stopped before its show did. `disk-full`: no space (or quota) left;
+ * `not-writable`: permissions or a read-only file system; `write-error`: any other error from the
+ * file system; `interrupted`: the daemon died while recording (found afterwards, see retention.ts).
+ */
+export const RECORDING_FAILURES = ['disk-full', 'not-writable', 'write-error', 'interrupted'] as const;
+export type RecordingFailureReason = (typeof RECORDING_FAILURES)[number];
+
+export interface RecordingFailure {
+  readonly reason: RecordingFailureReason;
+  /** ISO 8601: when the recording stopped. */
+  readonly at: string;
+  /** The file system's error code (`ENOSPC`…), when there was one. */
+  readonly code?: string;
+}
+
+/** The failure reason for a file system error code. Pure. */
+export function failureReasonOf(code: string | undefined): RecordingFailureReason {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      return 'disk-full';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'not-writable';
+    default:
+      return 'write-error';
+  }
+}
+
+/**
+ * What a broadcaster reads about a failed recording. `hasFile`: part of the show is in a file
+ * (the recording stopped part way); otherwise nothing could be recorded at all. Pure.
+ */
+export function failureMessage(reason: RecordingFailureReason, hasFile: boolean): string {
+  const what = hasFile ? 'The recording stopped here' : 'This part of the show was not recorded';
+  switch (reason) {
+    case 'disk-full':
+      return `${what}: the server's disk was full. The show itself went on. Ask the station's operator to free space.`;
+    case 'not-writable':
+      return `${what}: the server may not write to its recordings folder. The show itself went on. Ask the station's operator to check it.`;
+    case 'write-error':
+      return `${what}: the server could not write the file. The show itself went on. Ask the station's operator to check the disk.`;
+    case 'interrupted':
+      return 'The recording stops here: the server stopped unexpectedly during the show. What was recorded until then plays.';
+  }
+}
+
 /** What the sidecar `<file>.json` holds. */
 export interface RecordingMeta {
   readonly user: string;
@@ -44,6 +94,8 @@ export interface RecordingMeta {
   readonly endedAt: string | null;
   readonly bytes: number;
   readonly format: RecordingFormat;
+  /** Set when the recording stopped before the show did (the file has what came before). */
+  readonly failed?: RecordingFailure;
 }
 
 /** A sidecar's parsed JSON if it has the right shape, else undefined. */
@@ -54,5 +106,10 @@ export function parseRecordingMeta(value: unknown): RecordingMeta | undefined {
   if (v.endedAt !== null && typeof v.endedAt !== 'string') return undefined;
   if (typeof v.bytes !== 'number' || !Number.isFinite(v.bytes) || v.bytes < 0) return undefined;
   if (v.format !== 'ogg-opus' && v.format !== 'webm') return undefined;
-  return { user: v.user, stationMount: v.stationMount, startedAt: v.startedAt, endedAt: v.endedAt, bytes: v.bytes, format: v.format };
+  const meta: RecordingMeta = { user: v.user, stationMount: v.stationMount, startedAt: v.startedAt, endedAt: v.endedAt, bytes: v.bytes, format: v.format };
+  if (v.failed === undefined) return meta;
+  const f = v.failed as Record<string, unknown> | null;
+  if (f === null || typeof f !== 'object' || !RECORDING_FAILURES.includes(f.reason as RecordingFailureReason) || typeof f.at !== 'string') return undefined;
+  if (f.code !== undefined && typeof f.code !== 'string') return undefined;
+  return { ...meta, failed: { reason: f.reason as RecordingFailureReason, at: f.at, ...(f.code !== undefined ? { code: f.code as string } : {}) } };
 }

@@ -4,6 +4,12 @@
 // through a broadcaster's drop so the file lasts as long as the show). Video broadcasts: the WebM
 // bytes exactly as sent, one file per connection (a resumed connection sends a new WebM header).
 //
+// When a file can't be created or written (the disk is full, the directory not writable), that
+// file ends with `failed` in its sidecar, the stretch with no file goes into the ledger (so the
+// recordings list shows it), and a new file is tried after a backed-off delay: the recording
+// resumes once there is room again, at the next packet (audio) or the next Cluster that starts
+// with a keyframe, behind the stream header (video).
+//
 // It has the shape of broadcast/ogg-fanout.ts's ShowRecorder without importing it (recorder sits
 // below broadcast); the daemon hands it to the broadcast. No method throws and packet() never
 // asks the broadcaster to slow down: a recording problem is logged, never the broadcast's end.
@@ -13,12 +19,16 @@ import type { Logger } from '../log.js';
 import { OggOpusWriter } from '../pipeline/ogg-opus-writer.js';
 import { WebmDemuxer } from '../pipeline/webm-demuxer.js';
 import { RecordingFile } from './recording-file.js';
-import type { RecordingFormat } from './recording-names.js';
+import type { OpenStretch, RecordingLedger } from './recording-ledger.js';
+import { failureReasonOf, type RecordingFormat } from './recording-names.js';
 
 /** Default bound on one file's write queue (about 20 s of 3 Mbit/s video). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** WebM bytes held back while deciding whether a Cluster starts with a keyframe (then split anyway). */
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
+/** After a file could not be created or written, the first retry waits this long; each failed retry doubles it. */
+export const DEFAULT_RETRY_MS = 5000;
+export const MAX_RETRY_MS = 5 * 60 * 1000;
 
 export interface ShowRecorderOptions {
   /** recordings.dir; files go to `<dir>/<stationMount>/`. */
@@ -28,11 +38,19 @@ export interface ShowRecorderOptions {
   readonly user: string;
   /** A video broadcast: record the raw WebM instead of the Opus packets. */
   readonly video: boolean;
-  /** Start a new file after this much (media time for audio, wall-clock time for video). */
+  /**
+   * Start a new file after this much wall-clock time. Never media time: a client's timestamps are
+   * its own claim (a packet may say it lasts 120 ms and arrive in a microsecond), so a split on
+   * them would let input that runs ahead of the clock make a file per packet.
+   */
   readonly segmentMs?: number | undefined;
   readonly logger: Logger;
   /** Evaluated at finish(): false deletes what was recorded (e.g. the broadcast never went live). */
   readonly keep?: () => boolean;
+  /** Where stretches with no file (and sidecars that could not be written) are kept for the list. */
+  readonly ledger?: RecordingLedger | undefined;
+  /** First retry delay after a failed file (default DEFAULT_RETRY_MS). */
+  readonly retryMs?: number;
   readonly now?: () => number;
   readonly maxBufferedBytes?: number;
   /** Test hook, see RecordingFile. */
@@ -57,11 +75,18 @@ abstract class BaseRecorder implements ArchiveRecorder {
   protected readonly log: Logger;
   protected readonly now: () => number;
   protected file: RecordingFile | undefined;
-  /** Recording is over (finished, or a file could not be created or written). */
+  /** Recording is over for good (finished, or an unexpected error). */
   protected stopped = false;
   private readonly all: RecordingFile[] = [];
   private readonly closing: Promise<number>[] = [];
   private finishing: Promise<void> | undefined;
+  /** No file since a failure: the next one may be tried from retryAt on. */
+  private suspended = false;
+  private retryAt = 0;
+  private retryDelay = 0;
+  /** The ledger's record of the stretch with no file, while suspended. */
+  private stretch: OpenStretch | undefined;
+  private readonly stretches: OpenStretch[] = [];
 
   constructor(protected readonly opts: ShowRecorderOptions, private readonly format: RecordingFormat) {
     this.log = opts.logger.child({ station: opts.stationMount });
@@ -80,9 +105,14 @@ abstract class BaseRecorder implements ArchiveRecorder {
   /** Last bytes of the current file before it is closed (the Ogg end page). */
   protected abstract finalBytes(): Buffer | undefined;
 
-  /** Open the next file; false (and recording stopped, with an error line) if it can't be. */
+  /** Suspended after a failure, and the retry time has come. */
+  protected retryDue(): boolean {
+    return this.suspended && !this.stopped && this.now() >= this.retryAt;
+  }
+
+  /** Open the next file; false if it can't be (then suspended, with an error line the first time). */
   protected openFile(): boolean {
-    if (this.stopped) return false;
+    if (this.stopped || (this.suspended && this.now() < this.retryAt)) return false;
     try {
       const f = RecordingFile.create({
         stationDir: join(this.opts.dir, this.opts.stationMount),
@@ -92,14 +122,24 @@ abstract class BaseRecorder implements ArchiveRecorder {
         startedAt: new Date(this.now()),
         logger: this.opts.logger,
         maxBufferedBytes: this.opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+        ledger: this.opts.ledger,
+        now: this.now,
         ...(this.opts.open !== undefined ? { open: this.opts.open } : {}),
       });
       this.file = f;
       this.all.push(f);
-      this.log.info('recording started', { file: f.path, user: this.opts.user });
+      if (this.suspended) {
+        this.suspended = false;
+        this.retryDelay = 0;
+        this.stretch?.close(f.startedAt);
+        this.stretch = undefined;
+        this.log.warn('recording resumed in a new file', { file: f.path, user: this.opts.user });
+      } else {
+        this.log.info('recording started', { file: f.path, user: this.opts.user });
+      }
       return true;
     } catch (err) {
-      this.stop(err, 'recording stopped: cannot create the file');
+      this.suspend(err, new Date(this.now()), 'recording stopped: cannot create the file');
       return false;
     }
   }
@@ -118,17 +158,46 @@ abstract class BaseRecorder implements ArchiveRecorder {
     this.closing.push(f.close(new Date(this.now())));
   }
 
-  /** Is the current file usable? (a write error stops the recording) */
+  /** Is the current file usable? A write error closes it and suspends the recording. */
   protected writable(): boolean {
     if (this.stopped || this.file === undefined) return false;
-    if (this.file.failed) {
-      this.stopped = true;
+    const failed = this.file.failedWith;
+    if (failed !== undefined) {
       this.closeFile();
+      // the file's own error line said what happened
+      this.suspend(failed.error, new Date(failed.failure.at));
       return false;
     }
     return true;
   }
 
+  /**
+   * No file from `at` until a retry succeeds: the stretch goes into the ledger, the next try
+   * waits (5 s, doubling up to 5 min). `what`: the error line to log, on the first failure only.
+   */
+  private suspend(err: unknown, at: Date, what?: string): void {
+    const e = err as NodeJS.ErrnoException;
+    const reason = failureReasonOf(e?.code);
+    const first = this.retryDelay === 0;
+    this.retryDelay = first ? (this.opts.retryMs ?? DEFAULT_RETRY_MS) : Math.min(this.retryDelay * 2, MAX_RETRY_MS);
+    this.retryAt = this.now() + this.retryDelay;
+    const detail = { reason, code: e?.code, error: e instanceof Error ? e.message : String(err), retryInMs: this.retryDelay };
+    if (this.suspended) {
+      this.log.debug('recording: still cannot create a file', detail);
+      return;
+    }
+    this.suspended = true;
+    if (what !== undefined) this.log.error(what, detail);
+    else this.log.warn('recording suspended: a new file will be tried', detail);
+    const stretch = this.opts.ledger?.openStretch({
+      user: this.opts.user, stationMount: this.opts.stationMount, format: this.format, startedAt: at.toISOString(),
+      failed: { reason, at: at.toISOString(), ...(e?.code !== undefined ? { code: e.code } : {}) },
+    });
+    this.stretch = stretch;
+    if (stretch !== undefined) this.stretches.push(stretch);
+  }
+
+  /** An unexpected error (a bug, not the file system): recording stops for good. */
   protected stop(err: unknown, what: string): void {
     const e = err as NodeJS.ErrnoException;
     this.log.error(what, { code: e?.code, error: e instanceof Error ? e.message : String(err) });
@@ -141,16 +210,21 @@ abstract class BaseRecorder implements ArchiveRecorder {
     this.finishing ??= (async () => {
       this.closeFile();
       this.stopped = true;
+      const at = new Date(this.now());
+      this.stretch?.close(at);
+      this.stretch = undefined;
       await Promise.all(this.closing);
+      // a sidecar that could not be finished when its file closed: the show's end tries again
+      for (const f of this.all) if (f.sidecarPending) await f.retrySidecar();
       let keep = true;
       try {
         keep = this.opts.keep?.() ?? true;
       } catch {
         keep = true;
       }
-      if (!keep && this.all.length > 0) {
+      if (!keep && (this.all.length > 0 || this.stretches.length > 0)) {
         this.log.info('recording discarded: the broadcast never went live', { files: this.all.length });
-        const at = new Date(this.now());
+        for (const s of this.stretches) s.drop();
         await Promise.all(this.all.map((f) => f.discard(at)));
       }
     })();
@@ -162,6 +236,8 @@ abstract class BaseRecorder implements ArchiveRecorder {
 class OggRecorder extends BaseRecorder {
   private opusHead: Buffer | undefined;
   private writer: OggOpusWriter | undefined;
+  /** now() when the current file started. */
+  private segmentStart = 0;
 
   constructor(opts: ShowRecorderOptions) {
     super(opts, 'ogg-opus');
@@ -179,17 +255,16 @@ class OggRecorder extends BaseRecorder {
 
   packet(data: Buffer): boolean {
     try {
-      if (!this.writable() || this.writer === undefined) return true;
-      const segmentMs = this.opts.segmentMs;
-      if (segmentMs !== undefined && this.mediaMs(OggOpusWriter.opusPacketSamples(data)) >= segmentMs) {
+      if (!this.ready()) return true;
+      if (this.segmentDue()) {
         // this packet ends the segment: it rides on the end page, the next file starts afresh
-        this.file!.write(this.writer.end(data), true);
+        this.file!.write(this.writer!.end(data), true);
         this.writer = undefined;
         this.closeFile();
         this.newSegment();
         return true;
       }
-      this.file!.write(this.writer.packet(data));
+      this.file!.write(this.writer!.packet(data));
     } catch (err) {
       this.stop(err, 'recording stopped: unexpected error');
     }
@@ -198,14 +273,13 @@ class OggRecorder extends BaseRecorder {
 
   silence(ms: number): void {
     try {
-      if (!this.writable() || this.writer === undefined) return;
-      const segmentMs = this.opts.segmentMs;
-      if (segmentMs !== undefined && this.mediaMs(0) >= segmentMs) {
+      if (!this.ready()) return;
+      if (this.segmentDue()) {
         this.closeFile();
         this.newSegment();
-        if (!this.writable() || this.writer === undefined) return;
+        if (!this.ready()) return;
       }
-      this.file!.write(this.writer.silence(ms));
+      this.file!.write(this.writer!.silence(ms));
     } catch (err) {
       this.stop(err, 'recording stopped: unexpected error');
     }
@@ -221,14 +295,21 @@ class OggRecorder extends BaseRecorder {
     return w !== undefined && !w.ended ? w.end() : undefined;
   }
 
-  /** Media time of the current file in ms, plus `extraSamples` (48 kHz). */
-  private mediaMs(extraSamples: number): number {
-    const w = this.writer!;
-    return (w.granulePosition + extraSamples - w.head.preSkip) / 48;
+  /** A file to write to: the current one, or a new one when a retry after a failure is due. */
+  private ready(): boolean {
+    if (this.opusHead === undefined) return false;
+    if (this.file === undefined && this.retryDue()) this.newSegment();
+    return this.writable() && this.writer !== undefined;
+  }
+
+  /** The current file has run for segmentMs of wall-clock time. */
+  private segmentDue(): boolean {
+    return this.opts.segmentMs !== undefined && this.now() - this.segmentStart >= this.opts.segmentMs;
   }
 
   private newSegment(): void {
     if (!this.openFile()) return;
+    this.segmentStart = this.now();
     const writer = new OggOpusWriter({
       serial: randomInt(1, 0xffffffff),
       opusHead: this.opusHead!,
@@ -243,12 +324,15 @@ class OggRecorder extends BaseRecorder {
 /**
  * Video: the WebM bytes as sent. With segments, a new file starts at the first Cluster after the
  * segment time whose first video frame is a keyframe (so every file starts decodable): the stream
- * header (EBML…Tracks) then the bytes from that Cluster on. Clusters are found with our own
- * demuxer on the raw bytes; bytes from a candidate Cluster are held until its first video frame
- * says whether it is a split point.
+ * header (EBML…Tracks) then the bytes from that Cluster on. A recording that resumes after a
+ * failure starts its new file the same way. Clusters are found with our own demuxer on the raw
+ * bytes; bytes from a candidate Cluster are held until its first video frame says whether it is
+ * a split point.
  */
 class WebmRecorder extends BaseRecorder {
+  /** Follows this connection's stream; undefined once it could not (then bytes are just written). */
   private demuxer: WebmDemuxer | undefined;
+  private streaming = false;
   private header: Buffer | undefined;
   private videoTrack: number | undefined;
   /** Bytes of this connection's stream seen so far. */
@@ -278,14 +362,16 @@ class WebmRecorder extends BaseRecorder {
   raw(chunk: Buffer, newStream: boolean): void {
     try {
       if (this.stopped) return;
-      if (newStream || this.file === undefined) {
+      if (newStream || !this.streaming) {
+        // a new stream starts with its own header: its file starts at its first byte
         this.closeFile();
-        if (!this.openFile()) return;
         this.resetStream();
+        this.openFile();
+      } else if (this.file !== undefined) {
+        this.writable(); // a write error closes the file and suspends the recording
       }
-      if (!this.writable()) return;
       if (this.demuxer === undefined) {
-        this.file!.write(chunk);
+        this.file?.write(chunk);
         return;
       }
       this.split(chunk);
@@ -301,7 +387,8 @@ class WebmRecorder extends BaseRecorder {
   }
 
   private resetStream(): void {
-    this.demuxer = this.opts.segmentMs !== undefined ? new WebmDemuxer() : undefined;
+    this.demuxer = new WebmDemuxer();
+    this.streaming = true;
     this.header = undefined;
     this.videoTrack = undefined;
     this.pos = 0;
@@ -329,24 +416,27 @@ class WebmRecorder extends BaseRecorder {
       if (to <= cursor) return;
       const part = chunk.subarray(cursor - start, to - start);
       cursor = to;
-      if (this.file === undefined) return; // recording stopped (a new file could not be created)
       if (this.candidate !== undefined) {
         this.held.push(part);
         this.heldBytes += part.length;
       } else {
-        this.file!.write(part);
+        this.file?.write(part); // no file: suspended after a failure, the bytes are lost
       }
     };
-    const due = (): boolean => this.now() - this.segmentStart >= this.opts.segmentMs!;
+    // a split point is due: the segment time is up, or (no file) a retry after a failure
+    const due = (): boolean => (this.file === undefined
+      ? this.retryDue()
+      : this.opts.segmentMs !== undefined && this.now() - this.segmentStart >= this.opts.segmentMs);
     for (const ev of events) {
       if (ev.type === 'tracks') {
         this.header = ev.header;
         this.videoTrack = ev.tracks.find((t) => t.type === 'video')?.number;
       } else if (ev.type === 'error') {
         // not WebM we can follow: keep recording the bytes, stop splitting this stream
-        this.log.warn('recording: cannot split this stream into segments', { detail: ev.detail });
+        this.log.warn('recording: cannot follow this stream\'s Clusters; no segments or resumed files for it', { detail: ev.detail });
         emit(start + chunk.length);
-        this.file?.write(this.takeHeld());
+        const held = this.takeHeld();
+        this.file?.write(held);
         this.demuxer = undefined;
         return;
       } else if (ev.type === 'cluster') {
@@ -356,7 +446,11 @@ class WebmRecorder extends BaseRecorder {
         if (this.videoTrack === undefined) this.cutHere();
       } else if (ev.type === 'frame' && this.candidate !== undefined && ev.track === this.videoTrack) {
         if (ev.keyframe) this.cutHere();
-        else this.file?.write(this.takeHeld()); // not a clean start: it stays in this file
+        else {
+          // not a clean start: it stays in this file (taken first: no file must still clear it)
+          const held = this.takeHeld();
+          this.file?.write(held);
+        }
       }
       if (this.stopped) return;
     }

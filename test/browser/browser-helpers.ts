@@ -1,21 +1,14 @@
-// Shared steps of the Chromium tests: launch Debian's Chromium with a fake microphone, open the
-// broadcaster page, log in, go live, stop. Each test file still owns its stack and its own checks.
+// Shared steps of the Chromium tests: open the broadcaster page, log in, go live, stop. The browser
+// itself comes from the one fixture (test/helpers/browser.ts). Each test file still owns its stack
+// and its own checks.
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { probe } from '../helpers/media.js';
+import { oggPages } from '../helpers/ogg-pages.js';
 import type { Stack } from '../helpers/stack.js';
 
-export const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
-export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
-}
+export { CHROMIUM_ARGS, launchChromium } from '../helpers/browser.js';
 
 // Page-side code (page.evaluate) runs in the browser. The project's tsconfig has no DOM lib (it
 // is for Node), so this module-local declaration stands in for the one browser global used here.
@@ -99,12 +92,7 @@ export async function stopAndWaitOffAir(page: Page, stack: Stack, mount: string)
  * first-to-last packet span of the whole capture undercounts: probe each chain and add them up.
  */
 export async function chainedOpusSeconds(buf: Buffer): Promise<number> {
-  const starts: number[] = [];
-  let at = buf.indexOf('OggS');
-  while (at >= 0) {
-    if (at + 5 < buf.length && (buf[at + 5]! & 0x02) !== 0) starts.push(at);
-    at = buf.indexOf('OggS', at + 4);
-  }
+  const starts = oggPages(buf).filter((p) => p.bos).map((p) => p.offset);
   let total = 0;
   for (let i = 0; i < starts.length; i++) total += (await probe(buf.subarray(starts[i], starts[i + 1] ?? buf.length))).audioSeconds;
   return total;

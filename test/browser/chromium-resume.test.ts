@@ -9,8 +9,9 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { probe, tempFile } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
-import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
-import { launchChromium } from './browser-helpers.js';
+import { oggPages } from '../helpers/ogg-pages.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { useChromium } from '../helpers/browser.js';
 
 // ---- a TCP proxy the test can cut ------------------------------------------------------------
 
@@ -213,36 +214,6 @@ async function waitForState(page: Page, states: string[], timeoutMs: number): Pr
   return (await pageState(page)).state;
 }
 
-// ---- Ogg pages of what the listener got --------------------------------------------------------
-
-interface OggPage { headerType: number; granule: bigint; serial: number; sequence: number }
-
-/** Walk the Ogg pages (from the first "OggS"; resync on garbage); a truncated last page is left out. */
-function readOggPages(buf: Buffer): OggPage[] {
-  const pages: OggPage[] = [];
-  let off = buf.indexOf('OggS', 0, 'latin1');
-  while (off >= 0 && off + 27 <= buf.length) {
-    if (buf.toString('latin1', off, off + 4) !== 'OggS') {
-      off = buf.indexOf('OggS', off + 1, 'latin1');
-      continue;
-    }
-    const segments = buf[off + 26]!;
-    if (off + 27 + segments > buf.length) break;
-    let body = 0;
-    for (let i = 0; i < segments; i++) body += buf[off + 27 + i]!;
-    const len = 27 + segments + body;
-    if (off + len > buf.length) break;
-    pages.push({
-      headerType: buf[off + 5]!,
-      granule: buf.readBigInt64LE(off + 6),
-      serial: buf.readUInt32LE(off + 14),
-      sequence: buf.readUInt32LE(off + 18),
-    });
-    off += len;
-  }
-  return pages;
-}
-
 /** Loudest sample of the last `seconds` of the decoded audio, in dBFS. */
 async function tailMaxVolumeDb(media: Buffer, seconds: number): Promise<number> {
   const { stderr } = await promisify(execFile)('ffmpeg', [
@@ -261,23 +232,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe('broadcaster page in Chromium resumes after a lost connection', function () {
   this.timeout(60000);
-  let browser: Browser;
+  const chrome = useChromium();
   let stack: Stack | undefined;
   let proxy: Proxy | undefined;
 
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
   afterEach(async () => {
-    for (const ctx of browser.contexts()) await ctx.close();
     await proxy?.close();
     proxy = undefined;
     await stack?.stop();
     stack = undefined;
-    assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
   });
 
   /** A stack, a proxy in front of the daemon, and the page opened through it, on air. */
@@ -286,7 +249,7 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     const s = stack;
     proxy = await startProxy(Number(new URL(s.baseUrl).port));
     const px = proxy;
-    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    const page = await chrome.browser.newPage({ viewport: { width: 1000, height: 800 } });
     let loads = 0;
     page.on('load', () => { loads++; });
     await page.addInitScript(instrumentPage);
@@ -386,7 +349,7 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     const loudTail = await tailMaxVolumeDb(got, 4);
     assert.ok(loudTail > -40, `the microphone is audible again after the resume (max ${loudTail} dBFS in the last 4 s)`);
 
-    const pages = readOggPages(got);
+    const pages = oggPages(got);
     assert.ok(pages.length > 20, `${pages.length} Ogg pages`);
     assert.equal(pages.filter((pg) => (pg.headerType & 0x02) !== 0).length, 1, 'exactly one BOS page: no new chain');
     assert.deepEqual([...new Set(pages.map((pg) => pg.serial))].length, 1, 'one serial number');
@@ -427,14 +390,14 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     assert.equal((await pageState(page)).state, 'live');
     assert.equal(rec.ended(), false, 'the listener stayed connected');
     await stopAndWaitOffAir(page, s);
-    const pages = readOggPages(await rec.done);
+    const pages = oggPages(await rec.done);
     assert.equal(pages.filter((pg) => (pg.headerType & 0x02) !== 0).length, 1, 'exactly one BOS page: no new chain');
     assert.equal(new Set(pages.map((pg) => pg.serial)).size, 1, 'one serial number');
   });
 
   it('listen page keeps its stream and shows On air while the broadcaster is away for a few seconds', async () => {
     const { s, px, page } = await onAirThroughProxy();
-    const ctx = await browser.newContext();
+    const ctx = await chrome.browser.newContext();
     const listener = await ctx.newPage();
     await listener.addInitScript(() => {
       // Log every change of the on-air badge and every time the player loses its source.

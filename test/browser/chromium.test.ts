@@ -8,8 +8,9 @@ import type { Browser, Page } from 'playwright-core';
 import { ERRORS } from '../../server/errors.js';
 import { probe, tempFile } from '../helpers/media.js';
 import { listMounts, listen, waitForMount } from '../helpers/listener.js';
-import { childFfmpegPids, startStack, type Stack, type StackOptions } from '../helpers/stack.js';
-import { chainedOpusSeconds, fillLogin, launchChromium, openBroadcaster as openPage, pageState, stopAndWaitOffAir, waitForState } from './browser-helpers.js';
+import { startStack, type Stack, type StackOptions } from '../helpers/stack.js';
+import { useChromium } from '../helpers/browser.js';
+import { chainedOpusSeconds, fillLogin, openBroadcaster as openPage, pageState, stopAndWaitOffAir, waitForState } from './browser-helpers.js';
 
 /** Loudest sample of the decoded audio, in dBFS (a silent broadcast would be about -91). */
 async function maxVolumeDb(media: Buffer): Promise<number> {
@@ -102,7 +103,7 @@ async function assertButtonFollowedStatus(page: Page): Promise<void> {
 /** Record a listener for `ms` of wall-clock time (the broadcast runs in real time). */
 async function recordFor(url: string, ms: number): Promise<Buffer> {
   // Icecast drops a WebM listener that arrives before the source's first Cluster, without an
-  // answer (FACTS.md): the mount can be listed a moment before that. A player would retry.
+  // answer (docs/notes/icecast.md): the mount can be listed a moment before that. A player would retry.
   for (let attempt = 1; ; attempt++) {
     const rec = listen(url, { maxMs: ms });
     const status = await rec.status;
@@ -117,22 +118,10 @@ async function recordFor(url: string, ms: number): Promise<Buffer> {
 
 describe('broadcaster page in Chromium', function () {
   this.timeout(60000);
-  let browser: Browser;
+  // A name that is not localhost, to open the page from an insecure (non-https) origin.
+  const chrome = useChromium(['--host-resolver-rules=MAP insecure.icewire.test 127.0.0.1']);
   let stack: Stack | undefined;
 
-  before(async () => {
-    // A name that is not localhost, to open the page from an insecure (non-https) origin.
-    browser = await launchChromium(['--host-resolver-rules=MAP insecure.icewire.test 127.0.0.1']);
-  });
-  after(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    for (const ctx of browser.contexts()) await ctx.close();
-    await stack?.stop();
-    stack = undefined;
-    assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
-  });
 
   async function start(opts?: StackOptions): Promise<Stack> {
     stack = await startStack(opts);
@@ -141,7 +130,7 @@ describe('broadcaster page in Chromium', function () {
 
   it('logs in, goes live with audio; a listener gets Ogg/Opus; Stop removes the mount', async () => {
     const s = await start();
-    const page = await openBroadcaster(browser, s);
+    const page = await openBroadcaster(chrome.browser, s);
     await fillLogin(page, s.broadcaster.name, s.broadcaster.password);
     await page.click('#go-live');
     assert.equal(await waitForState(page, ['live', 'error'], 15000), 'live');
@@ -198,7 +187,7 @@ describe('broadcaster page in Chromium', function () {
 
   it('goes live with video: the /live.webm listener gets VP8 + Opus', async () => {
     const s = await start({ renditions: [{ mount: '/live.webm', format: 'webm' }] });
-    const page = await openBroadcaster(browser, s);
+    const page = await openBroadcaster(chrome.browser, s);
     await fillLogin(page, s.broadcaster.name, s.broadcaster.password);
     await page.check('#video-toggle');
     await page.click('#go-live');
@@ -217,7 +206,7 @@ describe('broadcaster page in Chromium', function () {
 
   it('wrong password: shows the daemon\'s sentence, keeps the form, and a retry goes live', async () => {
     const s = await start();
-    const page = await openBroadcaster(browser, s);
+    const page = await openBroadcaster(chrome.browser, s);
     await fillLogin(page, s.broadcaster.name, 'not-the-password');
     await page.click('#go-live');
     assert.equal(await waitForState(page, ['error', 'live'], 10000), 'error');
@@ -241,7 +230,7 @@ describe('broadcaster page in Chromium', function () {
 
   it('passthrough mode: Icecast mount and source password go live on that mount', async () => {
     const s = await start({ mode: 'passthrough' });
-    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    const page = await chrome.browser.newPage({ viewport: { width: 1000, height: 800 } });
     await page.goto(`${s.baseUrl}/`);
     await page.waitForSelector('body[data-auth-mode="passthrough"]', { timeout: 10000 });
     assert.equal(await page.isVisible('#passthrough-help'), true);
@@ -256,7 +245,7 @@ describe('broadcaster page in Chromium', function () {
 
   it('insecure page: says to use https:// and cannot go live', async () => {
     const s = await start({ noIcecast: true });
-    const page = await browser.newPage();
+    const page = await chrome.browser.newPage();
     await page.goto(s.baseUrl.replace('127.0.0.1', 'insecure.icewire.test') + '/');
     await page.waitForSelector('#status[data-state="error"]');
     assert.match(await page.textContent('#error') ?? '', /https:\/\//);
@@ -265,14 +254,14 @@ describe('broadcaster page in Chromium', function () {
 
   it('listen page starts playing when the broadcast starts and shows Off air after', async () => {
     const s = await start();
-    const ctx = await browser.newContext();
+    const ctx = await chrome.browser.newContext();
     const listener = await ctx.newPage();
     await listener.goto(`${s.baseUrl}/listen/live`);
     await listener.waitForSelector('#onair[data-state="off"]');
     // Off air: no source, nothing requested from Icecast.
     assert.equal(await listener.evaluate(() => document.getElementById('player')!.getAttribute('src')), null);
 
-    const page = await openBroadcaster(browser, s);
+    const page = await openBroadcaster(chrome.browser, s);
     await fillLogin(page, s.broadcaster.name, s.broadcaster.password);
     await page.click('#go-live');
     assert.equal(await waitForState(page, ['live', 'error'], 15000), 'live');

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
+import { useFirefox } from '../helpers/browser.js';
 import { probe, tempFile } from '../helpers/media.js';
 import { listen, waitForMount, waitForMountGone } from '../helpers/listener.js';
-import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 
 /** Loudest sample of the decoded audio, in dBFS (a silent broadcast would be about -91). */
 async function maxVolumeDb(media: Buffer): Promise<number> {
@@ -39,34 +40,14 @@ async function waitForState(page: Page, states: string[], timeoutMs: number): Pr
 
 describe('broadcaster page in Firefox', function () {
   this.timeout(60000);
-  let browser: Browser | undefined;
+  const firefox = useFirefox();
   let stack: Stack | undefined;
 
-  before(async () => {
-    browser = await puppeteer.launch({
-      browser: 'firefox',
-      executablePath: '/usr/bin/firefox-esr',
-      headless: true,
-      extraPrefsFirefox: {
-        'media.navigator.streams.fake': true,
-        'media.navigator.permission.disabled': true,
-        'media.autoplay.default': 0,
-      },
-    });
-  });
-  after(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-    assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
-  });
 
   it('goes live with audio; a listener gets valid Ogg/Opus; Stop ends it', async () => {
     stack = await startStack();
     const s = stack;
-    const page = await browser!.newPage();
+    const page = await firefox.browser.newPage();
     await page.setViewport({ width: 1000, height: 800 });
     await page.goto(`${s.baseUrl}/`);
     await page.waitForSelector('body[data-auth-mode="accounts"]', { timeout: 10000 });

@@ -4,14 +4,16 @@
 // snippet. ICEWIRE_SCREENSHOT_DIR=<dir> also saves pictures of the listen page and the recordings.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMountGone } from '../helpers/listener.js';
-import { childFfmpegPids, secret, startStack, type Stack, type StackOptions } from '../helpers/stack.js';
-import { chainedOpusSeconds, fillLogin, goLive, launchChromium, pageState, stopAndWaitOffAir, waitForState } from './browser-helpers.js';
+import { oggPages } from '../helpers/ogg-pages.js';
+import { secret, startStack, type Stack, type StackOptions } from '../helpers/stack.js';
+import { useChromium } from '../helpers/browser.js';
+import { chainedOpusSeconds, fillLogin, goLive, pageState, stopAndWaitOffAir, waitForState } from './browser-helpers.js';
+import { icyListen } from '../helpers/icy-listener.js';
 
 // Page-side code (page.evaluate) runs in the browser; the project's tsconfig has no DOM lib.
 interface PageMedia {
@@ -34,81 +36,8 @@ const TWO_RENDITIONS: StackOptions['renditions'] = [
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-// ---- an ICY-reading MP3 listener -------------------------------------------------------------
 
-interface IcyListener {
-  /** Every StreamTitle seen, in order. */
-  readonly titles: string[];
-  readonly metaint: Promise<number>;
-  stop(): void;
-}
-
-/** GET with `Icy-MetaData: 1`; splits the stream at every `icy-metaint` bytes and reads the metadata blocks. */
-function icyListen(url: string): IcyListener {
-  const titles: string[] = [];
-  let res: IncomingMessage | undefined;
-  let resolveMetaint!: (n: number) => void;
-  const metaint = new Promise<number>((r) => { resolveMetaint = r; });
-  const req: ClientRequest = get(url, { headers: { 'Icy-MetaData': '1', 'User-Agent': 'icewire-test-icy' } }, (r) => {
-    res = r;
-    const every = Number(r.headers['icy-metaint']);
-    resolveMetaint(Number.isFinite(every) ? every : 0);
-    if (!(every > 0)) { r.resume(); return; }
-    let audioLeft = every;
-    let metaLen = -1;
-    let meta = Buffer.alloc(0);
-    r.on('data', (chunk: Buffer) => {
-      let i = 0;
-      while (i < chunk.length) {
-        if (audioLeft > 0) {
-          const n = Math.min(audioLeft, chunk.length - i);
-          audioLeft -= n;
-          i += n;
-        } else if (metaLen < 0) {
-          metaLen = chunk[i]! * 16;
-          i++;
-          meta = Buffer.alloc(0);
-          if (metaLen === 0) { metaLen = -1; audioLeft = every; }
-        } else {
-          const n = Math.min(metaLen - meta.length, chunk.length - i);
-          meta = Buffer.concat([meta, chunk.subarray(i, i + n)]);
-          i += n;
-          if (meta.length === metaLen) {
-            const m = /StreamTitle='(.*?)';/s.exec(meta.toString('utf8').replace(/\0+$/, ''));
-            if (m !== null) titles.push(m[1]!);
-            metaLen = -1;
-            audioLeft = every;
-          }
-        }
-      }
-    });
-    r.on('error', () => undefined);
-  });
-  req.on('error', () => resolveMetaint(0));
-  return { titles, metaint, stop: () => { res?.destroy(); req.destroy(); } };
-}
-
-// ---- Ogg pages with their bodies -------------------------------------------------------------
-
-interface OggPageBody { bos: boolean; serial: number; body: Buffer }
-
-function oggPageBodies(buf: Buffer): OggPageBody[] {
-  const pages: OggPageBody[] = [];
-  let at = buf.indexOf('OggS');
-  while (at >= 0 && at + 27 <= buf.length) {
-    const segs = buf[at + 26]!;
-    if (at + 27 + segs > buf.length) break;
-    let len = 0;
-    for (let i = 0; i < segs; i++) len += buf[at + 27 + i]!;
-    const start = at + 27 + segs;
-    if (start + len > buf.length) break;
-    pages.push({ bos: (buf[at + 5]! & 0x02) !== 0, serial: buf.readUInt32LE(at + 14), body: buf.subarray(start, start + len) });
-    at = buf.indexOf('OggS', start + len);
-  }
-  return pages;
-}
-
-// ---- Icecast status-json (not always valid JSON in 2.4.4: FACTS.md) ----------------------------
+// ---- Icecast status-json (not always valid JSON in 2.4.4: docs/notes/icecast.md) ----------------------------
 
 interface IceSource { listenurl: string; title?: string; listeners?: number }
 async function icecastSources(icecastUrl: string): Promise<IceSource[] | undefined> {
@@ -158,31 +87,23 @@ async function player(page: Page): Promise<{ src: string; rendition: string; pau
 
 describe('station features in the pages (Chromium)', function () {
   this.timeout(60000);
-  let browser: Browser;
+  const chrome = useChromium();
   let stack: Stack | undefined;
   let recordingsDir: string | undefined;
   const shots = process.env.ICEWIRE_SCREENSHOT_DIR;
 
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
   afterEach(async () => {
-    for (const ctx of browser.contexts()) await ctx.close();
     await stack?.stop();
     stack = undefined;
     if (recordingsDir !== undefined) rmSync(recordingsDir, { recursive: true, force: true });
     recordingsDir = undefined;
-    assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
   });
 
   it('now playing: ICY title for MP3, status-json, a new Ogg chain with OpusTags; Chromium plays on across the boundary', async () => {
     stack = await startStack({ renditions: TWO_RENDITIONS });
     const s = stack;
-    const page = await goLive(browser, s, ['/live.ogg', '/live.mp3']);
-    const listenPage = await openListenPage(browser, s);
+    const page = await goLive(chrome.browser, s, ['/live.ogg', '/live.mp3']);
+    const listenPage = await openListenPage(chrome.browser, s);
     assert.equal((await player(listenPage)).rendition, '/live.ogg', 'the listen page plays the Ogg/Opus rendition');
 
     const icy = icyListen(`${s.icecastUrl}/live.mp3`);
@@ -196,7 +117,7 @@ describe('station features in the pages (Chromium)', function () {
     const changedAt = Date.now();
 
     const want = 'The Testers - Chain Reaction';
-    await waitFor(`StreamTitle='${want}' (got ${JSON.stringify(icy.titles)})`, () => icy.titles.includes(want), 8000);
+    await waitFor(`StreamTitle='${want}' (got ${JSON.stringify(icy.titles())})`, () => icy.titles().includes(want), 8000);
     await waitFor('the MP3 mount\'s title in status-json', async () => {
       const src = await icecastSources(s.icecastUrl);
       return src?.some((x) => new URL(x.listenurl).pathname === '/live.mp3' && x.title === want);
@@ -222,7 +143,7 @@ describe('station features in the pages (Chromium)', function () {
     icy.stop();
     ogg.stop();
     const got = await ogg.done;
-    const pages = oggPageBodies(got);
+    const pages = oggPages(got);
     const bos = pages.map((p, i) => (p.bos ? i : -1)).filter((i) => i >= 0);
     assert.ok(bos.length >= 2, `a second chain began (${bos.length} BOS pages)`);
     const second = pages[bos[1]!]!;
@@ -242,7 +163,7 @@ describe('station features in the pages (Chromium)', function () {
   it('listener count: two listeners on the mounts show as 2 on the broadcaster page', async () => {
     stack = await startStack({ renditions: TWO_RENDITIONS });
     const s = stack;
-    const page = await goLive(browser, s, ['/live.ogg', '/live.mp3']);
+    const page = await goLive(chrome.browser, s, ['/live.ogg', '/live.mp3']);
     const a = listen(`${s.icecastUrl}/live.ogg`);
     const b = listen(`${s.icecastUrl}/live.mp3`);
     assert.equal(await a.status, 200);
@@ -264,7 +185,7 @@ describe('station features in the pages (Chromium)', function () {
     const token = secret();
     stack = await startStack({ config: { admin: { token } } });
     const s = stack;
-    const page = await goLive(browser, s);
+    const page = await goLive(chrome.browser, s);
     const end = (bearer: string): Promise<Response> => fetch(`${s.baseUrl}/api/admin/broadcasts/live/end`, {
       method: 'POST',
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
@@ -292,7 +213,7 @@ describe('station features in the pages (Chromium)', function () {
     recordingsDir = mkdtempSync(join(tmpdir(), 'icewire-page-rec-'));
     stack = await startStack({ record: true, config: { recordings: { dir: recordingsDir, keepDays: 1 } } });
     const s = stack;
-    const page = await goLive(browser, s);
+    const page = await goLive(chrome.browser, s);
     let token: string | undefined;
     page.on('response', (r) => {
       if (r.url().endsWith('/api/login') && r.ok()) void r.json().then((j: { token?: string }) => { token = j.token; }).catch(() => undefined);
@@ -355,9 +276,9 @@ describe('station features in the pages (Chromium)', function () {
   it('listen page: title, embed snippet for the playing stream, switching stream keeps playing', async () => {
     stack = await startStack({ renditions: TWO_RENDITIONS });
     const s = stack;
-    const page = await goLive(browser, s, ['/live.ogg', '/live.mp3']);
+    const page = await goLive(chrome.browser, s, ['/live.ogg', '/live.mp3']);
     await sendNowPlaying(page, 'Evening Jazz', 'Studio B');
-    const listenPage = await openListenPage(browser, s);
+    const listenPage = await openListenPage(chrome.browser, s);
     await listenPage.waitForFunction(() => document.getElementById('title')!.textContent === 'Studio B - Evening Jazz', null, { timeout: 8000 });
 
     const oggUrl = `${s.icecastUrl}/live.ogg`;

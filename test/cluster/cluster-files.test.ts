@@ -50,9 +50,9 @@ describe('cluster files (docs/scaling.md)', function () {
   it('the guide\'s Icecast XML is what the tested master and relay run', () => {
     const xml = docFencedBlocks('scaling.md', 'xml');
     assert.equal(xml.length, 2, 'a master block and a relay block');
-    assert.equal(xml[0], mountSectionsXml([
-      { mount: '/live.ogg', fallbackMount: '/fallback/live.ogg' }, { mount: '/live.mp3', fallbackMount: '/fallback/live.mp3' },
-    ]));
+    assert.equal(xml[0], mountSectionsXml({
+      '/live.ogg': { fallbackMount: '/fallback/live.ogg' }, '/live.mp3': { fallbackMount: '/fallback/live.mp3' },
+    }));
     assert.equal(xml[1], relaySectionsXml({ masterUrl: 'http://10.0.0.5:8000', mounts: ['/live.ogg'] }));
   });
 

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { IcecastMountSettings, ManagedIcecast } from '../../server/icecast/managed-icecast.js';
 import { freePort, startIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
+import { spawnDaemon, type DaemonProcess as Daemon } from '../helpers/daemon-process.js';
 import { listMounts, waitFor } from '../helpers/listener.js';
 import { ALL_LOG_LINES, secret } from '../helpers/stack.js';
 import { docCommand, substitute } from '../ops/deploy-doc.js';
@@ -26,14 +27,11 @@ export const RADIO = 'radio.localhost';
 /** The fallback loop's tone (docs/scaling.md's chime); the fake microphone beeps at 400 Hz. */
 export const CHIME_HZ = 880;
 
-export interface DaemonProcess {
+export interface ClusterDaemon {
   readonly name: 'a' | 'b';
   readonly port: number;
   readonly metricsPort: number;
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly log: string[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly process: Daemon;
 }
 
 export interface Answer { status: number; body: string; json: () => unknown }
@@ -55,7 +53,7 @@ export class Cluster {
   readonly icecastAdminPassword = secret();
   readonly adminToken = secret();
   readonly alice = { name: 'alice', password: secret() };
-  daemons: DaemonProcess[] = [];
+  daemons: ClusterDaemon[] = [];
   master: ManagedIcecast | undefined;
   relay: ManagedIcecast | undefined;
   liquidsoap: ChildProcess | undefined;
@@ -76,7 +74,7 @@ export class Cluster {
   get masterUrl(): string { return `http://127.0.0.1:${this.masterPort}`; }
   get relayUrl(): string { return this.relay!.url; }
   get base(): string { return `https://${LIVE}:${this.httpsPort}`; }
-  daemon(name: 'a' | 'b'): DaemonProcess { return this.daemons.find((d) => d.name === name)!; }
+  daemon(name: 'a' | 'b'): ClusterDaemon { return this.daemons.find((d) => d.name === name)!; }
 
   async start(): Promise<void> {
     this.httpsPort = await freePort();
@@ -94,7 +92,7 @@ export class Cluster {
     await this.startIcecastSide();
   }
 
-  private async startDaemon(name: 'a' | 'b', passwordHash: string): Promise<DaemonProcess> {
+  private async startDaemon(name: 'a' | 'b', passwordHash: string): Promise<ClusterDaemon> {
     const port = await freePort();
     const metricsPort = await freePort();
     const mounts: Record<string, unknown> = {};
@@ -120,19 +118,7 @@ export class Cluster {
       metrics: { listen: { host: '127.0.0.1', port: metricsPort } },
       limits: { maxBroadcasts: 50, reconnectGraceMs: 8000, maxConnectionsPerAddress: 100 },
     };
-    const file = join(this.dir, `icewire-${name}.yaml`);
-    writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
-    const child = spawn(process.execPath, [MAIN, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const log: string[] = [];
-    const collect = (d: Buffer): void => { for (const l of d.toString().split('\n')) if (l !== '') log.push(l); };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    await waitFor(`daemon ${name} to listen`, () => {
-      if (child.exitCode !== null) throw new Error(`daemon ${name} exited ${child.exitCode}: ${log.slice(-5).join('\n')}`);
-      return log.some((l) => l.includes('icewire is listening'));
-    }, 15000);
-    return { name, port, metricsPort, url: `http://127.0.0.1:${port}`, child, log, exited };
+    return { name, port, metricsPort, process: await spawnDaemon({ config }) };
   }
 
   private async startNginx(): Promise<void> {
@@ -196,11 +182,11 @@ export class Cluster {
     }
     const made: Record<'ogg' | 'mp3', string> = { ogg: join(fallbackDir, 'ident.ogg'), mp3: join(fallbackDir, 'ident.mp3') };
     chmodSync(this.dir, 0o755);
-    const mounts: IcecastMountSettings[] = [];
+    const mounts: Record<string, IcecastMountSettings> = {};
     const feeds: string[] = [];
     for (const s of this.browserStations) {
       for (const ext of ['ogg', 'mp3'] as const) {
-        mounts.push({ mount: `/${s}.${ext}`, fallbackMount: `/fallback/${s}.${ext}`, fallbackOverride: true });
+        mounts[`/${s}.${ext}`] = { fallbackMount: `/fallback/${s}.${ext}`, fallbackOverride: true };
         feeds.push(`/fallback/${s}.${ext} ${made[ext]}`);
       }
     }
@@ -250,7 +236,7 @@ export class Cluster {
 
   /** A request straight to one daemon (bypassing nginx). */
   async direct(name: 'a' | 'b', method: string, path: string, body?: unknown): Promise<Answer> {
-    const res = await fetch(`${this.daemon(name).url}${path}`, {
+    const res = await fetch(`${this.daemon(name).process.url}${path}`, {
       method,
       headers: { Authorization: `Bearer ${this.adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -261,15 +247,7 @@ export class Cluster {
 
   /** Stop and reap everything; collect every log line for the suite's secrets check. */
   async stop(): Promise<void> {
-    for (const d of this.daemons) {
-      if (d.child.exitCode === null && d.child.signalCode === null) {
-        d.child.kill('SIGTERM');
-        const t = setTimeout(() => d.child.kill('SIGKILL'), 15000);
-        await d.exited;
-        clearTimeout(t);
-      }
-      ALL_LOG_LINES.push(...d.log);
-    }
+    for (const d of this.daemons) await d.process.stop();
     await this.nginx.stop();
     if (this.liquidsoap !== undefined && this.liquidsoap.exitCode === null && this.liquidsoap.signalCode === null) {
       this.liquidsoap.kill('SIGTERM');

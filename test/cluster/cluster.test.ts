@@ -9,17 +9,19 @@
 //      through daemon b within 10 s, and relay listeners were never disconnected: they heard the
 //      fallback loop, then the show again, in Ogg/Opus and in MP3.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, waitForMountGone, type Recording } from '../helpers/listener.js';
 import { snapshotPs } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
-import { fillLogin, launchChromium, pageState, waitForState } from '../browser/browser-helpers.js';
+import { fillLogin, pageState, waitForState } from '../browser/browser-helpers.js';
+import { useChromium } from '../helpers/browser.js';
+import { liveChildren } from '../helpers/teardown.js';
 import { CHIME_HZ, Cluster, LIVE } from './cluster-stack.js';
 import { decodeMono, label, oggChains, runs, toneWindows, wholeWindow, type Heard } from './tones.js';
 
@@ -70,14 +72,6 @@ function metric(text: string, name: string): number {
   return m === null ? NaN : Number(m[1]);
 }
 
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when none
-  }
-}
-
 /** Running (not gone, not a zombie waiting to be reaped). */
 function alive(pid: number): boolean {
   try {
@@ -95,8 +89,8 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
   let media: string;
   /** Which daemon holds each show: 'a' or 'b'. */
   const holder = new Map<string, 'a' | 'b'>();
-  let browser: Browser | undefined;
-  const contexts: BrowserContext[] = [];
+  // The suite's Chromium (the certificate is self-signed); pages close when each test ends.
+  const chrome = useChromium(['--ignore-certificate-errors']);
   const listeners: Recording[] = [];
 
   before(async () => {
@@ -107,14 +101,11 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
   after(async () => {
     for (const r of listeners) r.stop();
     for (const c of clients.values()) c.close();
-    for (const ctx of contexts) await ctx.close().catch(() => undefined);
-    await browser?.close();
     await Promise.all(streaming);
     await cluster.stop();
-    for (const d of cluster.daemons) assert.ok(!alive(d.child.pid!), `daemon ${d.name} was reaped`);
-    assert.equal((await cluster.daemon('b').exited).code, 0, 'daemon b stopped cleanly on SIGTERM');
-    const left = childPids(process.pid).filter(alive).map((p) => execFileSync('ps', ['-o', 'comm=', '-p', String(p)], { encoding: 'utf8' }).trim());
-    assert.deepEqual(left.filter((c) => /ffmpeg|nginx|icecast|liquidsoap/.test(c)), [], 'nothing the cluster started is left running');
+    for (const d of cluster.daemons) assert.ok(!alive(d.process.child.pid!), `daemon ${d.name} was reaped`);
+    assert.equal((await cluster.daemon('b').process.exited).code, 0, 'daemon b stopped cleanly on SIGTERM');
+    assert.deepEqual(liveChildren().map((c) => c.comm).filter((c) => /ffmpeg|nginx|icecast|liquidsoap/.test(c)), [], 'nothing the cluster started is left running');
   });
 
   /** Open a broadcast through nginx (wss), as a webcast client would. */
@@ -263,11 +254,9 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
       assert.ok(seconds > 1.9 && seconds < 2.2, `${f}: ${seconds} s`);
     }
     const stations = cluster.browserStations;
-    browser = await launchChromium(['--ignore-certificate-errors']);
     const pages: Page[] = [];
     for (const s of stations) {
-      const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-      contexts.push(ctx);
+      const ctx = await chrome.browser.newContext({ viewport: { width: 1000, height: 800 } });
       const page = await ctx.newPage();
       await page.addInitScript(logStates);
       await page.goto(`${cluster.base}/`);
@@ -286,14 +275,13 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
     await waitFor('2 s of the show, live, at the relay listeners', () => ogg.bytes() > 65536 + 20000 && mp3.bytes() > 65536 + 32000, 15000);
 
     const a = cluster.daemon('a');
-    const ffmpegs = childPids(a.child.pid!);
+    const ffmpegs = liveChildren(a.process.child.pid!).map((c) => c.pid);
     // What the relay listeners had before the kill: the relay pulls a mount even before its show
     // starts (it gets the fallback loop then), so its burst may hold some loop from before the
     // show; judge from the kill on.
     const [oggAtKill, mp3AtKill] = [ogg.bytes(), mp3.bytes()];
     const killedAt = Date.now();
-    a.child.kill('SIGKILL');
-    await a.exited;
+    await a.process.stop('SIGKILL');
 
     // Each page is back on air, through b, within 10 s.
     for (const [i, page] of pages.entries()) {

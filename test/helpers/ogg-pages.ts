@@ -1,22 +1,56 @@
-// Reads the Ogg page headers of a capture: enough to tell one continuous stream from a chain.
-export interface PageInfo { readonly bos: boolean; readonly eos: boolean; readonly serial: number; readonly granule: bigint; readonly sequence: number }
+// The one Ogg page walker for captures (what a listener received, a recording, a fake rendition's
+// pages): enough to tell one continuous stream from a chain, count packets, and read page bodies.
+// It starts at the first "OggS" and resyncs on garbage between pages; a truncated last page (a
+// listener cut off mid-page) is left out. Pure.
 
-export function oggPages(buf: Buffer): PageInfo[] {
-  const pages: PageInfo[] = [];
-  let at = buf.indexOf('OggS');
+export interface OggPage {
+  /** Offset of the page's "OggS" in the buffer, and just after its body. */
+  readonly offset: number;
+  readonly end: number;
+  readonly headerType: number;
+  /** First page of a logical stream (a new chain starts with one). */
+  readonly bos: boolean;
+  readonly eos: boolean;
+  /** The page continues a packet begun on the previous one. */
+  readonly continued: boolean;
+  readonly granule: bigint;
+  readonly serial: number;
+  readonly sequence: number;
+  /** The segment table: a packet ends at each value below 255. */
+  readonly lacing: readonly number[];
+  readonly body: Buffer;
+}
+
+export function oggPages(buf: Buffer): OggPage[] {
+  const pages: OggPage[] = [];
+  let at = buf.indexOf('OggS', 0, 'latin1');
   while (at >= 0 && at + 27 <= buf.length) {
-    const segs = buf[at + 26]!;
-    if (at + 27 + segs > buf.length) break;
-    let body = 0;
-    for (let i = 0; i < segs; i++) body += buf[at + 27 + i]!;
+    const segments = buf[at + 26]!;
+    const bodyAt = at + 27 + segments;
+    if (bodyAt > buf.length) break;
+    const lacing = [...buf.subarray(at + 27, bodyAt)];
+    const end = bodyAt + lacing.reduce((n, v) => n + v, 0);
+    if (end > buf.length) break;
+    const headerType = buf[at + 5]!;
     pages.push({
-      bos: (buf[at + 5]! & 0x02) !== 0,
-      eos: (buf[at + 5]! & 0x04) !== 0,
+      offset: at,
+      end,
+      headerType,
+      bos: (headerType & 0x02) !== 0,
+      eos: (headerType & 0x04) !== 0,
+      continued: (headerType & 0x01) !== 0,
       granule: buf.readBigInt64LE(at + 6),
       serial: buf.readUInt32LE(at + 14),
       sequence: buf.readUInt32LE(at + 18),
+      lacing,
+      body: buf.subarray(bodyAt, end),
     });
-    at = buf.indexOf('OggS', at + 27 + segs + body);
+    at = buf.indexOf('OggS', end, 'latin1');
   }
   return pages;
+}
+
+/** Packets that end on these pages (a packet spanning pages counts once, where it ends). */
+export function packetsEnding(pages: readonly OggPage[]): number {
+  return pages.reduce((n, p) => n + p.lacing.filter((v) => v < 255).length, 0);
 }

@@ -1,5 +1,7 @@
 // A real icecast2 plus the daemon in-process, configured like a station. Every test that needs
-// Icecast uses this. Log lines and secrets are collected for the suite-wide secrets check.
+// Icecast uses this. Log lines and secrets are collected for the suite-wide secrets check. A stack
+// started inside a test is stopped when the test ends (test/helpers/teardown.ts); one started in a
+// suite's `before` is the suite's to stop.
 import { Writable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,8 +12,9 @@ import { parseConfig } from '../../server/config/load.js';
 import type { Config, RenditionConfig } from '../../server/config/schema.js';
 import { createDaemon, type Daemon } from '../../server/daemon.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { createLogger } from '../../server/log.js';
+import { afterThisTest } from './teardown.js';
 
 /** Every log line of every daemon (and icecast) the suite started, for the secrets test. */
 export const ALL_LOG_LINES: string[] = [];
@@ -111,9 +114,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const daemon = createDaemon(config, logger);
   const addr = await daemon.start();
   const baseUrl = `http://127.0.0.1:${addr.port}`;
-  return {
-    icecast, icecastUrl, daemon, baseUrl, wsBase: `ws://127.0.0.1:${addr.port}/ws/`, config, logLines, broadcaster, other,
-    async stop() {
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
       await daemon.stop();
       logger.close();
       if (icecast !== undefined) {
@@ -124,8 +127,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         } catch { /* icecast wrote no logs */ }
         await icecast.stop();
       }
-    },
+    })();
+    return stopping;
   };
+  afterThisTest(stop);
+  return { icecast, icecastUrl, daemon, baseUrl, wsBase: `ws://127.0.0.1:${addr.port}/ws/`, config, logLines, broadcaster, other, stop };
 }
 
 /** Pids of ffmpeg processes that are children of this test process. */

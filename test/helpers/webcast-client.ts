@@ -1,9 +1,10 @@
 // A webcast client for tests: hello, then a file's bytes as chunks, paced like a browser.
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
+import type { ErrorData, StatusData } from '../../www/src/wire-contract.js';
 
-export interface StatusFrame { state: string; listeners: number; bytesIn: number; bytesOut: number; since?: string; reason?: string; resume?: string; title?: string; renditions: { mount: string; state: string }[] }
-export interface ErrorFrame { code: string; message: string }
+export type StatusFrame = StatusData;
+export type ErrorFrame = ErrorData;
 
 export interface ClientOptions {
   protocols?: string[];

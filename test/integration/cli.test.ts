@@ -1,57 +1,43 @@
 // The icewire command as an operator runs it: a real process, real signals, real exit codes.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runIcewire, spawnDaemon } from '../helpers/daemon-process.js';
 import { fixture } from '../helpers/media.js';
 import { waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
-import { ALL_LOG_LINES, secret, snapshotPs } from '../helpers/stack.js';
+import { secret, snapshotPs } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { verifyPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword, verifyPassword } from '../../server/auth/password-hash.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
-
-const MAIN = join(PACKAGE_ROOT, 'dist', 'server', 'main.js');
-
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function runCli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
-}
 
 describe('icewire CLI', function () {
   this.timeout(60000);
 
   it('check-config on a broken file exits 78 and names the key', async () => {
-    const r = await runCli(['check-config', join(PACKAGE_ROOT, 'test', 'fixtures', 'broken-config.yaml')]);
+    const r = await runIcewire(['check-config', join(PACKAGE_ROOT, 'test', 'fixtures', 'broken-config.yaml')]);
     assert.equal(r.code, 78);
     assert.match(r.stderr, /mounts\.live\.renditions\.1\.format/);
   });
 
   it('check-config on the sample prints it resolved with secrets redacted', async () => {
     const pw = secret();
-    const r = await runCli(['check-config', join(PACKAGE_ROOT, 'config.sample.yaml')], { env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: pw, ICEWIRE_ICECAST_ADMIN_PASSWORD: secret() } });
+    const r = await runIcewire(['check-config', join(PACKAGE_ROOT, 'config.sample.yaml')], { env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: pw, ICEWIRE_ICECAST_ADMIN_PASSWORD: secret() } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /sourcePassword: "?\[redacted\]"?/);
     assert.ok(!r.stdout.includes(pw) && !r.stderr.includes(pw));
   });
 
   it('check-config on a missing file exits 78 with a hint', async () => {
-    const r = await runCli(['check-config', '/nonexistent/icewire.yaml']);
+    const r = await runIcewire(['check-config', '/nonexistent/icewire.yaml']);
     assert.equal(r.code, 78);
     assert.match(r.stderr, /cannot read the config file/);
   });
 
   it('hash-password reads stdin and prints a hash that verifies', async () => {
     const pw = secret();
-    const r = await runCli(['hash-password'], { input: `${pw}\n` });
+    const r = await runIcewire(['hash-password'], { input: `${pw}\n` });
     assert.equal(r.code, 0, r.stderr);
     const hash = r.stdout.trim();
     assert.match(hash, /^scrypt\$/);
@@ -60,46 +46,36 @@ describe('icewire CLI', function () {
   });
 
   it('serve rejects a bad --listen with a usage error', async () => {
-    const r = await runCli(['serve', '--listen', 'nonsense']);
+    const r = await runIcewire(['serve', '--listen', 'nonsense']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /HOST:PORT/);
   });
 
   describe('serve without a config file (passthrough) and SIGTERM', () => {
     let icecast: ManagedIcecast;
-    let daemon: ChildProcessWithoutNullStreams;
-    let out = '';
     before(async () => {
       icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
     });
     after(async () => {
-      daemon?.kill('SIGKILL');
       await icecast.stop();
     });
 
     it('goes live, then on SIGTERM tells the broadcaster, ends the stream cleanly and exits 0 within 10 s', async () => {
-      daemon = spawn(process.execPath, [MAIN, 'serve', '--listen', '127.0.0.1:0', '--icecast', icecast.url], { cwd: '/' });
-      daemon.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-      const exited = new Promise<{ code: number | null; at: number }>((r) => daemon.once('exit', (code) => r({ code, at: Date.now() })));
-      const url = await waitFor('the daemon to listen', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 10000);
+      const daemon = await spawnDaemon({ args: ['serve', '--listen', '127.0.0.1:0', '--icecast', icecast.url], cwd: '/' });
       // an MP3 mount, so that an ffmpeg (the transcoder) is running when SIGTERM comes
-      const c = new WebcastClient(`${url.replace('http', 'ws')}ws/show.mp3`);
+      const c = new WebcastClient(`${daemon.wsBase}show.mp3`);
       await c.opened;
       c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: icecast.sourcePassword });
       const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 12 });
       await c.live();
       await waitForMount(icecast.url, icecast.adminPassword, '/show.mp3');
       snapshotPs();
-      const { execFileSync } = await import('node:child_process');
-      const ffmpegPids = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(daemon.pid)], { encoding: 'utf8' })
+      const ffmpegPids = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(daemon.child.pid)], { encoding: 'utf8' })
         .split('\n').filter((l) => /ffmpeg/.test(l)).map((l) => Number(l.trim().split(/\s+/)[0]));
       assert.equal(ffmpegPids.length, 1, 'the daemon runs one ffmpeg');
       await streaming;
       const t0 = Date.now();
-      daemon.kill('SIGTERM');
+      const exited = daemon.stop('SIGTERM');
       const closed = await c.closed;
       assert.equal(closed.code, 1001);
       assert.equal(c.errors[0]?.code, 'IW_ERR_SHUTTING_DOWN');
@@ -111,8 +87,7 @@ describe('icewire CLI', function () {
       await waitForMountGone(icecast.url, icecast.adminPassword, '/show.mp3', 3000);
       const alive = ffmpegPids.filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
       assert.deepEqual(alive, [], 'no ffmpeg outlives the daemon');
-      ALL_LOG_LINES.push(...out.split('\n'));
-      assert.match(out, /"reason":"shutdown"/);
+      assert.match(daemon.output(), /"reason":"shutdown"/);
     });
   });
 });
@@ -120,19 +95,14 @@ describe('icewire CLI', function () {
 describe('SIGHUP reloads the config without touching live broadcasts', function () {
   this.timeout(60000);
   let icecast: ManagedIcecast;
-  let daemon: ChildProcessWithoutNullStreams | undefined;
+  before(async () => {
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+  });
   after(async () => {
-    daemon?.kill('SIGKILL');
     await icecast?.stop();
   });
 
   it('adds a broadcaster and a mount; a broken file is refused and the old config kept', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { hashPassword } = await import('../../server/ingest/password-hash.js');
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
-    const dir = mkdtempSync(join(tmpdir(), 'icewire-reload-'));
-    const file = join(dir, 'icewire.yaml');
     const alice = { name: 'alice', password: secret() };
     const carol = { name: 'carol', password: secret() };
     const base = {
@@ -141,13 +111,9 @@ describe('SIGHUP reloads the config without touching live broadcasts', function 
       broadcasters: [{ name: alice.name, passwordHash: await hashPassword(alice.password), mounts: ['live'] }],
       mounts: { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } } as Record<string, unknown>,
     };
-    writeFileSync(file, JSON.stringify(base));
-    let out = '';
-    daemon = spawn(process.execPath, [MAIN, 'serve', '--config', file], { env: { ...process.env, ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
-    daemon.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const url = await waitFor('the daemon to listen', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 10000);
-    const wsBase = `${url.replace('http', 'ws')}ws/`;
+    const daemon = await spawnDaemon({ config: base, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
+    const file = daemon.configFile!;
+    const { wsBase } = daemon;
 
     const live = new WebcastClient(`${wsBase}live`);
     await live.opened;
@@ -166,8 +132,8 @@ describe('SIGHUP reloads the config without touching live broadcasts', function 
       broadcasters: [...base.broadcasters, { name: carol.name, passwordHash: await hashPassword(carol.password), mounts: ['news'] }],
       mounts: { ...base.mounts, news: { renditions: [{ mount: '/news.ogg', format: 'ogg-opus' }] } },
     }));
-    daemon.kill('SIGHUP');
-    await waitFor('the reload', () => /config reloaded/.test(out), 5000);
+    daemon.child.kill('SIGHUP');
+    await waitFor('the reload', () => /config reloaded/.test(daemon.output()), 5000);
     const after = new WebcastClient(`${wsBase}news`);
     await after.opened;
     after.hello({ mime: 'audio/webm;codecs=opus', user: carol.name, password: carol.password });
@@ -175,15 +141,14 @@ describe('SIGHUP reloads the config without touching live broadcasts', function 
     after.close();
 
     writeFileSync(file, '{ "listen": { "port": "not a port" } }');
-    daemon.kill('SIGHUP');
-    await waitFor('the refusal', () => /config not reloaded/.test(out), 5000);
-    assert.match(out, /listen\.port/);
+    daemon.child.kill('SIGHUP');
+    await waitFor('the refusal', () => /config not reloaded/.test(daemon.output()), 5000);
+    assert.match(daemon.output(), /listen\.port/);
 
     await streaming;
     assert.equal(live.ws.readyState, live.ws.OPEN, 'the live broadcast was never touched');
     assert.equal(live.errors.length, 0);
     live.close();
     await live.closed;
-    ALL_LOG_LINES.push(...out.split('\n'));
   });
 });

@@ -3,40 +3,26 @@
 // Each broken setup must be named, with its fix, and make the exit code 1 (78 for a bad config);
 // a good one passes and leaves no mount behind on Icecast.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ConfigError, parseConfig } from '../../server/config/load.js';
 import { ffmpegNeeds, parseFfmpegList, runDoctor, type DoctorCheck } from '../../server/doctor.js';
 import { IcecastSource } from '../../server/icecast/icecast-source.js';
 import { freePort, startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { createLogger } from '../../server/log.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
+import { runIcewire } from '../helpers/daemon-process.js';
+import { ffmpegWithout } from '../helpers/ffmpeg-without.js';
 import { listMounts } from '../helpers/listener.js';
-import { ALL_LOG_LINES, secret } from '../helpers/stack.js';
-
-const MAIN = join(PACKAGE_ROOT, 'dist', 'server', 'main.js');
+import { secret } from '../helpers/stack.js';
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
+/** `icewire doctor` with only what the daemon's environment would have: no inherited ICEWIRE_* from the test run. */
 function runDoctorCli(args: string[], env: NodeJS.ProcessEnv, wrap: string[] = []): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const argv = [...wrap, process.execPath, MAIN, 'doctor', ...args];
-    // Only what the daemon's environment would have: no inherited ICEWIRE_* from the test run.
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      ALL_LOG_LINES.push(...stdout.split('\n'), ...stderr.split('\n'));
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runIcewire(['doctor', ...args], { env, cleanEnv: true, cwd: '/', wrap });
 }
 
 /** The `<status>  <what>` line that matches, and the fix line under it (if any). */
@@ -65,7 +51,8 @@ describe('icewire doctor', function () {
   let broadcasterHash: string;
 
   before(async () => {
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+    // a well-set-up station: its MP3 mount keeps titles in UTF-8 (docs/deploy.md)
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret(), mounts: { '/live.mp3': { charset: 'UTF-8' } } });
     dir = mkdtempSync(join(tmpdir(), 'icewire-doctor-'));
     chmodSync(dir, 0o755); // the recordings case runs doctor as another user
     broadcasterHash = await hashPassword(secret());
@@ -84,7 +71,7 @@ describe('icewire doctor', function () {
       icecast: { url: icecast.url, sourceUser: 'source', ...icecastOver },
       broadcasters: [{ name: 'alice', passwordHash: broadcasterHash, mounts: ['live'] }],
       mounts: {
-        live: { name: 'Doctor test', renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3', bitrate: 128 }] },
+        live: { name: 'Doctor test', renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3', bitrate: 128, charset: 'UTF-8' }] },
       },
       ...over,
     };
@@ -111,6 +98,7 @@ describe('icewire doctor', function () {
     assertLine(r, 'ok', /Icecast at http:\/\/127\.0\.0\.1:\d+ \(Icecast 2\.\d/);
     assertLine(r, 'ok', /source login source@\/live\.ogg: accepted$/);
     assertLine(r, 'ok', /source login source@\/live\.mp3: accepted$/);
+    assertLine(r, 'ok', /Icecast mount \/live\.mp3 titles: UTF-8/);
     assertLine(r, 'ok', /publicUrl https:\/\/live\.example\.org is https/);
     assert.match(r.stdout, /all checks passed\n$/);
     assertNoSecret(r);
@@ -127,15 +115,8 @@ describe('icewire doctor', function () {
   });
 
   it('an ffmpeg without libmp3lame: names the encoder and the rendition that needs it', async () => {
-    const real = await promisify(execFile)('sh', ['-c', 'command -v ffmpeg']).then((o) => o.stdout.trim());
-    const wrapper = join(dir, 'ffmpeg-without-lame');
     // Runs the real ffmpeg, but `-encoders` lists no libmp3lame (as in a minimal ffmpeg build).
-    writeFileSync(wrapper, `#!/bin/sh
-for a in "$@"; do
-  if [ "$a" = "-encoders" ]; then "${real}" "$@" | grep -v ' libmp3lame '; exit 0; fi
-done
-exec "${real}" "$@"
-`, { mode: 0o755 });
+    const wrapper = ffmpegWithout('libmp3lame');
     const r = await runDoctorCli(['--config', configFile({ ffmpegPath: wrapper })], goodEnv());
     assert.equal(r.code, 1, r.stdout);
     assertLine(r, 'ok', /ffmpeg \d+\.\d+/); // it is found and runs

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { ffmpegWithout } from '../helpers/ffmpeg-without.js';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
-import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
 import { FfmpegPipe } from '../../server/broadcast/rendition-pipe.js';
 import { freePort } from '../../server/icecast/managed-icecast.js';
@@ -15,11 +16,6 @@ import { freePort } from '../../server/icecast/managed-icecast.js';
 describe('faults (real icecast2)', function () {
   this.timeout(90000);
   let stack: Stack | undefined;
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-    await waitFor('no ffmpeg left', () => childFfmpegPids().length === 0, 5000);
-  });
 
   async function goLive(s: Stack, mime = 'audio/webm;codecs=opus'): Promise<WebcastClient> {
     const c = new WebcastClient(`${s.wsBase}live`);
@@ -157,7 +153,7 @@ describe('faults (real icecast2)', function () {
     const rec = listen(`${stack.icecastUrl}/live.mp3`);
     await new Promise((r) => setTimeout(r, 2000));
     const b = stack.daemon.registry.get('live')!;
-    const pipe = b.renditionPipes.find((p) => p.plan.mount === '/live.mp3') as FfmpegPipe;
+    const pipe = b.renditions.find((p) => p.plan.mount === '/live.mp3') as FfmpegPipe;
     const pid = pipe.pids[0]!;
     process.kill(pid, 'SIGKILL');
     await waitFor('a new ffmpeg', () => pipe.pids[0] !== undefined && pipe.pids[0] !== pid, 5000);
@@ -180,7 +176,7 @@ describe('faults (real icecast2)', function () {
     const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10 });
     await c.live();
     const b = stack.daemon.registry.get('live')!;
-    const pipe = b.renditionPipes[0] as FfmpegPipe;
+    const pipe = b.renditions[0] as FfmpegPipe;
     for (let i = 0; i < 4 && c.ws.readyState === c.ws.OPEN; i++) {
       const pid = await waitFor('an ffmpeg', () => pipe.pids[0], 5000);
       process.kill(pid, 'SIGKILL');
@@ -194,6 +190,32 @@ describe('faults (real icecast2)', function () {
     await waitForMountGone(stack.icecastUrl, stack.icecast!.adminPassword, '/live.mp3', 3000);
   });
 
+  it('an ffmpeg without the MP3 encoder: the broadcast ends at once with IW_ERR_PIPELINE_START_FAILED, no restarts', async () => {
+    stack = await startStack({
+      renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3' }],
+      config: { ffmpegPath: ffmpegWithout('libmp3lame') },
+    });
+    const c = await goLive(stack);
+    const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10 });
+    const t0 = Date.now();
+    const closed = await c.closed;
+    const ms = Date.now() - t0;
+    assert.equal(closed.code, 1011);
+    assert.equal(c.errors[0]?.code, 'IW_ERR_PIPELINE_START_FAILED');
+    assert.equal(c.statuses.at(-1)?.reason, 'ffmpeg-failed');
+    assert.ok(ms < 4000, `ended ${ms} ms after the first media (the real ffmpeg refuses at once)`);
+    await streaming;
+    const lines = stack.logLines;
+    assert.deepEqual(lines.filter((l) => /restarting/.test(l)), [], 'no restart was tried');
+    assert.equal(lines.filter((l) => /"message":"ffmpeg exited before writing any output"/.test(l)).length, 1, 'reported once');
+    assert.ok(lines.some((l) => /"message":"ffmpeg stderr"/.test(l) && /Unknown encoder 'libmp3lame-not-in-this-build'/.test(l)), 'it is the real ffmpeg\'s failure');
+    const failed = lines.filter((l) => /"message":"broadcast failed"/.test(l));
+    assert.equal(failed.length, 1);
+    assert.match(failed[0]!, /"code":"IW_ERR_PIPELINE_START_FAILED"/);
+    assert.match(failed[0]!, /"level":"error"/);
+    await waitForMountGone(stack.icecastUrl, stack.icecast!.adminPassword, '/live.ogg', 3000);
+  });
+
   it('WebM (video) ffmpeg killed: restarted from the saved header and the next Cluster', async () => {
     stack = await startStack({ renditions: [{ mount: '/live.webm', format: 'webm' }] });
     const c = await goLive(stack, 'video/webm;codecs=vp8,opus');
@@ -201,7 +223,7 @@ describe('faults (real icecast2)', function () {
     await c.live();
     await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.webm');
     await new Promise((r) => setTimeout(r, 1500));
-    const pipe = stack.daemon.registry.get('live')!.renditionPipes[0] as FfmpegPipe;
+    const pipe = stack.daemon.registry.get('live')!.renditions[0] as FfmpegPipe;
     const pid = pipe.pids[0]!;
     process.kill(pid, 'SIGKILL');
     await waitFor('a new ffmpeg', () => pipe.pids[0] !== undefined && pipe.pids[0] !== pid, 5000);
@@ -253,7 +275,7 @@ describe('a stalled Icecast (a fake one that accepts and never reads)', function
     let maxQueued = 0;
     const b = await waitFor('the broadcast', () => stack.daemon.registry.get('live'), 5000);
     const sampler = setInterval(() => {
-      const q = b.renditionPipes.reduce((n, p) => n + p.output.bufferedBytes, 0);
+      const q = b.renditions.reduce((n, p) => n + p.output.bufferedBytes, 0);
       maxQueued = Math.max(maxQueued, q);
     }, 20);
     // 30 s of 3 Mbit/s video at 10x: far more than the kernel's socket buffers hold

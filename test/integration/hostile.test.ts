@@ -3,9 +3,9 @@
 // close code (or HTTP answer); afterwards the canary's listener has one uninterrupted valid
 // stream, no ffmpeg is left, and the daemon's RSS stayed under a stated bound.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +13,15 @@ import WebSocket from 'ws';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, type Recording } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
-import { ALL_LOG_LINES, secret } from '../helpers/stack.js';
+import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { runawayStream } from '../helpers/runaway-opus.js';
+import { secret } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
+import { icyFields, icyListen } from '../helpers/icy-listener.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
-import { PACKAGE_ROOT } from '../../server/paths.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
+import { BODY_TIMEOUT_MS } from '../../server/http/request-deadlines.js';
+import { RECORDING_FILE_RE } from '../../server/recorder/recording-names.js';
 
 /** The stated bound: the daemon process stays under this RSS through the whole suite. */
 /** (Measured here: ~60 MB idle, ~210 MB at the peak of 1000 sockets and concurrent scrypt logins.) */
@@ -26,6 +30,8 @@ const MAX_FRAME = 262144;
 const HELLO_TIMEOUT_MS = 1500;
 const MAX_CONNECTIONS_PER_ADDRESS = 20;
 const MAX_FAILED_LOGINS = 5;
+/** A slow request body is cut this long after its head at the latest (the deadline, plus the close). */
+const SLOW_BODY_BOUND_MS = BODY_TIMEOUT_MS + 2000;
 
 interface Outcome { got: string; detail?: string }
 interface Case { name: string; expected: string; run: () => Promise<Outcome> }
@@ -46,10 +52,10 @@ function childPids(pid: number): number[] {
 describe('hostile input while a canary broadcast streams', function () {
   this.timeout(180000);
   let icecast: ManagedIcecast;
-  let daemon: ChildProcess;
+  let daemon: DaemonProcess;
   let base = '';
   let wsBase = '';
-  let out = '';
+  let recordingsDir = '';
   let canary: WebcastClient;
   let canaryStreaming: Promise<number>;
   let listener: Recording;
@@ -70,6 +76,10 @@ describe('hostile input while a canary broadcast streams', function () {
     const mounts: Record<string, unknown> = { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] } };
     for (let i = 1; i <= 70; i++) mounts[`c${i}`] = { renditions: [{ mount: `/c${i}.ogg`, format: 'ogg-opus' }] };
     mounts.m8 = { renditions: [{ mount: '/m8.ogg', format: 'ogg-opus' }] };
+    mounts.icy = { renditions: [{ mount: '/icy.mp3', format: 'mp3', bitrate: 64 }] }; // the ICY injection case
+    // recorded, a new file every minute (of wall-clock time)
+    mounts.rec = { renditions: [{ mount: '/rec.ogg', format: 'ogg-opus' }], record: true, segmentMinutes: 1 };
+    recordingsDir = join(dir, 'recordings');
     const config = {
       listen: { host: '127.0.0.1', port: 0 },
       trustProxy: true,
@@ -79,21 +89,16 @@ describe('hostile input while a canary broadcast streams', function () {
         { name: 'other', passwordHash: await hashPassword(secret()), mounts: ['m8'] },
       ],
       mounts,
+      recordings: { dir: recordingsDir },
       limits: {
         maxFrameBytes: MAX_FRAME, helloTimeoutMs: HELLO_TIMEOUT_MS, maxConnectionsPerAddress: MAX_CONNECTIONS_PER_ADDRESS,
         maxFailedLogins: MAX_FAILED_LOGINS, maxBroadcasts: 20, idleTimeoutMs: 3000, reconnectGraceMs: 2000,
       },
     };
-    // YAML is a superset of JSON
-    writeFileSync(join(dir, 'icewire.yaml'), JSON.stringify(config, null, 2));
-    daemon = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'server', 'main.js'), 'serve', '--config', join(dir, 'icewire.yaml')], {
-      env: { ...process.env, ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword },
-    });
-    daemon.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    daemon.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    base = await waitFor('the daemon', () => /"url":"(http:\/\/[^"]+)\/"/.exec(out)?.[1], 10000);
-    wsBase = `${base.replace('http', 'ws')}/ws/`;
-    rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.pid!)); }, 100);
+    daemon = await spawnDaemon({ config, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
+    base = daemon.url;
+    wsBase = daemon.wsBase;
+    rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.child.pid!)); }, 100);
 
     canary = new WebcastClient(`${wsBase}live`, { headers: { 'X-Forwarded-For': '192.0.2.1' } });
     await canary.opened;
@@ -108,11 +113,7 @@ describe('hostile input while a canary broadcast streams', function () {
     clearInterval(rssTimer);
     canary?.close();
     listener?.stop();
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon.once('exit', r));
-    }
-    ALL_LOG_LINES.push(...out.split('\n'));
+    await daemon?.stop();
     await icecast?.stop();
   });
 
@@ -285,6 +286,75 @@ describe('hostile input while a canary broadcast streams', function () {
       await c.live();
       await c.stream(await fixture('audio-webm', 10), { seconds: 10, speed: 10 });
     }) },
+    { name: 'ICY injection: a title with \';StreamUrl=\'…\';, CR/LF and NUL (MP3 listener)', expected: 'one StreamTitle field, no StreamUrl', run: async () => {
+      // Icecast copies a title verbatim into `StreamTitle='…';`: unless the daemon neutralises it,
+      // an MP3 listener's player sees a second field (StreamUrl) and the CR/LF, and NUL cuts it.
+      let bad: string | undefined;
+      const o = await liveCase('icy', async (c) => {
+        await c.live();
+        const streaming = c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 24 });
+        await waitForMount(icecast.url, icecast.adminPassword, '/icy.mp3');
+        const icy = icyListen(`${icecast.url}/icy.mp3`);
+        try {
+          c.ws.send(JSON.stringify({ type: 'metadata', data: { title: "x';StreamUrl='http://evil.example/';\r\nStreamTitle='pwned';\u0000tail" } }));
+          const block = (await icy.waitForBlock((b) => b.includes('evil'), 10000)).toString('latin1');
+          const fields = icyFields(block);
+          const one = fields.length === 1 && fields[0]!.key === 'StreamTitle' && block === `StreamTitle='${fields[0]!.value}';`;
+          const clean = !/StreamUrl\s*=\s*'/i.test(block) && !/[\u0000-\u001f]/.test(block) && block.includes('tail');
+          if (!one || !clean) bad = `ICY block ${JSON.stringify(block)}`;
+        } finally {
+          icy.stop();
+          await streaming;
+        }
+      });
+      return bad !== undefined ? { got: bad } : o.got === '1000' ? { got: 'one StreamTitle field, no StreamUrl' } : o;
+    } },
+    { name: '1 MiB of Opus claiming 2.5 h in 10 s, recorded in 1-min segments', expected: '1000, 1 recording file', run: async () => {
+      // 14-byte packets of 120 ms each, 256 to a laced block: media time runs ~900x ahead of the clock
+      // (when the ingest refuses such input, the close code here changes; the file count must not)
+      const { chunks } = runawayStream('webm', 1 << 20);
+      const outcome = await liveCase('rec', async (c) => {
+        await c.live();
+        for (const chunk of chunks) {
+          if (c.ws.readyState !== WebSocket.OPEN) break;
+          c.ws.send(chunk);
+          await new Promise((r) => setTimeout(r, 10000 / chunks.length));
+        }
+      });
+      // the recording is finished when its sidecar has an end
+      const station = join(recordingsDir, 'rec');
+      const names = (): string[] => readdirSync(station).filter((n) => RECORDING_FILE_RE.test(n));
+      await waitFor('the recording to finish', () => names().every((n) => JSON.parse(readFileSync(join(station, `${n}.json`), 'utf8')).endedAt !== null), 15000);
+      const n = names().length;
+      return { got: `${outcome.got}, ${n} recording file${n === 1 ? '' : 's'}` };
+    } },
+    { name: '400 POST /api/login sending a byte every 2 s', expected: `400x408 IW_ERR_HTTP_TIMEOUT, all closed within ${SLOW_BODY_BOUND_MS / 1000} s`, run: async () => {
+      const port = Number(new URL(base).port);
+      const addr = nextAddr();
+      const body = JSON.stringify({ user: user.name, password: 'x'.repeat(64) });
+      const one = (): Promise<{ answer: string; ms: number }> => new Promise((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        let text = '';
+        let i = 0;
+        let headAt = Date.now();
+        s.write(`POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nX-Forwarded-For: ${addr}\r\n\r\n`, () => { headAt = Date.now(); });
+        const t = setInterval(() => { if (i < body.length && !s.destroyed) s.write(body[i++]!); }, 2000);
+        s.on('data', (d) => { text += d.toString(); });
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          clearInterval(t);
+          resolve({ answer: `${/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'no answer'}${/"code":"(IW_ERR_[A-Z_]+)"/.exec(text) ? ` ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(text)![1]}` : ''}`, ms: Date.now() - headAt });
+        });
+        // the bound of this case: still open then is a failure
+        setTimeout(() => { if (!s.destroyed) { s.destroy(); } }, 60000).unref();
+      });
+      const results = await Promise.all(Array.from({ length: 400 }, one));
+      const counts = new Map<string, number>();
+      for (const r of results) counts.set(r.answer, (counts.get(r.answer) ?? 0) + 1);
+      const slowest = Math.max(...results.map((r) => r.ms));
+      const answers = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}x${k}`).join(', ');
+      return { got: `${answers}, ${slowest <= SLOW_BODY_BOUND_MS ? `all closed within ${SLOW_BODY_BOUND_MS / 1000} s` : `the slowest closed after ${(slowest / 1000).toFixed(1)} s`}` };
+    } },
     { name: 'abrupt disconnect mid-stream, no resume', expected: 'mount gone after the grace period', run: async () => {
       const m = fresh();
       const c = new WebcastClient(`${wsBase}${m}`, { headers: { 'X-Forwarded-For': nextAddr() } });
@@ -316,8 +386,8 @@ describe('hostile input while a canary broadcast streams', function () {
     await Promise.all(workers);
     const w = Math.max(...rows.map((r) => r.name.length));
     const we = Math.max(...rows.map((r) => r.expected.length));
-    process.stdout.write(`\n      ${'case'.padEnd(w)}  ${'expected'.padEnd(we)}  got\n`);
-    for (const r of rows) process.stdout.write(`      ${r.ok ? ' ' : '✗'}${r.name.padEnd(w - 1)}  ${r.expected.padEnd(we)}  ${r.got}\n`);
+    process.stdout.write(`\n       ${'case'.padEnd(w)}  ${'expected'.padEnd(we)}  got\n`);
+    for (const r of rows) process.stdout.write(`      ${r.ok ? ' ' : '✗'}${r.name.padEnd(w)}  ${r.expected.padEnd(we)}  ${r.got}\n`);
     process.stdout.write(`      daemon RSS max ${maxRss.toFixed(0)} MB (bound ${RSS_BOUND_MB} MB)\n`);
     assert.ok(cases.length >= 40);
     assert.deepEqual(rows.filter((r) => !r.ok).map((r) => `${r.name}: expected ${r.expected}, got ${r.got}`), []);
@@ -343,6 +413,6 @@ describe('hostile input while a canary broadcast streams', function () {
 
   it(`the daemon stayed under ${RSS_BOUND_MB} MB RSS and left no ffmpeg running`, async () => {
     assert.ok(maxRss > 0 && maxRss < RSS_BOUND_MB, `max RSS ${maxRss.toFixed(0)} MB`);
-    await waitFor('no children', () => childPids(daemon.pid!).length === 0, 15000);
+    await waitFor('no children', () => childPids(daemon.child.pid!).length === 0, 15000);
   });
 });

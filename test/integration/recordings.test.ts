@@ -2,23 +2,21 @@
 // with ffprobe: a whole show, a daemon stopped by SIGTERM mid-show, an ffmpeg killed mid-show, a
 // video show; then the download API as broadcasters (and attackers) use it.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnDaemon } from '../helpers/daemon-process.js';
 import { fixture, probe } from '../helpers/media.js';
 import { waitFor, waitForMount } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
-import { ALL_LOG_LINES, childFfmpegPids, secret, startStack, type Stack } from '../helpers/stack.js';
+import { secret, startStack, type Stack } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
 import { FfmpegPipe } from '../../server/broadcast/rendition-pipe.js';
 import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
-import { PACKAGE_ROOT } from '../../server/paths.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { RECORDING_FILE_RE } from '../../server/recorder/recording-names.js';
 
-const MAIN = join(PACKAGE_ROOT, 'dist', 'server', 'main.js');
 
 function recordingsIn(dir: string): string[] {
   try {
@@ -69,11 +67,6 @@ function rawGet(base: string, path: string, headers: Record<string, string> = {}
 describe('show recordings (real icecast2)', function () {
   this.timeout(90000);
   let stack: Stack | undefined;
-  afterEach(async () => {
-    await stack?.stop();
-    stack = undefined;
-    await waitFor('no ffmpeg left', () => childFfmpegPids().length === 0, 5000);
-  });
 
   it('a 20 s show is archived whole as Ogg/Opus; only its broadcaster lists and downloads it; no path leads outside', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'icewire-recordings-'));
@@ -180,7 +173,7 @@ describe('show recordings (real icecast2)', function () {
     await c.live();
     const liveAt = Date.now();
     await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.mp3');
-    const pipe = stack.daemon.registry.get('live')!.renditionPipes.find((p) => p.plan.mount === '/live.mp3') as FfmpegPipe;
+    const pipe = stack.daemon.registry.get('live')!.renditions.find((p) => p.plan.mount === '/live.mp3') as FfmpegPipe;
     const size = statSync(src).size;
     await waitFor('3 s of the show', () => (c.statuses.at(-1)?.bytesIn ?? 0) > size * 0.3, 10000);
     const pid = pipe.pids[0]!;
@@ -223,32 +216,28 @@ describe('show recordings (real icecast2)', function () {
 
 describe('show recordings: SIGTERM mid-show (the daemon as a process)', function () {
   this.timeout(60000);
-  let icecast: ManagedIcecast | undefined;
-  let daemon: ChildProcessWithoutNullStreams | undefined;
+  let icecast: ManagedIcecast;
+  before(async () => {
+    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+  });
   after(async () => {
-    daemon?.kill('SIGKILL');
     await icecast?.stop();
   });
 
   it('the file is finished: valid, ends with an end-of-stream page, and as long as the show', async () => {
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
     const dir = mkdtempSync(join(tmpdir(), 'icewire-recordings-'));
     const alice = { name: 'alice', password: secret() };
-    const file = join(mkdtempSync(join(tmpdir(), 'icewire-conf-')), 'icewire.yaml');
-    writeFileSync(file, JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      icecast: { url: icecast.url },
-      broadcasters: [{ name: alice.name, passwordHash: await hashPassword(alice.password), mounts: ['live'] }],
-      mounts: { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }], record: true } },
-      recordings: { dir },
-    }));
-    let out = '';
-    daemon = spawn(process.execPath, [MAIN, 'serve', '--config', file], { env: { ...process.env, ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
-    daemon.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const exited = new Promise<number | null>((r) => daemon!.once('exit', (code) => r(code)));
-    const url = await waitFor('the daemon to listen', () => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 10000);
-    const c = new WebcastClient(`${url.replace('http', 'ws')}ws/live`);
+    const daemon = await spawnDaemon({
+      config: {
+        listen: { host: '127.0.0.1', port: 0 },
+        icecast: { url: icecast.url },
+        broadcasters: [{ name: alice.name, passwordHash: await hashPassword(alice.password), mounts: ['live'] }],
+        mounts: { live: { renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }], record: true } },
+        recordings: { dir },
+      },
+      env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword },
+    });
+    const c = new WebcastClient(`${daemon.wsBase}live`);
     await c.opened;
     c.hello({ mime: 'audio/webm;codecs=opus', user: alice.name, password: alice.password });
     const src = await fixture('audio-webm', 10);
@@ -257,12 +246,11 @@ describe('show recordings: SIGTERM mid-show (the daemon as a process)', function
     const liveAt = Date.now();
     const size = statSync(src).size;
     await waitFor('5 s of the show', () => (c.statuses.at(-1)?.bytesIn ?? 0) > size * 0.5, 10000);
-    daemon.kill('SIGTERM');
+    const exited = daemon.stop('SIGTERM');
     const termAt = Date.now();
     assert.equal((await c.closed).code, 1001);
-    assert.equal(await exited, 0);
+    assert.equal((await exited).code, 0);
     await streaming;
-    ALL_LOG_LINES.push(...out.split('\n'));
 
     const files = recordingsIn(join(dir, 'live'));
     assert.equal(files.length, 1);

@@ -37,8 +37,7 @@ describe('refusals (accounts mode)', function () {
     await stack.stop();
   });
   afterEach(async () => {
-    await waitFor('no ffmpeg left', () => childFfmpegPids().length === 0, 5000);
-    // the daemon still serves
+    // the daemon still serves (and, the teardown rule: no ffmpeg is left)
     await request(stack.baseUrl).get('/healthz').expect(200);
   });
 
@@ -187,6 +186,38 @@ describe('refusals (accounts mode)', function () {
     } finally {
       await limited.stop();
     }
+  });
+});
+
+describe('one failed-login limiter for every door', function () {
+  this.timeout(60000);
+
+  it('10 wrong passwords split between the WebSocket and POST /api/login from one address hit the limit on both', async () => {
+    // limits.maxFailedLogins is 10 by default; no Icecast is needed to refuse a login
+    const s = await startStack({ noIcecast: true });
+    const { name, password } = s.broadcaster;
+    const viaSocket = async (pw: string): Promise<WebcastClient> => {
+      const c = new WebcastClient(`${s.wsBase}live`);
+      await c.opened;
+      c.hello({ mime: 'audio/webm;codecs=opus', user: name, password: pw });
+      await c.closed;
+      return c;
+    };
+    const viaLogin = (pw: string): request.Test => request(s.baseUrl).post('/api/login').send({ user: name, password: pw });
+    for (let i = 0; i < 5; i++) {
+      await expectRefusal(await viaSocket(`wrong-${i}`), 4401, 'IW_ERR_AUTH_FAILED');
+      assert.equal((await viaLogin(`wrong-${i}`).expect(401)).body.error.code, 'IW_ERR_AUTH_FAILED');
+    }
+    // the 11th try is refused at either door, even with the right password
+    await expectRefusal(await viaSocket(password), 4429, 'IW_ERR_AUTH_RATE_LIMITED');
+    assert.equal((await viaLogin(password).expect(429)).body.error.code, 'IW_ERR_AUTH_RATE_LIMITED');
+    const refused = s.logLines.filter((l) => /"message":"login refused"/.test(l));
+    assert.deepEqual(
+      refused.map((l) => `${/"door":"([a-z-]+)"/.exec(l)?.[1]} ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(l)?.[1]}`),
+      [...Array.from({ length: 5 }, () => ['websocket IW_ERR_AUTH_FAILED', 'http-login IW_ERR_AUTH_FAILED']).flat(),
+        'websocket IW_ERR_AUTH_RATE_LIMITED', 'http-login IW_ERR_AUTH_RATE_LIMITED'],
+      'the gate logs every refusal once, with its door',
+    );
   });
 });
 

@@ -10,14 +10,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
 import { freePort } from '../../server/icecast/managed-icecast.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
+import { useChromium } from '../helpers/browser.js';
 import { probe } from '../helpers/media.js';
-import { waitForMount } from '../helpers/listener.js';
-import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { waitFor, waitForMount } from '../helpers/listener.js';
+import { startStack, type Stack } from '../helpers/stack.js';
 import { deployCommand, substitute } from './deploy-doc.js';
 import { assertNginxTestOk, NginxDir } from './nginx-dir.js';
 
@@ -28,13 +29,6 @@ const INSTALLED_PACKAGE = '/usr/local/lib/node_modules/icewire';
 const LIVE = 'localhost';
 const RADIO = 'radio.localhost';
 
-// As in test/browser/chromium.test.ts, plus: the certificate is self-signed.
-const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--ignore-certificate-errors',
-];
 
 // Page-side code runs in the browser; the project's tsconfig has no DOM lib for it.
 declare const document: { getElementById(id: string): { dataset: Record<string, string | undefined>; textContent: string | null } | null };
@@ -117,7 +111,8 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
   describe('live over https and wss through nginx', () => {
     let n: NginxDir;
     let stack: Stack | undefined;
-    let browser: Browser | undefined;
+    // The one browser fixture, plus: the certificate is self-signed.
+    const chrome = useChromium(['--ignore-certificate-errors']);
     let httpPort: number;
     let httpsPort: number;
     let ca: string;
@@ -166,11 +161,9 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
     });
 
     after(async () => {
-      await browser?.close();
       await stack?.stop();
       await n?.stop();
       n?.remove();
-      assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
     });
 
     it('plain HTTP: ACME challenges are served, everything else redirects to https', async () => {
@@ -224,8 +217,7 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
     });
 
     it('Chromium goes live from https:// over wss://; a listener gets Ogg/Opus through nginx over https', async () => {
-      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-      const page = await browser.newPage();
+      const page = await chrome.browser.newPage();
       const sockets: string[] = [];
       page.on('websocket', (ws) => sockets.push(ws.url()));
       await page.goto(`https://${LIVE}:${httpsPort}/`);
@@ -254,6 +246,49 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
       await page.waitForSelector('#status[data-state="ended"]', { timeout: 5000 });
       const access = readFileSync(join(n.dir, 'access.log'), 'utf8');
       assert.match(access, /"GET \/ws\/live HTTP\/1\.1" 101 /, 'the WebSocket went through nginx');
+    });
+
+    it('the shipped limits (docs/security.md): logins past their burst and requests past 40 open per address are 429 from nginx', async () => {
+      /** One HTTP/1.1 request over TLS; resolves with the status line's code once the head is back. */
+      const raw = (head: string): { status: Promise<number>; socket: TLSSocket } => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername: LIVE, ca });
+        socket.on('error', () => undefined);
+        let text = '';
+        const status = new Promise<number>((resolve) => {
+          socket.on('data', (d: Buffer) => {
+            text += d.toString('latin1');
+            const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+            if (m) resolve(Number(m[1]));
+          });
+          socket.on('close', () => resolve(0));
+        });
+        socket.once('secureConnect', () => socket.write(head));
+        return { status, socket };
+      };
+      const login = JSON.stringify({ user: stack!.broadcaster.name, password: 'not-the-password' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 9; i++) {
+        const r = raw(`POST /api/login HTTP/1.1\r\nHost: ${LIVE}:${httpsPort}\r\nContent-Type: application/json\r\nContent-Length: ${login.length}\r\nConnection: close\r\n\r\n${login}`);
+        statuses.push(await r.status);
+        r.socket.destroy();
+      }
+      // 1 + burst 5 reach the daemon (wrong password: 401), the rest nginx refuses
+      assert.deepEqual(statuses.slice(0, 6), [401, 401, 401, 401, 401, 401], statuses.join());
+      assert.deepEqual(statuses.slice(7), [429, 429], statuses.join());
+
+      // 45 requests whose bodies never come, from one address: 40 are waited for, 5 refused at once
+      const slow = Array.from({ length: 45 }, () => raw(`POST /api/info HTTP/1.1\r\nHost: ${LIVE}:${httpsPort}\r\nContent-Length: 100\r\n\r\n`));
+      try {
+        // -1: no answer yet
+        const refused = await waitFor('5 refusals', async () => {
+          const now = await Promise.all(slow.map((r) => Promise.race([r.status, Promise.resolve(-1)])));
+          return now.filter((c) => c === 429).length >= 5 ? now : undefined;
+        }, 5000);
+        assert.equal(refused.filter((c) => c === 429).length, 5, refused.join());
+        assert.equal(refused.filter((c) => c === -1).length, 40, 'the other 40 are still being waited for');
+      } finally {
+        for (const r of slow) r.socket.destroy();
+      }
     });
   });
 });

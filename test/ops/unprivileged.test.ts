@@ -20,7 +20,7 @@
 // passes there), and there is no seccomp filter or IP allow-list (systemd-analyze rates those in
 // test/ops/systemd.test.ts). Needs root to create the user and the namespace; skipped otherwise.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +29,9 @@ import { ConfigError, parseConfig } from '../../server/config/load.js';
 import { IcecastSource } from '../../server/icecast/icecast-source.js';
 import { freePort } from '../../server/icecast/managed-icecast.js';
 import { createLogger } from '../../server/log.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
+import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, listMounts, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { ALL_LOG_LINES, ALL_SECRETS, secret, snapshotPs } from '../helpers/stack.js';
@@ -117,9 +118,7 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
   let etc: string;
   let state: string;
   let icecast: DebianIcecast | undefined;
-  let daemon: ChildProcessWithoutNullStreams | undefined;
-  let daemonExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
-  let out = '';
+  let daemon: DaemonProcess | undefined;
   let icecastSourcePassword: string;
   let prefix: string;
 
@@ -171,10 +170,7 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
   });
 
   after(async () => {
-    if (daemon !== undefined && daemon.exitCode === null && daemon.signalCode === null) {
-      daemon.kill('SIGKILL');
-      await daemonExit;
-    }
+    await daemon?.stop('SIGKILL');
     await icecast?.stop();
     if (icecast !== undefined) {
       // Icecast's access log records every URL: the suite's secrets check reads it
@@ -182,7 +178,6 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
     }
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     if (createdUser) await run('userdel', [USER]);
-    ALL_LOG_LINES.push(...out.split('\n'));
   });
 
   it('the sandbox is real: the user, no capabilities, no_new_privs, / read-only, the state dir writable', async () => {
@@ -286,18 +281,11 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
     const execStart = /^ExecStart=(.*)$/m.exec(readFileSync(join(PACKAGE_ROOT, 'systemd', 'icewire.service'), 'utf8'))![1]!;
     const cmd = substitute(execStart, [['/usr/local', prefix], ['/etc/icewire', etc]]).split(' ');
     assert.deepEqual(cmd.slice(1), ['serve', '--config', join(etc, 'icewire.yaml')]);
-    daemon = spawn('unshare', sandboxArgs(state, uid, gid, cmd), { cwd: '/', env: { NODE_ENV: 'production', PATH } });
-    daemon.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    daemon.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    daemonExit = new Promise((resolve) => daemon!.once('exit', (code, signal) => resolve({ code, signal })));
-    const url = await waitFor('the daemon to listen', () => {
-      if (daemon!.exitCode !== null) throw new Error(`the daemon exited ${daemon!.exitCode}: ${out}`);
-      return /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
-    }, 10000);
-    assert.equal(url, `http://127.0.0.1:${daemonPort}/`);
+    daemon = await spawnDaemon({ argv: ['unshare', ...sandboxArgs(state, uid, gid, cmd)], cwd: '/', cleanEnv: true, env: { NODE_ENV: 'production', PATH } });
+    assert.equal(daemon.url, `http://127.0.0.1:${daemonPort}`);
 
     // what the kernel says about the running daemon (unshare, sh and setpriv all exec: same pid)
-    const pid = daemon.pid!;
+    const pid = daemon.child.pid!;
     const st = procStatus(pid);
     assert.match(st['Name'] ?? '', /node/);
     assert.deepEqual(st['Uid']?.split(/\s+/), [String(uid), String(uid), String(uid), String(uid)]);
@@ -340,17 +328,17 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
     assert.ok(pm.audioSeconds >= 3, `MP3 listener got ${pm.audioSeconds.toFixed(2)} s`);
 
     const t0 = Date.now();
-    daemon.kill('SIGTERM');
+    const stopped = daemon.stop('SIGTERM');
     const closed = await c.closed;
     assert.equal(closed.code, 1001);
     await streaming;
-    const exit = await daemonExit;
-    assert.deepEqual(exit, { code: 0, signal: null }, out.split('\n').slice(-10).join('\n'));
+    const exit = await stopped;
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, daemon.output().split('\n').slice(-10).join('\n'));
     assert.ok(Date.now() - t0 < 10000);
     await waitForMountGone(icecast!.url, icecast!.adminPassword, '/live.ogg', 3000);
     const alive = ffmpegPids.filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } });
     assert.deepEqual(alive, [], 'no ffmpeg outlives the daemon');
-    assert.doesNotMatch(out, /EROFS|EACCES|read-only file system/i, 'the daemon tried to write nowhere it may not');
+    assert.doesNotMatch(daemon.output(), /EROFS|EACCES|read-only file system/i, 'the daemon tried to write nowhere it may not');
     if (!canRecord) return; // a config schema without recordings: nothing more to check
     // the show was recorded in the state directory, owned by the service user
     const recDir = join(state, 'recordings', 'live');

@@ -126,17 +126,22 @@ describe('several daemons on one Icecast', () => {
   });
 
   describe('Icecast config sections for the managed (test and demo) Icecast', () => {
-    it('a fallback per mount, moving listeners back by default', () => {
-      assert.equal(mountSectionsXml([{ mount: '/live.ogg', fallbackMount: '/fallback/live.ogg' }, { mount: '/x&y.ogg' }]), `  <mount type="normal">
+    it('a fallback or a charset per mount, or for all; listeners move back by default', () => {
+      assert.equal(mountSectionsXml({ '/live.ogg': { fallbackMount: '/fallback/live.ogg' }, '/x&y.mp3': { charset: 'UTF-8' }, '*': { charset: 'UTF-8' } }), `  <mount type="normal">
     <mount-name>/live.ogg</mount-name>
     <fallback-mount>/fallback/live.ogg</fallback-mount>
     <fallback-override>1</fallback-override>
   </mount>
   <mount type="normal">
-    <mount-name>/x&amp;y.ogg</mount-name>
+    <mount-name>/x&amp;y.mp3</mount-name>
+    <charset>UTF-8</charset>
+  </mount>
+  <mount type="default">
+    <charset>UTF-8</charset>
   </mount>
 `);
-      assert.match(mountSectionsXml([{ mount: '/a.ogg', fallbackMount: '/fallback/a.ogg', fallbackOverride: false }]), /<fallback-override>0<\/fallback-override>/);
+      assert.match(mountSectionsXml({ '/a.ogg': { fallbackMount: '/fallback/a.ogg', fallbackOverride: false } }), /<fallback-override>0<\/fallback-override>/);
+      assert.equal(mountSectionsXml(undefined), '');
     });
 
     it('a relay per mount from the master, never on demand, retried quickly', () => {

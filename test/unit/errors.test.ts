@@ -1,9 +1,10 @@
 // Keeps docs/errors.md and the catalogue in server/errors.ts in step: a code added, removed or
-// renumbered on one side only fails here.
+// renumbered on one side only fails here. Also: the end reason each catalogue entry names.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ERRORS } from '../../server/errors.js';
+import { endReasonFor, ERRORS, type ErrorCode } from '../../server/errors.js';
+import { END_REASONS, type EndReason } from '../../www/src/wire-contract.js';
 
 const DOC = fileURLToPath(new URL('../../../docs/errors.md', import.meta.url));
 
@@ -51,5 +52,42 @@ describe('docs/errors.md', () => {
       assert.ok(row.message.length > 0, `${code}: meaning`);
       assert.ok(row.fix.length > 0, `${code}: how to fix`);
     }
+  });
+});
+
+describe('the end reason each catalogue entry names', () => {
+  const EXPLICIT: Partial<Record<ErrorCode, EndReason>> = {
+    IW_ERR_ICECAST_AUTH: 'icecast-auth',
+    IW_ERR_ICECAST_MOUNT_IN_USE: 'icecast-busy',
+    IW_ERR_MOUNT_BUSY: 'icecast-busy',
+    IW_ERR_ICECAST_UNREACHABLE: 'icecast-unreachable',
+    IW_ERR_ICECAST_LIMIT: 'icecast-refused',
+    IW_ERR_ICECAST_REFUSED: 'icecast-refused',
+    IW_ERR_ICECAST_LOST: 'icecast-lost',
+    IW_ERR_PIPELINE_FAILED: 'ffmpeg-failed',
+    IW_ERR_INGEST_INVALID_MEDIA: 'invalid-media',
+    IW_ERR_INGEST_UNSUPPORTED_MEDIA: 'invalid-media',
+    IW_ERR_INGEST_TOO_SLOW: 'ingest-too-slow',
+    IW_ERR_SHUTTING_DOWN: 'shutdown',
+    IW_ERR_PROTO_BAD_MESSAGE: 'protocol-error',
+    IW_ERR_PROTO_EXPECTED_HELLO: 'protocol-error',
+    IW_ERR_PROTO_FRAME_TOO_LARGE: 'protocol-error',
+    IW_ERR_PROTO_HELLO_TIMEOUT: 'protocol-error',
+    IW_ERR_INTERNAL: 'internal',
+  };
+
+  for (const code of Object.keys(ERRORS) as ErrorCode[]) {
+    const want = EXPLICIT[code];
+    it(`${code} -> ${want ?? 'a member of END_REASONS'}`, () => {
+      const got = endReasonFor(code);
+      assert.ok((END_REASONS as readonly string[]).includes(got), `${got} is not in END_REASONS`);
+      if (want !== undefined) assert.equal(got, want);
+    });
+  }
+
+  it('every end reason except stopped and connection-lost (socket events) comes from some code', () => {
+    const produced = new Set((Object.keys(ERRORS) as ErrorCode[]).map(endReasonFor));
+    const missing = END_REASONS.filter((r) => r !== 'stopped' && r !== 'connection-lost' && !produced.has(r));
+    assert.deepEqual(missing, []);
   });
 });

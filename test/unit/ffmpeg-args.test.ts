@@ -155,7 +155,7 @@ describe('ffmpeg argv', () => {
       it(`${r.format} from ${r.inputName} -> ${r.want}`, () => {
         const got = contentTypeFor(r.format, r.input);
         assert.equal(got, r.want);
-        assert.ok(!/[;\s]/.test(got), 'no parameters (FACTS.md: Icecast treats them as an unknown format)');
+        assert.ok(!/[;\s]/.test(got), 'no parameters (docs/notes/icecast.md: Icecast treats them as an unknown format)');
       });
     }
   });

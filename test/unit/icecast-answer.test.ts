@@ -1,4 +1,4 @@
-// Icecast 2.4.4's answers to a source client (FACTS.md) -> error codes, and the response-head
+// Icecast 2.4.4's answers to a source client (docs/notes/icecast.md) -> error codes, and the response-head
 // parser the raw-socket source client uses.
 import assert from 'node:assert/strict';
 import type { ErrorCode } from '../../server/errors.js';

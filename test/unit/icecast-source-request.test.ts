@@ -1,5 +1,5 @@
 // The request head icewire writes to Icecast on a raw socket (as latin1): request line, Basic
-// auth, bare Content-Type, no chunked encoding (FACTS.md), ice-* headers, and header values that
+// auth, bare Content-Type, no chunked encoding (docs/notes/icecast.md), ice-* headers, and header values that
 // can neither inject a header nor lose their UTF-8.
 import assert from 'node:assert/strict';
 import { buildSourceRequest, type IceHeaders } from '../../server/icecast/icecast-source.js';

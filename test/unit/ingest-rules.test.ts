@@ -1,13 +1,12 @@
 // The ingest server's pure rules: which page origins may broadcast, which address a connection
-// is counted against, the per-address limiters, and the end reason each error code gives.
+// is counted against, and the per-address limiters.
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { END_REASONS, reasonForCode, type EndReason } from '../../server/broadcast/broadcast.js';
 import { parseConfig } from '../../server/config/load.js';
 import type { Config } from '../../server/config/schema.js';
-import { ERRORS, type ErrorCode } from '../../server/errors.js';
-import { ConnectionCounter, FailedLoginLimiter } from '../../server/ingest/address-limits.js';
-import { clientAddress, originAllowed } from '../../server/ingest/ingest-server.js';
+import { clientAddress, originAllowed } from '../../server/auth/auth-gate.js';
+import { FailedLoginLimiter } from '../../server/auth/login-limiter.js';
+import { ConnectionCounter } from '../../server/ingest/address-limits.js';
 
 type OriginCfg = Pick<Config, 'allowedOrigins' | 'publicUrl'>;
 const NONE: OriginCfg = { allowedOrigins: [], publicUrl: undefined };
@@ -218,42 +217,5 @@ describe('ConnectionCounter', () => {
     for (let i = 0; i < 1000; i++) { counter.acquire(`10.0.${i >> 8}.${i & 255}`); counter.acquire(`10.0.${i >> 8}.${i & 255}`); }
     for (let i = 0; i < 1000; i++) { counter.release(`10.0.${i >> 8}.${i & 255}`); counter.release(`10.0.${i >> 8}.${i & 255}`); }
     assert.equal((counter as unknown as { counts: Map<string, number> }).counts.size, 0);
-  });
-});
-
-describe('reasonForCode', () => {
-  const EXPLICIT: Partial<Record<ErrorCode, EndReason>> = {
-    IW_ERR_ICECAST_AUTH: 'icecast-auth',
-    IW_ERR_ICECAST_MOUNT_IN_USE: 'icecast-busy',
-    IW_ERR_MOUNT_BUSY: 'icecast-busy',
-    IW_ERR_ICECAST_UNREACHABLE: 'icecast-unreachable',
-    IW_ERR_ICECAST_LIMIT: 'icecast-refused',
-    IW_ERR_ICECAST_REFUSED: 'icecast-refused',
-    IW_ERR_ICECAST_LOST: 'icecast-lost',
-    IW_ERR_PIPELINE_FAILED: 'ffmpeg-failed',
-    IW_ERR_INGEST_INVALID_MEDIA: 'invalid-media',
-    IW_ERR_INGEST_UNSUPPORTED_MEDIA: 'invalid-media',
-    IW_ERR_INGEST_TOO_SLOW: 'ingest-too-slow',
-    IW_ERR_SHUTTING_DOWN: 'shutdown',
-    IW_ERR_PROTO_BAD_MESSAGE: 'protocol-error',
-    IW_ERR_PROTO_EXPECTED_HELLO: 'protocol-error',
-    IW_ERR_PROTO_FRAME_TOO_LARGE: 'protocol-error',
-    IW_ERR_PROTO_HELLO_TIMEOUT: 'protocol-error',
-    IW_ERR_INTERNAL: 'internal',
-  };
-
-  for (const code of Object.keys(ERRORS) as ErrorCode[]) {
-    const want = EXPLICIT[code];
-    it(`${code} -> ${want ?? 'a member of END_REASONS'}`, () => {
-      const got = reasonForCode(code);
-      assert.ok((END_REASONS as readonly string[]).includes(got), `${got} is not in END_REASONS`);
-      if (want !== undefined) assert.equal(got, want);
-    });
-  }
-
-  it('every end reason except stopped and connection-lost (socket events) comes from some code', () => {
-    const produced = new Set((Object.keys(ERRORS) as ErrorCode[]).map(reasonForCode));
-    const missing = END_REASONS.filter((r) => r !== 'stopped' && r !== 'connection-lost' && !produced.has(r));
-    assert.deepEqual(missing, []);
   });
 });

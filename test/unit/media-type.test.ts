@@ -1,5 +1,5 @@
 // parseMime: what a broadcaster's hello announces (the first bytes are checked by the demuxer)
-// Mimes are the ones MediaRecorder produces in Chromium and Firefox (FACTS.md).
+// Mimes are the ones MediaRecorder produces in Chromium and Firefox (docs/notes/browsers.md).
 import assert from 'node:assert/strict';
 import { parseMime, type Container, type InputMedia } from '../../server/pipeline/media-type.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   hashPassword, verifyPassword, verifyPasswordFor, isValidPasswordHash, DUMMY_HASH, HASH_PARAMS, MAX_PASSWORD_LENGTH,
-} from '../../server/ingest/password-hash.js';
+} from '../../server/auth/password-hash.js';
 import { PASSWORD_HASH_RE } from '../../server/config/schema.js';
 
 const b64 = (n: number): string => randomBytes(n).toString('base64');

@@ -11,12 +11,15 @@ import request from 'supertest';
 import winston from 'winston';
 import { parseConfig } from '../../server/config/load.js';
 import type { Config } from '../../server/config/schema.js';
+import { AuthGate } from '../../server/auth/auth-gate.js';
 import { BroadcastRegistry } from '../../server/broadcast/registry.js';
 import { createApp } from '../../server/http/app.js';
 import { SESSION_TTL_MS, SessionStore } from '../../server/http/recordings-routes.js';
-import { hashPassword } from '../../server/ingest/password-hash.js';
+import { hashPassword } from '../../server/auth/password-hash.js';
 import { createLogger } from '../../server/log.js';
 import { resolveRecording } from '../../server/recorder/recording-index.js';
+import { RecordingLedger } from '../../server/recorder/recording-ledger.js';
+import { failureMessage } from '../../server/recorder/recording-names.js';
 
 // quiet, but with a transport (winston complains without one)
 const logger = createLogger({ console: false, transports: [new winston.transports.Stream({ stream: new Writable({ write: (_c, _e, cb) => cb() }) })] });
@@ -65,10 +68,15 @@ function makeDir(): { dir: string; own: Buffer; outside: string } {
   return { dir, own, outside };
 }
 
+/** The daemon's login gate over the config's accounts (as the daemon builds it). */
+function gateFor(config: () => Config, now?: () => number): AuthGate {
+  return new AuthGate({ accounts: () => config().broadcasters, limits: config().limits, logger, ...(now !== undefined ? { now } : {}) });
+}
+
 function appFor(config: Config, dir: string, now: () => number) {
   return createApp({
     config: () => config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger,
-    recordings: { config: () => config, dir, logger, now },
+    recordings: { config: () => config, dir, logger, now, auth: gateFor(() => config, now) },
   });
 }
 
@@ -130,11 +138,41 @@ describe('recordings API', function () {
   it('GET /api/recordings lists the caller\'s own recordings only, newest first', async () => {
     const res = await request(app).get('/api/recordings').set('Authorization', `Bearer ${await login(ALICE)}`).expect(200);
     assert.deepEqual(res.body.recordings, [
-      { name: '2026-11-22T10-00-00Z.webm', stationMount: 'live', startedAt: '2026-11-21T14:30:05.000Z', endedAt: '2026-11-21T15:00:00.000Z', bytes: 13, format: 'webm', url: '/api/recordings/live/2026-11-22T10-00-00Z.webm' },
-      { name: OWN, stationMount: 'live', startedAt: '2026-11-21T14:30:05.000Z', endedAt: '2026-11-21T15:00:00.000Z', bytes: own.length, format: 'ogg-opus', url: `/api/recordings/live/${OWN}` },
+      { name: '2026-11-22T10-00-00Z.webm', stationMount: 'live', startedAt: '2026-11-21T14:30:05.000Z', endedAt: '2026-11-21T15:00:00.000Z', bytes: 13, format: 'webm', url: '/api/recordings/live/2026-11-22T10-00-00Z.webm', failed: null },
+      { name: OWN, stationMount: 'live', startedAt: '2026-11-21T14:30:05.000Z', endedAt: '2026-11-21T15:00:00.000Z', bytes: own.length, format: 'ogg-opus', url: `/api/recordings/live/${OWN}`, failed: null },
     ]);
     const bob = await request(app).get('/api/recordings').set('Authorization', `Bearer ${await login(BOB)}`).expect(200);
     assert.deepEqual(bob.body.recordings.map((r: { url: string }) => r.url), ['/api/recordings/other/2026-11-21T15-00-00Z.ogg']);
+  });
+
+  it('failed recordings say so in the list: a sidecar with `failed`, the ledger\'s unfinished sidecars and stretches with no file', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'icewire-api-failed-'));
+    mkdirSync(join(d, 'live'));
+    const failedAt = '2026-11-21T14:40:00.000Z';
+    writeFileSync(join(d, 'live', '2026-11-21T14-30-05Z.ogg'), 'OggS part of a show');
+    writeFileSync(join(d, 'live', '2026-11-21T14-30-05Z.ogg.json'), `${JSON.stringify({ user: 'alice', stationMount: 'live', startedAt: '2026-11-21T14:30:05.000Z', endedAt: failedAt, bytes: 19, format: 'ogg-opus', failed: { reason: 'disk-full', at: failedAt, code: 'ENOSPC' } })}${' '.repeat(200)}\n`);
+    // on disk the sidecar still says live; the ledger knows better
+    writeFileSync(join(d, 'live', '2026-11-21T15-00-00Z.ogg'), 'OggS');
+    sidecar(join(d, 'live', '2026-11-21T15-00-00Z.ogg'), 'alice');
+    writeFileSync(join(d, 'live', '2026-11-21T15-00-00Z.ogg.json'), JSON.stringify({ user: 'alice', stationMount: 'live', startedAt: '2026-11-21T15:00:00.000Z', endedAt: null, bytes: 0, format: 'ogg-opus' }));
+    const ledger = new RecordingLedger();
+    ledger.setSidecar('live', '2026-11-21T15-00-00Z.ogg', { user: 'alice', stationMount: 'live', startedAt: '2026-11-21T15:00:00.000Z', endedAt: '2026-11-21T15:10:00.000Z', bytes: 4, format: 'ogg-opus' });
+    const gap = ledger.openStretch({ user: 'alice', stationMount: 'live', format: 'ogg-opus', startedAt: failedAt, failed: { reason: 'disk-full', at: failedAt, code: 'ENOSPC' } });
+    ledger.openStretch({ user: 'bob', stationMount: 'other', format: 'ogg-opus', startedAt: failedAt, failed: { reason: 'not-writable', at: failedAt } });
+    const a = createApp({ config: () => config, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => config, dir: d, logger, now: () => now, ledger, auth: gateFor(() => config, () => now) } });
+    const token = await login(ALICE, a);
+    const list = async (): Promise<Record<string, unknown>[]> => (await request(a).get('/api/recordings').set('Authorization', `Bearer ${token}`).expect(200)).body.recordings;
+    const diskFull = { reason: 'disk-full', at: failedAt };
+    assert.deepEqual(await list(), [
+      { name: '2026-11-21T15-00-00Z.ogg', stationMount: 'live', startedAt: '2026-11-21T15:00:00.000Z', endedAt: '2026-11-21T15:10:00.000Z', bytes: 4, format: 'ogg-opus', url: '/api/recordings/live/2026-11-21T15-00-00Z.ogg', failed: null },
+      { name: null, stationMount: 'live', startedAt: failedAt, endedAt: null, bytes: 0, format: 'ogg-opus', url: null, failed: { ...diskFull, message: failureMessage('disk-full', false) } },
+      { name: '2026-11-21T14-30-05Z.ogg', stationMount: 'live', startedAt: '2026-11-21T14:30:05.000Z', endedAt: failedAt, bytes: 19, format: 'ogg-opus', url: '/api/recordings/live/2026-11-21T14-30-05Z.ogg', failed: { ...diskFull, message: failureMessage('disk-full', true) } },
+    ]);
+    assert.match(failureMessage('disk-full', false), /not recorded: the server's disk was full\. The show itself went on/);
+    gap.close(new Date('2026-11-21T14:50:00.000Z'));
+    assert.equal((await list())[1]!.endedAt, '2026-11-21T14:50:00.000Z');
+    // the ledger's word is for the list only: a download still serves the file
+    await request(a).get('/api/recordings/live/2026-11-21T14-30-05Z.ogg').set('Authorization', `Bearer ${token}`).expect(200);
   });
 
   it('a broadcaster downloads their own recording (whole, and by Range)', async () => {
@@ -179,7 +217,7 @@ describe('recordings API', function () {
     await request(app).get('/api/recordings').set('Authorization', `Bearer ${again}`).expect(401);
     // a broadcaster removed from the config (reload) loses their sessions
     let current = config;
-    const a = createApp({ config: () => current, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => current, dir, logger, now: () => now } });
+    const a = createApp({ config: () => current, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => current, dir, logger, now: () => now, auth: gateFor(() => current, () => now) } });
     const t = await login(ALICE, a);
     current = parseConfig({ ...(await rawConfig()), broadcasters: [{ name: BOB.name, passwordHash: config.broadcasters[1]!.passwordHash, mounts: ['other'] }] }, { env: {} });
     await request(a).get('/api/recordings').set('Authorization', `Bearer ${t}`).expect(401);
@@ -236,7 +274,7 @@ describe('recordings API', function () {
 
   it('in passthrough mode there is no login and no recordings API', async () => {
     const c = parseConfig({}, { env: {} });
-    const a = createApp({ config: () => c, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => c, dir, logger } });
+    const a = createApp({ config: () => c, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger, recordings: { config: () => c, dir, logger, auth: gateFor(() => c) } });
     assert.equal((await request(a).post('/api/login').send({ user: ALICE.name, password: ALICE.password }).expect(404)).body.error.code, 'IW_ERR_NOT_FOUND');
     await request(a).get('/api/recordings').expect(404);
     await request(a).get(`/api/recordings/live/${OWN}`).expect(404);

@@ -1,20 +1,11 @@
 // Retention with fake mtimes and an injected clock: only the recorder's own files, older than
 // keepDays, are deleted, sidecars with them; nothing else in or outside the directory.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createLogger, type Logger } from '../../server/log.js';
 import { DAY_MS, RetentionSweeper } from '../../server/recorder/retention.js';
-
-function captureLogger(): { logger: Logger; lines: () => { level: string; message: string; [k: string]: unknown }[] } {
-  const raw: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { raw.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0)); cb(); } });
-  const logger = createLogger({ level: 'debug', json: true, console: false, transports: [new winston.transports.Stream({ stream: sink })] });
-  return { logger, lines: () => raw.map((l) => JSON.parse(l) as { level: string; message: string }) };
-}
+import { captureLogger } from '../helpers/log-capture.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
 
@@ -92,5 +83,41 @@ describe('recordings retention', () => {
     const c = file(join(dir, 'live', '2026-11-21T01-00-00Z.ogg'), 10);
     await new Promise((r) => setTimeout(r, 80));
     assert.ok(existsSync(c), 'stopped');
+  });
+
+  it('finishes what a dead daemon left (whatever keepDays says): stale spares deleted, `endedAt: null` sidecars become `interrupted`; live recordings untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'icewire-ret-'));
+    const live = join(dir, 'live');
+    mkdirSync(live);
+    const meta = (startedAt: string) => JSON.stringify({ user: 'alice', stationMount: 'live', startedAt, endedAt: null, bytes: 0, format: 'ogg-opus' });
+    // cut short 2 hours ago: file, sidecar saying live, and its spare
+    const dead = join(live, '2026-11-21T09-00-00Z.ogg');
+    writeFileSync(dead, 'OggS 12 bytes'.slice(0, 12));
+    writeFileSync(`${dead}.json`, meta('2026-11-21T09:00:00.000Z'));
+    writeFileSync(`${dead}.json.tmp`, Buffer.alloc(1024, 0x20));
+    const t = (NOW - 2 * 3600 * 1000) / 1000;
+    utimesSync(dead, t, t);
+    // finished, but its spare was left behind
+    const done = join(live, '2026-11-21T08-00-00Z.ogg');
+    writeFileSync(done, 'OggS');
+    writeFileSync(`${done}.json`, JSON.stringify({ user: 'alice', stationMount: 'live', startedAt: '2026-11-21T08:00:00.000Z', endedAt: '2026-11-21T08:30:00.000Z', bytes: 4, format: 'ogg-opus' }));
+    writeFileSync(`${done}.json.tmp`, Buffer.alloc(1024, 0x20));
+    utimesSync(done, t, t);
+    // being recorded (written a second ago), maybe by another daemon sharing the directory
+    const busy = join(live, '2026-11-21T11-30-00Z.ogg');
+    writeFileSync(busy, 'OggS');
+    writeFileSync(`${busy}.json`, meta('2026-11-21T11:30:00.000Z'));
+    writeFileSync(`${busy}.json.tmp`, Buffer.alloc(1024, 0x20));
+    utimesSync(busy, NOW / 1000 - 1, NOW / 1000 - 1);
+    const { logger, lines } = captureLogger();
+    const deleted = await new RetentionSweeper({ dir, keepDays: 0, logger, now: () => NOW }).sweep();
+    assert.deepEqual(deleted, [`${done}.json.tmp`], 'the dead recording\'s spare became its sidecar');
+    const fixed = JSON.parse(readFileSync(`${dead}.json`, 'utf8'));
+    const at = new Date(t * 1000).toISOString();
+    assert.deepEqual(fixed, { user: 'alice', stationMount: 'live', startedAt: '2026-11-21T09:00:00.000Z', endedAt: at, bytes: 12, format: 'ogg-opus', failed: { reason: 'interrupted', at } });
+    assert.equal(JSON.parse(readFileSync(`${busy}.json`, 'utf8')).endedAt, null);
+    assert.ok(existsSync(`${busy}.json.tmp`));
+    assert.ok(lines().some((l) => l.level === 'warn' && /cut short/.test(l.message)));
+    assert.deepEqual(readdirSync(live).sort(), ['2026-11-21T08-00-00Z.ogg', '2026-11-21T08-00-00Z.ogg.json', '2026-11-21T09-00-00Z.ogg', '2026-11-21T09-00-00Z.ogg.json', '2026-11-21T11-30-00Z.ogg', '2026-11-21T11-30-00Z.ogg.json', '2026-11-21T11-30-00Z.ogg.json.tmp']);
   });
 });

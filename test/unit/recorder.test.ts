@@ -5,27 +5,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
-import { createLogger, type Logger } from '../../server/log.js';
 import { WebmDemuxer } from '../../server/pipeline/webm-demuxer.js';
 import { RecordingFile } from '../../server/recorder/recording-file.js';
+import { RecordingLedger } from '../../server/recorder/recording-ledger.js';
 import { parseRecordingMeta, RECORDING_FILE_RE, recordingFileName, recordingStem } from '../../server/recorder/recording-names.js';
 import { createShowRecorder, type ArchiveRecorder } from '../../server/recorder/show-recorder.js';
 import { audioPacketHashes, fixture, probe } from '../helpers/media.js';
 import { oggPages } from '../helpers/ogg-pages.js';
-
-function captureLogger(): { logger: Logger; lines: () => { level: string; message: string; [k: string]: unknown }[] } {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      raw.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0));
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', json: true, console: false, transports: [new winston.transports.Stream({ stream: sink })] });
-  return { logger, lines: () => raw.map((l) => JSON.parse(l) as { level: string; message: string }) };
-}
+import { captureLogger } from '../helpers/log-capture.js';
+import { RUNAWAY_PACKET, RUNAWAY_PACKET_MS, runawayOpusHead, runawayStream } from '../helpers/runaway-opus.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'icewire-rec-'));
@@ -167,11 +155,38 @@ describe('show recorder: audio (Ogg/Opus from the broadcaster\'s packets)', func
   it('names taken in the same second get -1, -2 (never overwritten)', async () => {
     const dir = tmp();
     const { head, packets } = opusOf(await fixture('audio-webm', 6));
-    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, segmentMs: 500, logger: captureLogger().logger, now: () => T0 });
+    const clock = { t: T0 }; // 14:30:05.250
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, segmentMs: 300, logger: captureLogger().logger, now: () => clock.t });
     r.start(head);
-    feed(r, packets.slice(0, 75), { t: 0 }); // 1.5 s: 3 files in one "second"
+    feed(r, packets.slice(0, 35), clock); // 0.7 s: 3 files in one second
     await r.finish();
     assert.deepEqual(recordings(join(dir, 'live')).map((f) => f.slice(f.lastIndexOf('/') + 1)), ['2026-11-21T14-30-05Z-1.ogg', '2026-11-21T14-30-05Z-2.ogg', '2026-11-21T14-30-05Z.ogg']);
+  });
+
+  it('segments follow the wall clock, not the media time the client claims (runaway input makes one file)', async () => {
+    const dir = tmp();
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, segmentMs: 60000, logger: captureLogger().logger, now: () => clock.t });
+    const { chunks, claimedSeconds } = runawayStream('webm', 1 << 20);
+    const demuxer = new WebmDemuxer();
+    let packets = 0;
+    // ~1 MiB over 10 s of wall clock, claiming hours
+    for (const chunk of chunks) {
+      for (const e of demuxer.push(chunk)) {
+        if (e.type === 'tracks') r.start(e.tracks[0]!.codecPrivate!);
+        if (e.type === 'frame') { assert.equal(r.packet(e.data), true); packets++; }
+      }
+      clock.t += 10000 / chunks.length;
+    }
+    await r.finish();
+    assert.ok(claimedSeconds > 2 * 3600 && packets * RUNAWAY_PACKET_MS / 1000 === claimedSeconds, `claims ${claimedSeconds} s in ${packets} packets`);
+    assert.equal(recordings(join(dir, 'live')).length, 1, 'one file for 10 s of wall clock');
+    // and wall-clock time does split it: 70 s more, one packet a second
+    const r2 = createShowRecorder({ dir: tmp(), stationMount: 'live', user: 'alice', video: false, segmentMs: 60000, logger: captureLogger().logger, now: () => clock.t });
+    r2.start(runawayOpusHead());
+    for (let i = 0; i < 70; i++) { r2.packet(RUNAWAY_PACKET); clock.t += 1000; }
+    await r2.finish();
+    assert.equal(r2.files.length, 2);
   });
 
   it('an OpusHead it cannot use: an error line, never a throw into the broadcast', async () => {
@@ -309,5 +324,119 @@ describe('show recorder: video (the WebM bytes as sent)', function () {
     const vTrack = (original.find((e) => e.type === 'tracks') as { tracks: { type: string; number: number }[] }).tracks.find((t) => t.type === 'video')!.number;
     assert.equal(frames, original.filter((e) => e.type === 'frame' && e.track === vTrack).length);
     assert.equal(total, data.length + (files.length - 1) * header.length);
+  });
+});
+
+describe('show recorder: a disk that fails (write errors, files that cannot be created)', function () {
+  this.timeout(30000);
+  const NOSPC = (): never => { throw Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' }); };
+
+  /** An open() hook that answers from a script: 'full' (writes fail with ENOSPC), 'refuse' (open fails), 'ok'. */
+  function scriptedOpen(script: ('full' | 'refuse' | 'ok')[]): (path: string) => number {
+    return (path) => {
+      const step = script.shift() ?? 'ok';
+      if (step === 'refuse') return NOSPC();
+      return step === 'full' ? openSync('/dev/full', 'w') : openSync(path, 'wx', 0o640);
+    };
+  }
+
+  /** An audio recorder (started) on a fake clock, retrying after 1 s, whose opens follow `script`. */
+  async function audioRecorder(script: ('full' | 'refuse' | 'ok')[]) {
+    const dir = tmp();
+    const { logger, lines } = captureLogger();
+    const ledger = new RecordingLedger();
+    const { head, packets } = opusOf(await fixture('audio-webm', 6));
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: false, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(script) });
+    r.start(head);
+    return { dir, lines, ledger, packets, clock, r };
+  }
+
+  async function waitFor(what: string, ok: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ok(), what);
+  }
+
+  it('audio: a write error ends that file as failed (disk-full); the gap is in the ledger; a new file starts after the retry delay', async () => {
+    const { dir, lines, ledger, packets, clock, r } = await audioRecorder(['full', 'ok']);
+    feed(r, packets.slice(0, 10), clock);
+    await waitFor('the write error arrives', () => lines().some((l) => /cannot be written/.test(l.message)));
+    const failedAt = clock.t;
+    feed(r, packets.slice(10, 60), clock); // 1 s later: the retry is due, a new file starts
+    feed(r, packets.slice(60, 110), clock);
+    await r.finish();
+    assert.equal(r.files.length, 2);
+    const [first, second] = r.files as [string, string];
+    const meta1 = parseRecordingMeta(JSON.parse(readFileSync(`${first}.json`, 'utf8')));
+    assert.equal(meta1?.failed?.reason, 'disk-full');
+    assert.equal(meta1?.failed?.code, 'ENOSPC');
+    assert.ok(meta1?.endedAt !== null && Date.parse(meta1!.endedAt) <= failedAt, 'ends when writing failed');
+    const p = await probe(second);
+    assert.deepEqual(p.streams.map((s) => s.codec), ['opus']);
+    const meta2 = parseRecordingMeta(JSON.parse(readFileSync(`${second}.json`, 'utf8')));
+    assert.equal(meta2?.failed, undefined);
+    assert.ok(Math.abs(Date.parse(meta2!.startedAt) - (failedAt + 1000)) <= 40, 'resumed at the retry time');
+    // the stretch with no file, from the failure to the new file
+    const [stretch] = ledger.stretchesOf('alice');
+    assert.deepEqual({ ...stretch, failed: { reason: stretch!.failed.reason } }, {
+      user: 'alice', stationMount: 'live', format: 'ogg-opus', startedAt: meta1!.endedAt, endedAt: meta2!.startedAt, failed: { reason: 'disk-full' },
+    });
+    assert.deepEqual(readdirSync(join(dir, 'live')).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
+    assert.equal(lines().filter((l) => l.level === 'error').length, 1, 'one error line for the episode');
+    assert.ok(lines().some((l) => l.level === 'warn' && /resumed in a new file/.test(l.message)));
+  });
+
+  it('audio: no file can be created (the show starts on a full disk): nothing left on disk, the ledger says so, retries back off, then it records', async () => {
+    // the first try, and the retries 1 s and 2 s later, fail; the one 4 s after that works
+    const { lines, ledger, packets, clock, r } = await audioRecorder(['refuse', 'refuse', 'refuse', 'ok']);
+    for (let i = 0; i < 3; i++) feed(r, packets, clock); // 18 s
+    assert.deepEqual(ledger.stretchesOf('alice').map((s) => [s.endedAt, s.failed.reason]), [[new Date(T0 + 7000).toISOString(), 'disk-full']]);
+    assert.equal(ledger.stretchesOf('bob').length, 0);
+    await r.finish();
+    assert.equal(r.files.length, 1);
+    assert.equal(lines().filter((l) => l.level === 'error').length, 1);
+    assert.equal(lines().filter((l) => /still cannot create a file/.test(l.message)).map((l) => l.retryInMs).join(), '2000,4000');
+    const p = await probe(r.files[0]!);
+    assert.ok(Math.abs(p.audioSeconds - 11) < 0.2, `${p.audioSeconds} s recorded after the disk had room`);
+  });
+
+  it('a show that never went live forgets its stretches too', async () => {
+    const ledger = new RecordingLedger();
+    const { head, packets } = opusOf(await fixture('audio-webm', 6));
+    const r = createShowRecorder({ dir: tmp(), stationMount: 'live', user: 'alice', video: false, logger: captureLogger().logger, ledger, keep: () => false, open: scriptedOpen(['refuse']) });
+    r.start(head);
+    feed(r, packets.slice(0, 20), { t: 0 });
+    assert.equal(ledger.stretchesOf('alice').length, 1);
+    await r.finish();
+    assert.equal(ledger.stretchesOf('alice').length, 0);
+  });
+
+  it('video: after a write error the new file starts at a keyframe Cluster, behind the stream header, and decodes', async () => {
+    const dir = tmp();
+    const { logger, lines } = captureLogger();
+    const ledger = new RecordingLedger();
+    const data = readFileSync(await fixture('video-webm', 6));
+    const clock = { t: T0 };
+    const r = createShowRecorder({ dir, stationMount: 'live', user: 'alice', video: true, logger, ledger, retryMs: 1000, now: () => clock.t, open: scriptedOpen(['full', 'ok']) });
+    const size = Math.ceil(data.length / 60);
+    for (let i = 0; i * size < data.length; i++) {
+      r.raw(data.subarray(i * size, (i + 1) * size), i === 0);
+      clock.t += 100;
+      if (i === 3) await waitFor('the write error arrives', () => lines().some((l) => /cannot be written/.test(l.message)));
+    }
+    await r.finish();
+    assert.equal(r.files.length, 2);
+    assert.equal(parseRecordingMeta(JSON.parse(readFileSync(`${r.files[0]}.json`, 'utf8')))?.failed?.reason, 'disk-full');
+    const events = new WebmDemuxer().push(readFileSync(r.files[1]!));
+    assert.ok(!events.some((e) => e.type === 'error'));
+    const tracks = events.find((e) => e.type === 'tracks');
+    assert.ok(tracks?.type === 'tracks');
+    const video = tracks.tracks.find((t) => t.type === 'video')!.number;
+    const firstVideo = events.find((e) => e.type === 'frame' && e.track === video);
+    assert.ok(firstVideo?.type === 'frame' && firstVideo.keyframe, 'starts on a keyframe');
+    const p = await probe(r.files[1]!);
+    assert.deepEqual(p.streams.map((s) => s.codec).sort(), ['opus', 'vp8']);
+    assert.ok(p.videoPackets > 30);
+    assert.equal(ledger.stretchesOf('alice').length, 1);
   });
 });

@@ -1,5 +1,5 @@
 // parseStatusJson: Icecast 2.4.4's /status-json.xsl, whose `icestats.source` is an object for one
-// mount, an array for several, absent for none — and sometimes not JSON at all (FACTS.md).
+// mount, an array for several, absent for none — and sometimes not JSON at all (docs/notes/icecast.md).
 import assert from 'node:assert/strict';
 import { parseStatusJson, type MountStats } from '../../server/icecast/stats-poller.js';
 

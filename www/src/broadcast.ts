@@ -14,6 +14,7 @@ import {
   WebcastClient, closeIsResumable, ingestUrl, resumeDelayMs, type CloseInfo, type Hello, type StatusData,
 } from './webcast-client.js';
 import { formatBytes, formatDuration } from './format.js';
+import { STATION_MOUNT_RE } from './wire-contract.js';
 import { RecordingsPanel, type Credentials } from './recordings.js';
 
 interface MountInfo {
@@ -30,7 +31,6 @@ interface Info {
 
 type UiState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'error';
 
-const STATION_MOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** No word from the daemon for this long while connecting: give up with a sentence. */
 const CONNECT_SILENCE_MS = 10_000;
 const CONNECT_MAX_MS = 30_000;

@@ -3,6 +3,10 @@
 // broadcast is on air; shows an embed snippet for the selected rendition. It never reloads
 // itself; after a stream ends it waits for the status to say on air again (a drop during the
 // same broadcast is retried with a growing delay, so a dead stream cannot cause a request loop).
+// While the daemon says the broadcast is reconnecting (the broadcaster's connection, or the
+// daemon's connection to Icecast), the page says so and waits instead of reporting a dead stream.
+// Which rendition a browser can play is its own answer to canPlayType(): Safari before 18.4 has
+// no Ogg/Opus, so there the MP3 rendition plays (docs/notes/browsers.md).
 
 interface Rendition {
   mount: string;
@@ -10,6 +14,8 @@ interface Rendition {
   contentType?: string;
   url?: string;
   listeners?: number;
+  /** While a broadcast runs: `live`, or `connecting`/`reconnecting` while Icecast is not (yet) serving it. */
+  state?: string;
 }
 interface Status {
   id?: string;
@@ -47,6 +53,7 @@ const ui = {
   embed: byId<HTMLTextAreaElement>('embed'),
   embedCopy: byId<HTMLButtonElement>('embed-copy'),
   embedResult: byId<HTMLElement>('embed-result'),
+  stations: byId<HTMLUListElement>('stations'),
 };
 let player = byId<HTMLMediaElement>('player');
 
@@ -86,9 +93,9 @@ async function poll(): Promise<void> {
   try {
     const res = await fetch(`/api/status/${encodeURIComponent(mount)}`, { cache: 'no-store', headers: { accept: 'application/json' } });
     if (res.status === 404) {
-      const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       showOff();
-      say(body.error?.message ?? `There is no station called “${mount}”. Check the address.`);
+      if (active) stopPlayer();
+      await showStations();
       delay = MAX_POLL_MS;
     } else if (!res.ok) {
       throw new Error(`HTTP ${res.status}`);
@@ -124,10 +131,16 @@ function apply(st: Status): void {
     return;
   }
   showOn();
-  if (active) return;
-  if (!st.onAir) {
-    // Not playing yet: start once the broadcast is live again (the mount may be away meanwhile).
-    say('The broadcast is reconnecting. This page starts playing by itself in a moment.');
+  if (active) {
+    if (reconnecting) say(RECONNECTING_PLAYING);
+    else if (ui.message.textContent === RECONNECTING_PLAYING) say(st.title ? '' : 'Playing.');
+    return;
+  }
+  const r = pick(st.renditions ?? []);
+  // Icecast is not serving the stream right now (the daemon is reconnecting to it, or has not
+  // been accepted yet): opening it would only fail. The status poll starts it when it is back.
+  if (!st.onAir || (r !== undefined && r.state !== undefined && r.state !== 'live')) {
+    say(reconnecting || r?.state === 'reconnecting' ? RECONNECTING : 'The broadcast is starting. This page starts playing by itself in a moment.');
     return;
   }
   const broadcast = st.since ?? 'on-air';
@@ -136,8 +149,11 @@ function apply(st: Status): void {
     nextTryAt = 0;
   }
   if (Date.now() >= nextTryAt) start(st, broadcast);
-  else say('The stream dropped. Trying again in a moment…');
+  else say(reconnecting ? RECONNECTING : 'The stream dropped. Trying again in a moment…');
 }
+
+const RECONNECTING = 'The broadcast is reconnecting. This page starts playing again by itself in a moment.';
+const RECONNECTING_PLAYING = 'The broadcast is reconnecting: you may hear silence for a moment.';
 
 function showOn(): void {
   ui.onair.dataset['state'] = 'on';
@@ -166,14 +182,23 @@ function probeType(r: Rendition): string {
   }
 }
 
-function playable(r: Rendition): boolean {
-  return !!r.url && !!r.contentType && probeElement.canPlayType(probeType(r)) !== '';
+/** The browser's own answer: '' (cannot), 'maybe' or 'probably'. */
+function canPlay(r: Rendition): CanPlayTypeResult {
+  return r.url && r.contentType ? probeElement.canPlayType(probeType(r)) : '';
 }
 
-/** The rendition to play: the listener's choice if this browser can play it, else the first it can. */
+function playable(r: Rendition): boolean {
+  return canPlay(r) !== '';
+}
+
+/**
+ * The rendition to play: the listener's choice if this browser can play it, else the first the
+ * browser says it "probably" plays, else the first it "maybe" plays (the station's order breaks
+ * ties: list the one most listeners should get first).
+ */
 function pick(renditions: Rendition[]): Rendition | undefined {
   const mine = chosen !== undefined ? renditions.find((r) => r.mount === chosen && playable(r)) : undefined;
-  return mine ?? renditions.find(playable);
+  return mine ?? renditions.find((r) => canPlay(r) === 'probably') ?? renditions.find(playable);
 }
 
 function formatLabel(r: Rendition): string {
@@ -276,8 +301,10 @@ function ensurePlayer(kind: 'audio' | 'video'): HTMLMediaElement {
 function start(st: Status, broadcast: string): void {
   const r = pick(st.renditions ?? []);
   if (!r || !r.url || !r.contentType) {
-    const formats = (st.renditions ?? []).map((x) => x.format).join(', ') || 'none';
-    say(`This browser cannot play any of this station's streams (${formats}). Try another browser.`);
+    const listed = st.renditions ?? [];
+    say(listed.length === 0
+      ? 'This station has no stream to play.'
+      : `This browser cannot play this station's streams (${listed.map(formatLabel).join(', ')}). Open this page in another browser, such as a current Firefox, Chrome or Safari, or play ${listed.length === 1 ? 'the stream' : 'a stream'} in a media player such as VLC: ${listed.map((x) => x.url).filter(Boolean).join(' ')}`);
     return;
   }
   const p = ensurePlayer(r.contentType.startsWith('video/') ? 'video' : 'audio');
@@ -323,8 +350,8 @@ function onSourceGone(): void {
   }
   playingSince = 0;
   stopPlayer();
-  showOff();
-  say('The stream stopped. Waiting for the broadcast…');
+  // the status poll says whether the broadcast ended or is reconnecting
+  say(lastStatus?.state === 'reconnecting' ? RECONNECTING : 'Checking whether the broadcast goes on…');
   void poll();
 }
 
@@ -348,6 +375,43 @@ function updateMediaSession(st: Status): void {
     title: st.title || ui.station.textContent || mount,
     artist: ui.station.textContent ?? '',
   });
+}
+
+/** An unknown station: say so, and list the ones this server has (accounts mode). */
+async function showStations(): Promise<void> {
+  let stations: { id: string; name?: string }[] = [];
+  let passthrough = false;
+  try {
+    const res = await fetch('/api/info', { cache: 'no-store' });
+    if (res.ok) {
+      const info = (await res.json()) as { authMode?: string; mounts?: { id: string; name?: string }[] };
+      stations = info.mounts ?? [];
+      passthrough = info.authMode === 'passthrough';
+    }
+  } catch { /* no list then: the sentence still says what is wrong */ }
+  ui.station.textContent = 'No such station';
+  document.title = 'No such station · Listen';
+  // nothing to play or count here
+  player.hidden = true;
+  if (ui.listeners.parentElement !== null) ui.listeners.parentElement.hidden = true;
+  const unknown = mount === '' ? 'This address names no station.' : `There is no station called “${mount}” here.`;
+  if (stations.length > 0) {
+    say(`${unknown} ${stations.length === 1 ? 'This is the station' : 'These are the stations'} you can listen to:`);
+    ui.stations.replaceChildren(...stations.map((st) => {
+      const a = document.createElement('a');
+      a.href = `/listen/${encodeURIComponent(st.id)}`;
+      a.textContent = st.name && st.name !== st.id ? `${st.name} (${st.id})` : st.id;
+      const li = document.createElement('li');
+      li.append(a);
+      return li;
+    }));
+    ui.stations.hidden = false;
+  } else {
+    say(passthrough
+      ? `${unknown} Station names here are Icecast mount names, such as /listen/live.ogg: check the address you were given.`
+      : `${unknown} This server has no stations set up yet.`);
+    ui.stations.hidden = true;
+  }
 }
 
 async function loadStationName(): Promise<void> {
@@ -379,8 +443,7 @@ function init(): void {
     });
   });
   if (mount === '') {
-    ui.station.textContent = 'No station';
-    say('This address names no station. Open /listen/<station>, for example /listen/live.');
+    void showStations();
     return;
   }
   void loadStationName();

@@ -1,5 +1,6 @@
 // Every failure a broadcaster can meet, as a sentence that says what happened and what to do.
 // Pure functions (no DOM), so the wording lives in one place.
+import type { EndReason } from './wire-contract.js';
 
 /** Why this browser cannot broadcast, or undefined when it can. */
 export function browserProblem(env: {
@@ -82,23 +83,35 @@ export function closeSentence(code: number, opened: boolean): string {
   }
 }
 
+/**
+ * The sentence for each way a broadcast can end (status `reason`), but a normal stop. Typed by the
+ * wire contract: a new end reason without a sentence here does not compile.
+ */
+const END_REASON_SENTENCES: Record<Exclude<EndReason, 'stopped'>, string> = {
+  'connection-lost': 'The connection to the server was lost for too long, so the broadcast has ended. Check your internet connection, then press Go live again.',
+  'icecast-auth': 'Icecast refused the source password. Check it and try again.',
+  'icecast-busy': 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.',
+  'icecast-unreachable': 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.',
+  'icecast-refused': 'The Icecast server refused the stream. Try again later; if it persists, tell the station.',
+  'icecast-lost': 'The connection to the Icecast server was lost. Press Go live to start again.',
+  'ffmpeg-failed': 'The server\'s encoder stopped unexpectedly. Press Go live to start again.',
+  'invalid-media': 'The server could not read the audio this browser sent. Reload the page and try again; if it keeps happening, try another browser.',
+  'ingest-too-slow': 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.',
+  'idle-timeout': 'The server received no audio for too long and ended the broadcast. Press Go live to start again.',
+  'protocol-error': 'The server did not understand this page. Reload the page and try again.',
+  // Normally the daemon's error frame (with the manager's reason) is shown instead.
+  kicked: 'The station ended your broadcast.',
+  shutdown: 'The server is restarting. Wait a moment, then go live again.',
+  internal: 'Something went wrong on the server. Press Go live to try again; if it keeps happening, tell the station.',
+};
+
 /** The daemon's end reason (status `reason`) as a sentence; undefined for a normal stop. */
 export function endReasonSentence(reason: string | undefined): string | undefined {
-  switch (reason) {
-    case undefined:
-    case 'stopped':
-      return undefined;
-    case 'icecast-auth': return 'Icecast refused the source password. Check it and try again.';
-    case 'icecast-busy': return 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.';
-    case 'icecast-unreachable': return 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.';
-    case 'ffmpeg-failed': return 'The server\'s encoder stopped unexpectedly. Press Go live to start again.';
-    case 'ingest-too-slow': return 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.';
-    case 'idle-timeout': return 'The server received no audio for too long and ended the broadcast. Press Go live to start again.';
-    case 'shutdown': return 'The server is restarting. Wait a moment, then go live again.';
-    // Normally the daemon's error frame (with the manager's reason) is shown instead.
-    case 'kicked': return 'The station ended your broadcast.';
-    default: return `The broadcast ended (${reason}). Press Go live to start again.`;
-  }
+  if (reason === undefined || reason === 'stopped') return undefined;
+  // a reason from a newer daemon than this page still gets a sentence
+  return Object.hasOwn(END_REASON_SENTENCES, reason)
+    ? END_REASON_SENTENCES[reason as keyof typeof END_REASON_SENTENCES]
+    : `The broadcast ended (${reason}). Press Go live to start again.`;
 }
 
 export const SERVER_SILENT =

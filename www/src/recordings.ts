@@ -7,13 +7,16 @@ import { formatBytes, formatDuration } from './format.js';
 import { recordingsSentence, type RecordingsStep } from './messages.js';
 
 export interface Recording {
-  name: string;
+  /** null: a stretch of a show that could not be recorded at all (no file). */
+  name: string | null;
   stationMount: string;
   startedAt: string;
   endedAt: string | null;
   bytes: number;
   format: string;
-  url?: string;
+  url?: string | null;
+  /** The recording stopped before the show did: why, in a sentence for the broadcaster. */
+  failed?: { reason: string; message: string } | null;
 }
 
 export interface Credentials {
@@ -211,7 +214,7 @@ export class RecordingsPanel {
       const res = await this.authorizedGet('list', '/api/recordings', creds);
       const body = (await res.json()) as { recordings?: Recording[] };
       if (seq !== this.seq) return undefined;
-      const list = (body.recordings ?? []).filter((r) => typeof r.name === 'string' && typeof r.stationMount === 'string');
+      const list = (body.recordings ?? []).filter((r) => (typeof r.name === 'string' || r.name === null) && typeof r.stationMount === 'string');
       this.opened = true;
       this.render(list);
       this.settleLater(list);
@@ -246,9 +249,9 @@ export class RecordingsPanel {
   private item(r: Recording): HTMLLIElement {
     const li = document.createElement('li');
     li.className = 'recording';
-    li.dataset['name'] = r.name;
+    if (r.name !== null) li.dataset['name'] = r.name;
     li.dataset['station'] = r.stationMount;
-    li.dataset['state'] = r.endedAt === null ? 'recording' : 'done';
+    li.dataset['state'] = r.failed ? 'failed' : r.endedAt === null ? 'recording' : 'done';
 
     const main = document.createElement('div');
     main.className = 'recording-main';
@@ -264,11 +267,22 @@ export class RecordingsPanel {
     const kind = r.format === 'webm' ? 'video' : 'audio';
     meta.textContent = [
       this.opts.stationName(r.stationMount),
-      r.endedAt === null ? `${duration} so far (still recording)` : duration,
-      formatBytes(r.bytes),
+      r.endedAt === null ? `${duration} so far${r.failed ? '' : ' (still recording)'}` : duration,
+      r.name === null ? 'not recorded' : formatBytes(r.bytes),
       kind,
     ].join(' · ');
     main.append(when, meta);
+    if (r.failed) {
+      const problem = document.createElement('span');
+      problem.className = 'recording-problem small';
+      problem.textContent = r.failed.message;
+      main.append(problem);
+    }
+    // a stretch that could not be recorded has no file to download
+    if (r.name === null) {
+      li.append(main);
+      return li;
+    }
 
     const button = document.createElement('button');
     button.type = 'button';

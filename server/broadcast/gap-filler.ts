@@ -1,0 +1,81 @@
+// Silence while the broadcaster is away or their upload stalls, and the late audio it stood in for.
+//
+// Every audio stream of a broadcast keeps flowing on silence packets from the moment the last
+// media arrived: Icecast never sees a source go quiet long enough for its source-timeout, and
+// listeners hear a gap, not a drop. When a stalled upload flows again, the audio that was held up
+// arrives all at once, late: as much of it as the silence stood in for is dropped, so listeners
+// stay at live delay instead of falling behind for good. A new connection's stream starts now,
+// so nothing of it is late.
+import type { Clock, Cancel } from '../clock.js';
+import { opusPacketSamples } from '../pipeline/ogg-opus-writer.js';
+
+/** How often silence is written while it fills a gap. */
+export const SILENCE_TICK_MS = 100;
+/** Opus frames are 20 ms: silence is written in whole frames. */
+const FRAME_MS = 20;
+const SAMPLES_PER_MS = 48;
+
+export class GapFiller {
+  private cancel: Cancel | undefined;
+  /** Silence stands in for the media since then. */
+  private from = 0;
+  private writtenMs = 0;
+  /** Late audio (48 kHz samples) still to drop. */
+  private lateSamples = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    /** Write ms of silence into every stream (whole 20 ms frames). */
+    private readonly fill: (ms: number) => void,
+    /** Whether the streams can take silence now (they have started, the broadcast is not over). */
+    private readonly canFill: () => boolean,
+  ) {}
+
+  get active(): boolean {
+    return this.cancel !== undefined;
+  }
+
+  /** Fill from `fromMs` (the last media) until stop(). */
+  start(fromMs: number): void {
+    if (this.cancel !== undefined) return;
+    this.from = fromMs;
+    this.writtenMs = 0;
+    this.cancel = this.clock.every(SILENCE_TICK_MS, () => this.tick());
+    this.tick();
+  }
+
+  /** Stop filling; returns how much silence was written. */
+  stop(): number {
+    this.cancel?.();
+    this.cancel = undefined;
+    return this.writtenMs;
+  }
+
+  /** The stalled upload flows again: drop as much late audio as the silence stood in for. Returns the silence's length. */
+  resumeLate(): number {
+    const ms = this.stop();
+    this.lateSamples += ms * SAMPLES_PER_MS;
+    return ms;
+  }
+
+  /** A new connection's stream: nothing of it is late. */
+  forgetLate(): void {
+    this.lateSamples = 0;
+  }
+
+  /** Whether this packet is heard (false: it is late audio the silence already stood in for). */
+  admit(packet: Buffer): boolean {
+    if (this.lateSamples <= 0) return true;
+    this.lateSamples -= opusPacketSamples(packet);
+    return false;
+  }
+
+  private tick(): void {
+    if (!this.canFill()) return;
+    const due = this.clock.now() - this.from - this.writtenMs;
+    const ms = Math.floor(due / FRAME_MS) * FRAME_MS;
+    if (ms < FRAME_MS) return;
+    this.writtenMs += ms;
+    this.fill(ms);
+  }
+}

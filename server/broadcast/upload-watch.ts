@@ -1,0 +1,51 @@
+// The broadcaster's upload, watched: when media last arrived, since when the socket has been paused
+// for backpressure, and what that means at each status tick:
+//   too-slow  paused longer than stallTimeoutMs (a rendition stopped reading): end, ingest-too-slow
+//   idle      attached and flowing, but no media for idleTimeoutMs (a stuck recorder): end, idle-timeout
+//   fill      no media for a few seconds (a connection that died without closing; the page notices
+//             only after a few seconds): keep the streams going on silence
+import type { Clock } from '../clock.js';
+
+/** A browser sends a chunk at least every second: this long without one, silence fills in. */
+export const INPUT_GAP_SILENCE_MS = 2500;
+
+export type UploadVerdict = 'ok' | 'fill' | 'idle' | 'too-slow';
+
+export class UploadWatch {
+  /** When the last media arrived (or the connection began). */
+  lastDataAt: number;
+  /** The socket is paused since then (undefined: flowing). */
+  pausedSince: number | undefined;
+
+  constructor(private readonly clock: Clock, private readonly limits: { readonly stallTimeoutMs: number; readonly idleTimeoutMs: number }) {
+    this.lastDataAt = clock.now();
+  }
+
+  /** Media arrived. */
+  data(): void {
+    this.lastDataAt = this.clock.now();
+  }
+
+  /** A consumer is full: the socket pauses (the first pause counts). */
+  pause(): void {
+    this.pausedSince ??= this.clock.now();
+  }
+
+  /** Flowing again, or a new connection (which starts now). */
+  flow(newConnection = false): void {
+    this.pausedSince = undefined;
+    if (newConnection) this.lastDataAt = this.clock.now();
+  }
+
+  get quietMs(): number {
+    return this.clock.now() - this.lastDataAt;
+  }
+
+  /** What the broadcast should do now. `attached`: a broadcaster is connected; `live`: it went live; `filling`: silence already fills. */
+  verdict(attached: boolean, live: boolean, filling: boolean): UploadVerdict {
+    if (this.pausedSince !== undefined && this.clock.now() - this.pausedSince > this.limits.stallTimeoutMs) return 'too-slow';
+    if (!attached || this.pausedSince !== undefined) return 'ok';
+    if (this.quietMs > this.limits.idleTimeoutMs) return 'idle';
+    return this.quietMs > INPUT_GAP_SILENCE_MS && !filling && live ? 'fill' : 'ok';
+  }
+}

@@ -1,0 +1,236 @@
+// The parts of the broadcast core on their own, with a fake clock: the state machine's transition
+// table (every pair), an impossible transition inside a broadcast, and a rendition's Icecast
+// connection losing Icecast, reconnecting with backoff and giving up.
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { Broadcast } from '../../server/broadcast/broadcast.js';
+import { Lifecycle, TRANSITIONS, type LifecycleState } from '../../server/broadcast/lifecycle.js';
+import { RenditionOutput, type SourceConnection } from '../../server/broadcast/rendition-output.js';
+import { IcewireError } from '../../server/errors.js';
+import type { IcecastSourceOptions } from '../../server/icecast/icecast-source.js';
+import { parseMime } from '../../server/pipeline/media-type.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeRendition, FakeSink } from '../helpers/fake-broadcast-parts.js';
+import { captureLogger } from '../helpers/log-capture.js';
+
+const STATES: LifecycleState[] = ['connecting', 'live', 'reconnecting', 'ending', 'ended'];
+
+/** Walk a fresh lifecycle to `state` along allowed moves. */
+function at(state: LifecycleState): Lifecycle {
+  const l = new Lifecycle();
+  const path: Record<LifecycleState, [LifecycleState, 'stopped'?][]> = {
+    connecting: [],
+    live: [['live']],
+    reconnecting: [['live'], ['reconnecting']],
+    ending: [['ending', 'stopped']],
+    ended: [['ending', 'stopped'], ['ended']],
+  };
+  for (const [s, reason] of path[state]) l.to(s, reason);
+  return l;
+}
+
+describe('broadcast lifecycle: the transition table', () => {
+  for (const from of STATES) {
+    for (const to of STATES) {
+      const allowed = TRANSITIONS[from].includes(to);
+      it(`${from} -> ${to}: ${allowed ? 'allowed' : 'refused with IW_ERR_INTERNAL'}`, () => {
+        const l = at(from);
+        const reason = to === 'ending' ? 'stopped' as const : undefined;
+        if (allowed) {
+          assert.equal(l.to(to, reason), from);
+          assert.equal(l.state, to);
+        } else {
+          assert.throws(() => l.to(to, reason), (e: IcewireError) => e.code === 'IW_ERR_INTERNAL' && e.detail!.includes(`${from} -> ${to}`));
+          assert.equal(l.state, from, 'a refused move changes nothing');
+        }
+      });
+    }
+  }
+
+  it('the table is what the design says: connecting -> live -> (reconnecting -> live)* -> ending -> ended', () => {
+    assert.deepEqual(TRANSITIONS, {
+      connecting: ['live', 'reconnecting', 'ending'],
+      live: ['reconnecting', 'ending'],
+      reconnecting: ['live', 'ending'],
+      ending: ['ended'],
+      ended: [],
+    });
+  });
+
+  it('ending needs a reason, and only ending takes one; the reason is kept', () => {
+    const l = new Lifecycle();
+    assert.throws(() => l.to('ending'), (e: IcewireError) => e.code === 'IW_ERR_INTERNAL');
+    assert.throws(() => l.to('live', 'stopped'), (e: IcewireError) => e.code === 'IW_ERR_INTERNAL');
+    l.to('ending', 'icecast-lost');
+    l.to('ended');
+    assert.equal(l.reason, 'icecast-lost');
+  });
+
+  it('clients see ending as ended (the wire contract has no ending)', () => {
+    assert.deepEqual(STATES.map((s) => at(s).wireState), ['connecting', 'live', 'reconnecting', 'ended', 'ended']);
+    assert.deepEqual(STATES.map((s) => at(s).isOver), [false, false, false, true, true]);
+  });
+
+  it('an impossible transition inside a broadcast is logged as an internal error and ends it with reason internal', async () => {
+    const clock = new FakeClock();
+    const { logger, lines } = captureLogger();
+    let part: FakeRendition | undefined;
+    const sink = new FakeSink();
+    const b = new Broadcast(
+      { id: 'live', renditions: [{ mount: '/live.ogg', format: 'ogg-opus', bitrate: undefined }], ice: {}, sourceUser: 'source', sourcePassword: 'pw' },
+      parseMime('audio/webm;codecs=opus')!, 'alice',
+      {
+        icecastUrl: 'http://127.0.0.1:9', icecastPublicUrl: 'http://127.0.0.1:9', legacySource: false, connectTimeoutMs: 1000, ffmpegPath: 'ffmpeg',
+        stats: undefined, logger, reconnect: { giveUpMs: 1000, firstDelayMs: 100, maxDelayMs: 100 }, reconnectGraceMs: 1000,
+        stallTimeoutMs: 1000, idleTimeoutMs: 10000, maxQueueBytes: 1 << 20, clock,
+        createRendition: (plan, ctx) => (part = new FakeRendition(plan, ctx)),
+      },
+      sink,
+    );
+    const started = b.start();
+    part!.accept();
+    await started;
+    // a bug that asks a live broadcast to go back to connecting
+    (b as unknown as { move(next: LifecycleState): unknown }).move('connecting');
+    await b.whenEnded();
+    assert.equal(b.lifecycle.reason, 'internal');
+    assert.equal(sink.closed?.err?.code, 'IW_ERR_INTERNAL');
+    const line = lines().find((l) => l.message === 'impossible broadcast transition');
+    assert.equal(line?.level, 'error');
+    assert.match(String(line?.detail), /live -> connecting/);
+  });
+});
+
+/** An Icecast source connection the test answers by hand. */
+class FakeSource extends EventEmitter {
+  readonly writes: Buffer[] = [];
+  bufferedBytes = 0;
+  ended = false;
+  destroyed = false;
+  private answer!: { ok: () => void; refuse: (e: IcewireError) => void };
+
+  connect(): Promise<void> {
+    return new Promise((ok, refuse) => { this.answer = { ok, refuse }; });
+  }
+
+  accept(): void {
+    this.answer.ok();
+  }
+
+  refuse(err: IcewireError): void {
+    this.answer.refuse(err);
+  }
+
+  write(chunk: Buffer): boolean {
+    this.writes.push(chunk);
+    return true;
+  }
+
+  async end(): Promise<void> {
+    this.ended = true;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
+  /** Icecast dropped the connection. */
+  drop(): void {
+    this.emit('lost', new IcewireError('IW_ERR_ICECAST_LOST', { detail: 'closed' }));
+  }
+}
+
+describe('RenditionOutput: losing Icecast, reconnecting with backoff, giving up (fake clock)', () => {
+  const POLICY = { giveUpMs: 5000, firstDelayMs: 250, maxDelayMs: 2000 };
+
+  function output(): { out: RenditionOutput; clock: FakeClock; sources: FakeSource[]; events: string[] } {
+    const clock = new FakeClock();
+    const sources: FakeSource[] = [];
+    const events: string[] = [];
+    const out = new RenditionOutput({
+      source: { url: 'http://127.0.0.1:9', mount: '/live.ogg' } as IcecastSourceOptions,
+      header: () => Buffer.from('HEADER'),
+      policy: POLICY,
+      log: captureLogger().logger,
+      clock,
+      openSource: () => {
+        const s = new FakeSource();
+        sources.push(s);
+        return s as unknown as SourceConnection;
+      },
+    });
+    out.on('state', (s) => events.push(`state:${s}`));
+    out.on('failed', (e) => events.push(`failed:${e.code}`));
+    return { out, clock, sources, events };
+  }
+
+  async function live(o: ReturnType<typeof output>): Promise<void> {
+    const started = o.out.start();
+    o.sources[0]!.accept();
+    await started;
+  }
+
+  it('lost: reconnecting, retries after 250, 500, 1000 ms…; back: live, the header resent, media from the next sync point', async () => {
+    const o = output();
+    await live(o);
+    o.sources[0]!.drop();
+    assert.equal(o.out.state, 'reconnecting');
+    assert.equal(o.out.write({ data: Buffer.from('dropped'), syncPoint: true, header: false }), true, 'never blocks while away');
+    await o.clock.advance(249);
+    assert.equal(o.sources.length, 1);
+    await o.clock.advance(1);
+    assert.equal(o.sources.length, 2, 'first retry after 250 ms');
+    o.sources[1]!.refuse(new IcewireError('IW_ERR_ICECAST_UNREACHABLE'));
+    await o.clock.advance(499);
+    assert.equal(o.sources.length, 2);
+    await o.clock.advance(1);
+    assert.equal(o.sources.length, 3, 'then 500 ms');
+    o.sources[2]!.accept();
+    await o.clock.advance(0);
+    assert.equal(o.out.state, 'live');
+    assert.deepEqual(o.sources[2]!.writes.map(String), ['HEADER']);
+    o.out.write({ data: Buffer.from('mid-page'), syncPoint: false, header: false });
+    o.out.write({ data: Buffer.from('page'), syncPoint: true, header: false });
+    assert.deepEqual(o.sources[2]!.writes.map(String), ['HEADER', 'page'], 'resumes at a sync point');
+    assert.equal(o.out.reconnects, 1);
+    assert.deepEqual(o.events, ['state:live', 'state:reconnecting', 'state:live']);
+  });
+
+  it('Icecast gone for good: gives up with IW_ERR_ICECAST_LOST once reconnectGiveUpMs would pass', async () => {
+    const o = output();
+    await live(o);
+    o.sources[0]!.drop();
+    // every attempt is refused the moment it is made (Icecast's port is closed)
+    let answered = 1;
+    for (let t = 0; t < 20000 && !o.events.some((e) => e.startsWith('failed')); t += 10) {
+      await o.clock.advance(10);
+      while (answered < o.sources.length) o.sources[answered++]!.refuse(new IcewireError('IW_ERR_ICECAST_UNREACHABLE'));
+    }
+    assert.deepEqual(o.events.filter((e) => e.startsWith('failed')), ['failed:IW_ERR_ICECAST_LOST']);
+    // attempts at 250, 750, 1750, 3750 ms; the next would start after 5750 > 5000
+    assert.equal(o.sources.length - 1, 4, `${o.sources.length - 1} reconnect attempts`);
+  });
+
+  it('a wrong password on reconnect is final: IW_ERR_ICECAST_AUTH at once', async () => {
+    const o = output();
+    await live(o);
+    o.sources[0]!.drop();
+    await o.clock.advance(250);
+    o.sources[1]!.refuse(new IcewireError('IW_ERR_ICECAST_AUTH'));
+    await o.clock.advance(0);
+    assert.deepEqual(o.events.filter((e) => e.startsWith('failed')), ['failed:IW_ERR_ICECAST_AUTH']);
+    await o.clock.advance(10000);
+    assert.equal(o.sources.length, 2, 'no more attempts');
+  });
+
+  it('end() while reconnecting: no more attempts, state ended', async () => {
+    const o = output();
+    await live(o);
+    o.sources[0]!.drop();
+    await o.out.end();
+    await o.clock.advance(10000);
+    assert.equal(o.sources.length, 1);
+    assert.equal(o.out.state, 'ended');
+    assert.equal(o.clock.pending, 0);
+  });
+});

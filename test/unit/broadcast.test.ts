@@ -1,0 +1,374 @@
+// A broadcast's whole life with fake renditions and a fake clock, in milliseconds: every transition
+// of the state machine, grace expiry, resume, Icecast loss and give-up, stop while reconnecting,
+// the idle and stall watchdogs, silence for gaps and "now playing". No process, no socket.
+import assert from 'node:assert/strict';
+import { Broadcast, type BroadcastDeps, type EndReason } from '../../server/broadcast/broadcast.js';
+import type { StationPlan } from '../../server/broadcast/station-plan.js';
+import { IcewireError, type ErrorCode } from '../../server/errors.js';
+import { parseMime, type InputMedia } from '../../server/pipeline/media-type.js';
+import type { RenditionPlan } from '../../server/pipeline/rendition-kinds.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeRendition, FakeSink, OggUpload } from '../helpers/fake-broadcast-parts.js';
+import { captureLogger, type LogLine } from '../helpers/log-capture.js';
+import { oggPages, packetsEnding } from '../helpers/ogg-pages.js';
+
+const OGG = parseMime('audio/ogg;codecs=opus')!;
+const GRACE_MS = 8000;
+const IDLE_MS = 15000;
+const STALL_MS = 15000;
+
+interface Rig {
+  readonly b: Broadcast;
+  readonly clock: FakeClock;
+  readonly sink: FakeSink;
+  /** By mount. */
+  readonly parts: Map<string, FakeRendition>;
+  readonly titles: { mount: string; title: string }[];
+  readonly upload: OggUpload;
+  lines(): LogLine[];
+  /** Every rendition accepts: the broadcast is live. */
+  goLive(): Promise<void>;
+  part(mount?: string): FakeRendition;
+}
+
+function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: FakeSink | null; titleOk?: () => boolean } = {}): Rig {
+  const clock = new FakeClock();
+  const { logger, lines } = captureLogger();
+  const parts = new Map<string, FakeRendition>();
+  const titles: { mount: string; title: string }[] = [];
+  const deps: BroadcastDeps = {
+    icecastUrl: 'http://127.0.0.1:9', icecastPublicUrl: 'https://radio.example.org/', legacySource: false, connectTimeoutMs: 5000,
+    ffmpegPath: 'ffmpeg', stats: { listeners: (m) => (m === '/live.ogg' ? 3 : 0) }, logger,
+    reconnect: { giveUpMs: 30000, firstDelayMs: 250, maxDelayMs: 2000 },
+    reconnectGraceMs: GRACE_MS, stallTimeoutMs: STALL_MS, idleTimeoutMs: IDLE_MS, maxQueueBytes: 1 << 20, clock,
+    createRendition: (plan, ctx) => {
+      const r = new FakeRendition(plan, ctx);
+      parts.set(plan.mount, r);
+      return r;
+    },
+    updateTitle: async (o) => {
+      titles.push({ mount: o.mount, title: o.title });
+      return opts.titleOk?.() ?? true;
+    },
+  };
+  const plan: StationPlan = {
+    id: 'live', renditions: opts.renditions ?? [{ mount: '/live.ogg', format: 'ogg-opus', bitrate: undefined }],
+    ice: { name: 'Test Radio' }, sourceUser: 'source', sourcePassword: 'hackme',
+  };
+  const sink = opts.sink === null ? undefined : (opts.sink ?? new FakeSink());
+  const b = new Broadcast(plan, opts.input ?? OGG, 'alice', deps, sink);
+  return {
+    b, clock, sink: sink ?? new FakeSink(), parts, titles, upload: new OggUpload(), lines,
+    async goLive() {
+      const started = b.start();
+      for (const p of parts.values()) p.accept();
+      await started;
+    },
+    part(mount = '/live.ogg') {
+      return parts.get(mount)!;
+    },
+  };
+}
+
+/** A broadcast that went live (every rendition accepted). */
+async function onAir(opts: Parameters<typeof rig>[0] = {}): Promise<Rig> {
+  const r = rig(opts);
+  await r.goLive();
+  return r;
+}
+
+/** The broadcast ends with `reason`, and its page is told `code`. */
+async function ended(r: Rig, reason: EndReason, code: ErrorCode): Promise<void> {
+  await r.b.whenEnded();
+  assert.equal(r.b.lifecycle.reason, reason);
+  assert.equal(r.sink.closed?.err?.code, code);
+}
+
+/** Send the upload's header and `seconds` of audio at once. */
+function stream(r: Rig, seconds: number): void {
+  r.b.write(r.upload.header());
+  r.b.write(r.upload.audio(seconds * 50));
+}
+
+describe('Broadcast (fake renditions, fake clock)', () => {
+  describe('connecting -> live', () => {
+    it('goes live when Icecast accepted every rendition, with since, a resume token and the renditions', async () => {
+      const r = rig({ renditions: [{ mount: '/live.ogg', format: 'ogg-opus', bitrate: undefined }, { mount: '/live.mp3', format: 'mp3', bitrate: undefined }] });
+      const started = r.b.start();
+      assert.equal(r.b.lifecycle.state, 'connecting');
+      assert.equal(r.sink.last?.state, 'connecting');
+      r.part('/live.ogg').accept();
+      await r.clock.advance(0);
+      assert.equal(r.b.lifecycle.state, 'connecting', 'still waiting for /live.mp3');
+      r.part('/live.mp3').accept();
+      await started;
+      assert.equal(r.b.lifecycle.state, 'live');
+      const s = r.sink.last!;
+      assert.equal(s.state, 'live');
+      assert.equal(s.since, new Date(r.clock.now()).toISOString());
+      assert.equal(s.resume, r.b.resumeToken);
+      assert.equal(s.listeners, 3);
+      assert.deepEqual(s.renditions.map((x) => [x.mount, x.format, x.contentType, x.url, x.state]), [
+        ['/live.ogg', 'ogg-opus', 'audio/ogg', 'https://radio.example.org/live.ogg', 'live'],
+        ['/live.mp3', 'mp3', 'audio/mpeg', 'https://radio.example.org/live.mp3', 'live'],
+      ]);
+      assert.deepEqual(r.sink.states, ['connecting', 'live']);
+    });
+
+    it('a refusal at the start ends it at once (connecting -> ending -> ended) with the catalogue\'s reason', async () => {
+      const r = rig();
+      const started = r.b.start();
+      r.part().refuse(new IcewireError('IW_ERR_ICECAST_AUTH'));
+      await assert.rejects(started, (e: IcewireError) => e.code === 'IW_ERR_ICECAST_AUTH');
+      await r.b.whenEnded();
+      assert.equal(r.b.lifecycle.state, 'ended');
+      assert.equal(r.b.lifecycle.reason, 'icecast-auth');
+      assert.equal(r.sink.last?.state, 'ended');
+      assert.equal(r.sink.last?.reason, 'icecast-auth');
+      assert.equal(r.sink.last?.resume, undefined, 'no resume token once it is over');
+      assert.equal(r.sink.closed?.err?.code, 'IW_ERR_ICECAST_AUTH');
+      assert.equal(r.b.since, undefined);
+    });
+
+    it('connecting -> reconnecting when the broadcaster dropped while Icecast was still answering; back -> live', async () => {
+      const r = rig();
+      const started = r.b.start();
+      r.b.detach(r.sink);
+      r.part().accept();
+      await started;
+      assert.equal(r.b.lifecycle.state, 'reconnecting');
+      const back = new FakeSink();
+      r.b.attach(back, OGG);
+      assert.equal(r.b.lifecycle.state, 'live');
+      assert.equal(back.last?.state, 'live');
+    });
+  });
+
+  describe('the broadcaster drops', () => {
+    it('live -> reconnecting, silence fills the stream, and after the grace period -> ended(connection-lost)', async () => {
+      const r = await onAir();
+      stream(r, 2);
+      const before = r.part().bytesWritten;
+      r.b.detach(r.sink);
+      assert.equal(r.b.lifecycle.state, 'reconnecting');
+      assert.equal(r.b.status().state, 'reconnecting', '/api/status shows it (the dropped page gets no frames)');
+      await r.clock.advance(GRACE_MS - 1);
+      assert.equal(r.b.lifecycle.state, 'reconnecting', 'kept for the whole grace period');
+      assert.ok(r.part().bytesWritten > before, 'silence pages keep the Icecast source fed');
+      await r.clock.advance(1);
+      await r.b.whenEnded();
+      assert.equal(r.b.lifecycle.state, 'ended');
+      assert.equal(r.b.lifecycle.reason, 'connection-lost');
+      assert.ok(Buffer.isBuffer(r.part().finishedWith), 'the stream got its end-of-stream page');
+      assert.equal(r.clock.pending, 0, 'no timer left');
+    });
+
+    it('resume within the grace period: reconnecting -> live, the same broadcast, grace cancelled', async () => {
+      const r = await onAir();
+      stream(r, 1);
+      const since = r.sink.last!.since;
+      r.b.detach(r.sink);
+      await r.clock.advance(3000);
+      assert.equal(r.b.canResume(r.b.resumeToken, 'alice', 'hackme', OGG), true);
+      assert.equal(r.b.canResume('wrong', 'alice', 'hackme', OGG), false);
+      assert.equal(r.b.canResume(r.b.resumeToken, 'bob', 'hackme', OGG), false);
+      assert.equal(r.b.canResume(r.b.resumeToken, 'alice', 'other', OGG), false);
+      assert.equal(r.b.canResume(r.b.resumeToken, 'alice', 'hackme', parseMime('video/webm;codecs=vp8,opus')!), false, 'audio stays audio');
+      const back = new FakeSink();
+      r.b.attach(back, OGG);
+      assert.equal(r.b.lifecycle.state, 'live');
+      assert.equal(back.last?.since, since, 'the same broadcast continues');
+      assert.equal(r.b.resumes, 1);
+      assert.equal(r.part().newStreams, 1);
+      // the new connection's stream continues the same Ogg stream
+      const upload = new OggUpload();
+      r.b.write(upload.header());
+      r.b.write(upload.audio(50));
+      await r.clock.advance(GRACE_MS); // past the moment the grace period would have run out
+      assert.equal(r.b.lifecycle.state, 'live', 'the grace timer was cancelled');
+      assert.ok(r.lines().some((l) => l.message === 'broadcaster is back; the broadcast continues' && l.awayMs === 3000));
+    });
+
+    it('a second connection taking over a still-open one: the old one is told IW_ERR_RESUMED_ELSEWHERE', async () => {
+      const r = await onAir();
+      const other = new FakeSink();
+      r.b.attach(other, OGG);
+      assert.equal(r.sink.closed?.err?.code, 'IW_ERR_RESUMED_ELSEWHERE');
+      assert.equal(r.b.isAttached(other), true);
+      assert.equal(r.b.isAttached(r.sink), false);
+      r.b.detach(r.sink); // a late close of the old socket changes nothing
+      assert.equal(r.b.lifecycle.state, 'live');
+    });
+
+    it('stop while reconnecting: -> ending -> ended(stopped) at once, no connection-lost later', async () => {
+      const r = await onAir();
+      stream(r, 1);
+      r.b.detach(r.sink);
+      await r.clock.advance(1000);
+      const back = new FakeSink();
+      r.b.attach(back, OGG);
+      await r.b.end('stopped');
+      assert.equal(r.b.lifecycle.state, 'ended');
+      assert.equal(r.b.lifecycle.reason, 'stopped');
+      assert.equal(back.last?.state, 'ended');
+      assert.equal(back.closed?.err, undefined, 'a normal close');
+      await r.clock.advance(GRACE_MS * 2);
+      assert.ok(!r.lines().some((l) => l.reason === 'connection-lost'));
+    });
+
+    it('stop while away: end() during the grace period ends it with that reason and cancels the grace timer', async () => {
+      const r = await onAir();
+      r.b.detach(r.sink);
+      await r.b.end('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'));
+      assert.equal(r.b.lifecycle.reason, 'shutdown');
+      assert.equal(r.clock.pending, 0);
+    });
+  });
+
+  describe('Icecast comes and goes', () => {
+    it('a rendition reconnecting: live -> reconnecting -> live, and the title is sent again to the new source', async () => {
+      const r = await onAir({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }] });
+      r.b.setMetadata({ title: 'Song', artist: 'Band' });
+      await r.clock.advance(0);
+      assert.deepEqual(r.titles, [{ mount: '/live.mp3', title: 'Band - Song' }]);
+      r.part('/live.mp3').lose();
+      assert.equal(r.b.lifecycle.state, 'reconnecting');
+      assert.equal(r.sink.last?.renditions[0]?.state, 'reconnecting');
+      r.part('/live.mp3').restore();
+      await r.clock.advance(0);
+      assert.equal(r.b.lifecycle.state, 'live');
+      assert.deepEqual(r.sink.states, ['connecting', 'live', 'reconnecting', 'live']);
+      assert.equal(r.titles.length, 2, 'a new Icecast source starts without a title');
+      assert.ok(r.lines().some((l) => l.message === 'broadcast is reconnecting'));
+      assert.ok(r.lines().some((l) => l.message === 'broadcast is live again'));
+    });
+
+    it('Icecast gone for good: the output gives up -> ended(icecast-lost), the broadcaster told IW_ERR_ICECAST_LOST', async () => {
+      const r = await onAir();
+      r.part().lose();
+      r.part().fail(new IcewireError('IW_ERR_ICECAST_LOST', { detail: 'gave up after 9 attempts' }));
+      await ended(r, 'icecast-lost', 'IW_ERR_ICECAST_LOST');
+      const failed = r.lines().find((l) => l.message === 'broadcast failed')!;
+      assert.equal(failed.code, 'IW_ERR_ICECAST_LOST');
+      assert.equal(failed.level, 'warn');
+    });
+
+    it('broadcaster away and Icecast reconnecting at once: live only when both are back', async () => {
+      const r = await onAir();
+      r.b.detach(r.sink);
+      r.part().lose();
+      const back = new FakeSink();
+      r.b.attach(back, OGG);
+      assert.equal(r.b.lifecycle.state, 'reconnecting', 'Icecast is still away');
+      r.part().restore();
+      assert.equal(r.b.lifecycle.state, 'live');
+    });
+  });
+
+  describe('watchdogs', () => {
+    it('no media from an attached broadcaster: silence after 2.5 s, then ended(idle-timeout)', async () => {
+      const r = await onAir();
+      stream(r, 1);
+      const before = r.part().bytesWritten;
+      await r.clock.advance(2000);
+      assert.equal(r.part().bytesWritten, before);
+      await r.clock.advance(1000);
+      assert.ok(r.lines().some((l) => l.message === 'no media from the broadcaster; filling with silence'));
+      assert.ok(r.part().bytesWritten > before, 'silence fills the gap');
+      await r.clock.advance(IDLE_MS);
+      await ended(r, 'idle-timeout', 'IW_ERR_INGEST_IDLE');
+    });
+
+    it('a stalled upload that flows again: the late audio the silence stood in for is dropped', async () => {
+      const r = await onAir();
+      stream(r, 1);
+      await r.clock.advance(4000); // silence since t=0 (the last media), written from t≈2.5 s
+      const packetsBefore = countPackets(r.part());
+      r.b.write(r.upload.audio(250)); // 5 s of audio that was held up
+      const heard = countPackets(r.part()) - packetsBefore;
+      // ~4 s of it stood in for by silence: only the last ~1 s is heard
+      assert.ok(heard >= 40 && heard <= 60, `${heard} of 250 late packets heard`);
+      assert.ok(r.lines().some((l) => l.message === 'the broadcaster\'s stream flows again'));
+    });
+
+    it('a rendition that stops reading: the socket pauses, drain resumes it; paused too long -> ended(ingest-too-slow)', async () => {
+      const r = await onAir();
+      r.b.write(r.upload.header());
+      let drains = 0;
+      r.b.on('drain', () => drains++);
+      r.part().needsDrain = true;
+      assert.equal(r.b.write(r.upload.audio(5)), false, 'pause the socket');
+      r.part().needsDrain = false;
+      r.part().emit('drain');
+      assert.equal(drains, 1);
+      r.part().needsDrain = true;
+      r.b.write(r.upload.audio(5));
+      await r.clock.advance(STALL_MS + 1000);
+      await ended(r, 'ingest-too-slow', 'IW_ERR_INGEST_TOO_SLOW');
+    });
+
+    it('bytes that are not Ogg/Opus end it with invalid-media', async () => {
+      const r = await onAir();
+      r.b.write(Buffer.from('this is not an Ogg stream at all'));
+      await ended(r, 'invalid-media', 'IW_ERR_INGEST_INVALID_MEDIA');
+    });
+  });
+
+  describe('after the end', () => {
+    it('nothing moves it again: write, attach, detach, metadata and a second end are no-ops', async () => {
+      const r = await onAir();
+      await r.b.end('kicked', new IcewireError('IW_ERR_KICKED'));
+      const frames = r.sink.statuses.length;
+      assert.equal(r.b.write(r.upload.header()), true);
+      r.b.attach(new FakeSink(), OGG);
+      r.b.detach(r.sink);
+      r.b.fail(new IcewireError('IW_ERR_INTERNAL'));
+      await r.b.end('stopped');
+      assert.equal(r.b.lifecycle.reason, 'kicked');
+      assert.equal(r.b.lifecycle.state, 'ended');
+      assert.ok(r.sink.statuses.length <= frames + 1);
+      assert.equal(r.b.canResume(r.b.resumeToken, 'alice', 'hackme', OGG), false);
+      assert.equal(r.clock.pending, 0);
+    });
+  });
+
+  describe('now playing', () => {
+    it('a flood of titles costs Icecast one request at a time per mount, and the last title wins', async () => {
+      let answered = 0;
+      const r = await onAir({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }], titleOk: () => { answered++; return true; } });
+      for (let i = 1; i <= 20; i++) r.b.setMetadata({ title: `Song ${i}` });
+      await r.clock.advance(0);
+      assert.ok(r.titles.length <= 3, `${r.titles.length} requests for 20 titles`);
+      assert.equal(r.titles.at(-1)?.title, 'Song 20');
+      assert.equal(r.sink.last?.title, 'Song 20');
+      assert.equal(answered, r.titles.length);
+    });
+
+    it('a title Icecast does not take yet is retried with backoff, at most 5 times', async () => {
+      const r = await onAir({ renditions: [{ mount: '/live.mp3', format: 'mp3', bitrate: undefined }], titleOk: () => false });
+      r.b.setMetadata({ title: 'Later' });
+      await r.clock.advance(0);
+      assert.equal(r.titles.length, 1);
+      await r.clock.advance(500);
+      assert.equal(r.titles.length, 2);
+      await r.clock.advance(10000);
+      assert.equal(r.titles.length, 5);
+      assert.ok(r.lines().some((l) => l.message === 'Icecast did not take the title'));
+    });
+
+    it('Ogg/Opus mounts get the title in the stream itself (a new chain), not by URL', async () => {
+      const r = await onAir();
+      stream(r, 1);
+      r.b.setMetadata({ title: 'Chained' });
+      await r.clock.advance(0);
+      assert.deepEqual(r.titles, []);
+      const all = Buffer.concat(r.part().written);
+      assert.ok(all.includes(Buffer.from('TITLE=Chained')), 'OpusTags of the new chain carry it');
+    });
+  });
+});
+
+/** Packets in the Ogg pages written to a fake rendition. */
+function countPackets(p: FakeRendition): number {
+  return packetsEnding(oggPages(Buffer.concat(p.written)));
+}
