@@ -93,7 +93,7 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   const router = express.Router();
   const askIcecast = deps.sources ?? ((cfg: AdminConfig) => fetchIcecastSources({
     url: cfg.icecast.url, adminUser: cfg.icecast.adminUser, adminPassword: cfg.icecast.adminPassword,
-    timeoutMs: ICECAST_STATS_TIMEOUT_MS, logger: deps.logger,
+    timeoutMs: ICECAST_STATS_TIMEOUT_MS,
   }));
 
   /** Shows on Icecast held by other daemons; undefined when Icecast could not be asked. */

@@ -2,7 +2,6 @@
 // sharing an Icecast agrees on (docs/scaling.md). Each daemon names itself in the User-Agent of
 // its source connections; Icecast shows a source's User-Agent and address in /admin/stats (admin
 // credentials), not in the public status-json.xsl.
-import type { Logger } from '../log.js';
 
 const PRODUCT = 'icewire/0.1';
 
@@ -111,7 +110,6 @@ export interface IcecastSourcesOptions {
   readonly adminUser: string | undefined;
   readonly adminPassword: string | undefined;
   readonly timeoutMs: number;
-  readonly logger: Logger;
 }
 
 export interface SourcesAnswer {
