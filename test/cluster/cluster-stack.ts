@@ -158,7 +158,8 @@ export class Cluster {
   /** The upstream of every access-log line whose request starts with `requestPrefix` ("GET /ws/s01 "). */
   upstreamsFor(requestPrefix: string): string[] {
     const lines = readFileSync(join(this.nginx.dir, 'cluster.log'), 'utf8').split('\n');
-    return lines.filter((l) => l.includes(`"${requestPrefix}`)).map((l) => /upstream=(\S+)/.exec(l)?.[1] ?? '?');
+    // $upstream_addr is a list ("a, b") when the first daemon tried failed
+    return lines.filter((l) => l.includes(`"${requestPrefix}`)).map((l) => / upstream=(.*?) upstream_status=/.exec(l)?.[1] ?? '?');
   }
 
   /** The access-log lines for requests starting with `requestPrefix`. */

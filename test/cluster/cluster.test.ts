@@ -319,7 +319,7 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
     let offset = 0;
     for (const chain of all) {
       const end = offset + chain.length;
-      if (end > oggAtKill) {
+      if (end >= oggAtKill) { // the chain the listener was in at the kill, and what came after
         const w = wholeWindow(await decodeMono(chain), CHIME_HZ);
         chains.push({ heard: label(w), what: `${label(w)}(${w.share.toFixed(2)} ${w.rmsDb.toFixed(0)} dB ${chain.length} B)` });
       }
