@@ -294,6 +294,14 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
       if (process.env.ICEWIRE_CLUSTER_REPORT === '1') process.stdout.write(`      ${stations[i]} back on air ${back} ms after the kill: ${JSON.stringify(log.filter((x) => x.at >= killedAt).map((x) => ({ ...x, at: x.at - killedAt })))}\n`);
       assert.ok(back <= 10000, `${stations[i]}: back on air ${back} ms after the kill (${JSON.stringify(log)})`);
     }
+    // and says so plainly: a new broadcast, not the one that was lost
+    for (const [i, page] of pages.entries()) {
+      try {
+        await page.waitForFunction(() => /continues as a new broadcast/.test((globalThis as unknown as PageGlobals).document.getElementById('error')?.textContent ?? ''), null, { timeout: 5000, polling: 100 });
+      } catch (err) {
+        throw new Error(`${stations[i]}: the page did not say it continues as a new broadcast: ${JSON.stringify(await pageState(page))}`, { cause: err });
+      }
+    }
     const b = await adminList('b');
     for (const s of stations) assert.equal(b.broadcasts.find((x) => x.stationMount === s)?.here, true, `${s} is now held by b`);
 
