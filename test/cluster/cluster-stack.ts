@@ -132,7 +132,10 @@ export class Cluster {
       .replace(/^ {4}listen 443 ssl http2;$/gm, `    listen 127.0.0.1:${this.httpsPort} ssl http2;`)
       .replace(/^ {4}listen \[::\]:(80|443)( ssl http2)?;\n/gm, '')
       .replace(/root \/var\/www\/html;/, `root ${n.webroot};`)
-      .replace('/var/log/nginx/icewire-cluster.log', join(n.dir, 'cluster.log'));
+      .replace('/var/log/nginx/icewire-cluster.log', join(n.dir, 'cluster.log'))
+      // every show here comes from one address: more WebSocket attempts a minute than one person's
+      .replace(/zone=icewire_ws:10m rate=30r\/m;/, 'zone=icewire_ws:10m rate=600r/m;');
+    if (!site.includes('rate=600r/m')) throw new Error('the WebSocket rate limit of icewire-cluster.conf moved: update the test');
     // The upstreams: the two daemons, and the one relay (the second relay line goes).
     site = site.replace(/server 10\.0\.0\.11:8080 /, `server 127.0.0.1:${this.daemon('a').port} `)
       .replace(/server 10\.0\.0\.12:8080 /, `server 127.0.0.1:${this.daemon('b').port} `)
