@@ -285,10 +285,17 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
 
     // Each page is back on air, through b, within 10 s.
     for (const [i, page] of pages.entries()) {
-      await page.waitForFunction((t) => {
-        const st = (globalThis as unknown as PageGlobals).__iwCluster.states;
-        return st.some((x) => x.at > t && x.state !== 'live') && st.at(-1)?.state === 'live';
-      }, killedAt, { timeout: 15000, polling: 100 });
+      try {
+        await page.waitForFunction((t) => {
+          const st = (globalThis as unknown as PageGlobals).__iwCluster.states;
+          return st.some((x) => x.at > t && x.state !== 'live') && st.at(-1)?.state === 'live';
+        }, killedAt, { timeout: 15000, polling: 100 });
+      } catch (err) {
+        const s = stations[i]!;
+        const states = (await stateLog(page)).map((x) => ({ ...x, at: x.at - killedAt }));
+        const bLines = cluster.daemon('b').process.output().split('\n').filter((l) => l.includes(`"${s}"`) || l.includes(`/${s}.`)).slice(-15);
+        throw new Error(`${s}: not back on air 15 s after the kill. Page states (ms from the kill): ${JSON.stringify(states)}\npage: ${JSON.stringify(await pageState(page))}\nnginx: ${cluster.accessLines(`GET /ws/${s} `).join('\n')}\ndaemon b: ${bLines.join('\n')}`, { cause: err });
+      }
       const log = await stateLog(page);
       const back = log.at(-1)!.at - killedAt;
       if (process.env.ICEWIRE_CLUSTER_REPORT === '1') process.stdout.write(`      ${stations[i]} back on air ${back} ms after the kill: ${JSON.stringify(log.filter((x) => x.at >= killedAt).map((x) => ({ ...x, at: x.at - killedAt })))}\n`);
