@@ -213,11 +213,18 @@ export class Cluster {
     const relayMounts = [...this.opts.shows.map((s) => `/${s}.ogg`), ...this.browserStations.flatMap((s) => [`/${s}.ogg`, `/${s}.mp3`])];
     this.relay = await startIcecast({ port: this.relayPort, adminPassword: this.icecastAdminPassword, sourcePassword: secret(), relay: { masterUrl: this.masterUrl, mounts: relayMounts, retryIntervalS: 1 } });
     const fallbacks = feeds.map((f) => f.split(' ')[0]!);
-    await waitFor('Liquidsoap to feed every fallback mount', async () => {
-      if (liq.exitCode !== null) throw new Error(`liquidsoap exited ${liq.exitCode}: ${this.liquidsoapLog.slice(-5).join('\n')}`);
-      const now = await listMounts(this.masterUrl, this.icecastAdminPassword);
-      return fallbacks.every((m) => now.includes(m));
-    }, 30000, 200);
+    try {
+      await waitFor('Liquidsoap to feed every fallback mount', async () => {
+        if (liq.exitCode !== null) throw new Error(`liquidsoap exited ${liq.exitCode}: ${this.liquidsoapLog.slice(-5).join('\n')}`);
+        const now = await listMounts(this.masterUrl, this.icecastAdminPassword);
+        return fallbacks.every((m) => now.includes(m));
+      }, 30000, 200);
+    } catch (err) {
+      const master = this.master;
+      const log = join(master.dir, 'log', 'error.log');
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-10).join('\n') : '(no error.log)';
+      throw new Error(`${(err as Error).message}\nmaster icecast2 pid ${master.pid} ${master.pid !== undefined && existsSync(`/proc/${master.pid}`) ? 'running' : 'gone'}; its error.log ends:\n${tail}\nliquidsoap:\n${this.liquidsoapLog.slice(-10).join('\n')}`, { cause: err });
+    }
   }
 
   /** One HTTPS request to nginx as live.example.org's stand-in, trusting the test certificate. */
