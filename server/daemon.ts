@@ -69,6 +69,7 @@ export class Daemon {
         icecastUrl: config.icecast.url,
         icecastPublicUrl: config.icecast.publicUrl,
         legacySource: config.icecast.legacySource,
+        instanceName: config.instanceName,
         connectTimeoutMs: config.icecast.connectTimeoutMs,
         ffmpegPath,
         stats: this.stats,

@@ -189,6 +189,12 @@ export const ERRORS = {
     fix: 'Set admin.tokenFile (or admin.token, or ICEWIRE_ADMIN_TOKEN) to enable /api/admin.',
     reason: null,
   },
+  IW_ERR_ADMIN_HELD_ELSEWHERE: {
+    close: 4409, http: 409,
+    message: 'This show is held by another icewire daemon. End it there.',
+    fix: 'Several daemons share this Icecast and another one holds the show (the answer\'s heldBy names it, from Icecast\'s statistics). Send the request to that daemon, or through the cluster\'s nginx, which routes /api/admin/broadcasts/<station-mount>/end to the daemon that holds the station (docs/scaling.md).',
+    reason: null,
+  },
   IW_ERR_NOT_FOUND: {
     close: 4404, http: 404,
     message: 'There is nothing at this address.',

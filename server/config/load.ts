@@ -6,8 +6,9 @@
 // secret value: messages name keys and file paths, never what was read from them.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { hostname } from 'node:os';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document } from 'yaml';
-import { configSchema, type Config, type RawConfig } from './schema.js';
+import { configSchema, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
 import { registerSecret } from '../log.js';
 import { issuesFromZod, joinPath, zodMessage, type ConfigIssue } from './issues.js';
 import { fsReason, resolveSecret } from './secrets.js';
@@ -56,6 +57,12 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** Pure: a host name as an instanceName (characters outside the allowed set become `-`). */
+export function defaultInstanceName(host: string): string {
+  const name = host.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return INSTANCE_NAME_RE.test(name) ? name : 'icewire';
 }
 
 // Renditions' listener URLs are `publicUrl + mount`; a trailing slash would make `//live.ogg`.
@@ -107,6 +114,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   const { sourcePasswordFile: _sf, adminPasswordFile: _af, ...icecast } = c.icecast;
   const config: Config = {
     ...c,
+    instanceName: c.instanceName ?? defaultInstanceName(hostname()),
     publicUrl: c.publicUrl === undefined ? undefined : trimSlash(c.publicUrl),
     ffmpegPath: c.ffmpegPath,
     icecast: {

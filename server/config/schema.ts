@@ -7,6 +7,8 @@ import { RENDITION_FORMATS, TITLE_CHARSETS, type RenditionFormat, type TitleChar
 // The wire contract owns the pattern (the page checks names with it too); config users read it here.
 export { STATION_MOUNT_RE };
 export const ICECAST_MOUNT_RE = /^\/[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/;
+/** A daemon's name among several (instanceName): what Icecast's source statistics show for it. */
+export const INSTANCE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 // The rendition kinds table owns the formats: a new format is a row there, and the config accepts it.
 export { RENDITION_FORMATS, TITLE_CHARSETS, type RenditionFormat, type TitleCharset };
@@ -70,6 +72,11 @@ export const configSchema = z
     publicUrl: httpUrl.optional(),
     /** Extra page origins allowed to open broadcast WebSockets. */
     allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin like https://live.example.org (no path)')).default([]),
+    /**
+     * This daemon's name when several share one Icecast (docs/scaling.md): sent to Icecast with
+     * every source connection, so any daemon can tell which one holds a show. Default: the host name.
+     */
+    instanceName: z.string().regex(INSTANCE_NAME_RE, 'must be letters, digits, . _ - (max 64), e.g. the host name').optional(),
     /** Behind a reverse proxy on loopback: take the client address from X-Forwarded-For (for rate limits and logs). */
     trustProxy: z.boolean().default(false),
     /** ffmpeg binary; default: ffmpeg-static if installed, else `ffmpeg` on PATH. */
@@ -212,6 +219,8 @@ export interface IcecastConfig {
 
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  /** instanceName, or the host name when unset. */
+  readonly instanceName: string;
   readonly publicUrl: string | undefined;
   readonly allowedOrigins: readonly string[];
   readonly trustProxy: boolean;

@@ -18,7 +18,7 @@ import { requestDeadlines } from './request-deadlines.js';
 
 export interface AppDeps {
   /** The current config (it changes on reload). */
-  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics' | 'trustProxy'>;
+  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics' | 'trustProxy' | 'instanceName'>;
   /** Prometheus registry, served at /metrics unless metrics are off or on their own address. */
   readonly metricsRegistry?: Registry | undefined;
   readonly registry: BroadcastRegistry;
@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  app.use('/api/admin', adminRoutes({ token: () => deps.config().admin.token, registry, logger }));
+  app.use('/api/admin', adminRoutes({ token: () => deps.config().admin.token, config: deps.config, registry, logger }));
   if (deps.recordings !== undefined) app.use(recordingsRoutes(deps.recordings));
 
   const { metricsRegistry } = deps;

@@ -380,6 +380,9 @@ export class BroadcastSession {
         if (st.state === 'connecting' || (typeof st.since === 'string' && this.expectSince !== undefined && st.since !== this.expectSince)) {
           this.newBroadcast = true;
         }
+        // A new broadcast gets its own time to go live (CONNECT_MAX_MS), counted from now, not
+        // from the Go live click of the show that was lost.
+        if (st.state === 'connecting') this.openedAt = now;
         this.setState({ kind: st.state === 'connecting' ? 'connecting' : 'live' });
         this.startRecording();
       }
