@@ -220,8 +220,11 @@ export class GuestDoor {
     this.opts.auth.admit({ door: 'guests', addr, user: undefined });
     const got = this.book.redeem(station, hello.invitation, hello.rejoin, hello.name);
     if (!got.ok) {
-      if (got.code === 'IW_ERR_GUEST_FULL') throw new IcewireError(got.code);
-      this.opts.auth.secretRefused({ door: 'guests', addr }, got.code);
+      // Only a token this daemon never issued can be a guess: that counts as a failed login. A
+      // real link that is used, expired or withdrawn is refused without locking out the address
+      // (a guest retrying it, or the host behind the same NAT).
+      if (got.code === 'IW_ERR_GUEST_TOKEN_UNKNOWN') this.opts.auth.secretRefused({ door: 'guests', addr }, got.code);
+      throw new IcewireError(got.code);
     }
     const guestLog = log.child({ host: got.invitation.host, invitation: got.invitation.id });
     const seat = this.desks.attachGuest(got.invitation, got.rejoin, got.first, hello.instance, new Party(ws, guestLog));
