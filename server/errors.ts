@@ -295,7 +295,7 @@ export const ERRORS = {
   IW_ERR_SIGNAL_BAD_MESSAGE: {
     close: 4400, http: 400,
     message: 'The page sent a message icewire cannot read. Reload the page; if it keeps happening, use a recent Firefox or Chrome.',
-    fix: 'A frame on the guests\' socket (/ws/_guest/<station>) was not a signalling message of docs/protocol.md, was longer than 32 KiB, or was binary: guests\' sound goes to the host\'s page, never through the daemon.',
+    fix: 'A frame on the guests\' socket (/ws/_guest/<station>) was not a signalling message of docs/guests.md, was longer than 32 KiB, or was binary: guests\' sound goes to the host\'s page, never through the daemon.',
     reason: null,
   },
   IW_ERR_SIGNAL_TOO_FAST: {

@@ -1,4 +1,4 @@
-// The signalling socket's text frames (docs/protocol.md, "Guests on air"): a pure parser that knows
+// The signalling socket's text frames (docs/guests.md, "Signalling"): a pure parser that knows
 // nothing about sockets. Every field is bounded and typed; what is relayed is rebuilt from the
 // parsed fields only, so nothing a party adds to a frame reaches the other party. Unknown frame
 // types are ignored (a newer page talking to an older daemon); malformed known ones are errors

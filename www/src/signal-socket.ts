@@ -1,4 +1,4 @@
-// The guests' signalling socket as a page keeps it (docs/protocol.md, "Guests on air"): connect,
+// The guests' signalling socket as a page keeps it (docs/guests.md, "Signalling"): connect,
 // say hello, hand each frame over, and when the connection drops without a refusal, connect again
 // by itself (0.25 s, 0.5 s, 1 s, then every 2 s) with a fresh hello, so a blink of the network
 // costs a moment, not the show. A refusal (an error frame before the close) is final and comes

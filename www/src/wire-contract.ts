@@ -120,7 +120,7 @@ export type ClientTextFrame =
   | { readonly type: 'hello'; readonly data: HelloData }
   | { readonly type: 'metadata'; readonly data: MetadataData };
 
-// ---- Guests: the signalling socket (docs/protocol.md, "Guests on air") ----
+// ---- Guests: the signalling socket (docs/guests.md, "Signalling") ----
 // A host's page (the "desk") and each guest's page talk to the daemon on one WebSocket each; the
 // daemon relays offers, answers and ICE candidates between the two parties of one invitation and
 // nothing else. Media goes browser to browser (WebRTC), never through the daemon.
