@@ -164,6 +164,23 @@ describe('guests on air by link (two Chromiums, distinct tones, a real Icecast l
     assert.ok(hostInReturn! > -45, `the guest hears the host: ${hostInReturn!.toFixed(1)} dB`);
     assert.ok(guestInReturn! < hostInReturn! - 30, `the guest does not hear themself: ${guestInReturn!.toFixed(1)} dB vs host ${hostInReturn!.toFixed(1)} dB`);
 
+    // The guest's page reloads (or its tab is reopened): it comes back into the same channel,
+    // on air, with no action from the host.
+    const t0 = Date.now();
+    await guest.reload();
+    await guest.waitForSelector('#guest-status[data-state="on-air"]', { timeout: 10000 });
+    await host.waitForSelector(`#guest-${id}[data-link="connected"]`, { timeout: 10000 });
+    await host.waitForFunction((gid) => Number(document.getElementById(`meter-guest-${gid}`)?.dataset['peakDb']) > -40, id, { timeout: 10000 });
+    const backMs = Date.now() - t0;
+    const again = listen(`${stack.icecastUrl}/live.ogg`);
+    await sleep(3000);
+    again.stop();
+    const againDb = median(toneLevels(await decodePcm(await again.done), GUEST_HZ).slice(10));
+    console.log(`      after a reload the guest was back on air in ${backMs} ms; listener: guest ${againDb.toFixed(1)} dB`);
+    assert.ok(backMs < 5000, `back on air within 5 s: ${backMs} ms`);
+    assert.ok(Math.abs(againDb - TONE_DB) < 3, `the guest is on air again: ${againDb.toFixed(1)} dB`);
+    assert.equal(await host.$$eval('.guest-strip', (els) => els.length), 1, 'the same channel, not a second one');
+
     // The same link again (forwarded to someone else): refused with a sentence.
     const second = await guestBrowser.newPage();
     await second.goto(link);

@@ -7,7 +7,7 @@
 import { SignalSocket, type SignalState } from './signal-socket.js';
 import { GuestLink, type LinkState } from './guest-link.js';
 import { DESK_GAVE_UP, DESK_RETRYING, GUESTS_NEED_LOGIN, LINK_WORDS } from './guest-messages.js';
-import type { Studio } from './studio.js';
+import { h, type Studio } from './studio.js';
 import type { MixerChannel } from './mixer.js';
 import {
   GUEST_PAGE_PREFIX, GUEST_WS_PATH_PREFIX, GUEST_WS_SUBPROTOCOL,
@@ -28,16 +28,6 @@ export interface DeskOptions {
   /** A short-lived login token for these credentials (POST /api/login), undefined when refused. */
   loginToken(user: string, password: string): Promise<string | undefined>;
 }
-
-const h = (tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'text') e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children);
-  return e;
-};
 
 interface Seat {
   readonly id: string;
