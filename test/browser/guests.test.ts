@@ -14,6 +14,8 @@ import { listen, waitForMount } from '../helpers/listener.js';
 import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
 import { decodePcm, median, toneLevels } from './audio-analysis.js';
 import { fillLogin, launchChromium, waitForState } from './browser-helpers.js';
+import { useFirefox } from '../helpers/browser.js';
+import { usePulseSink } from './pulse-sink.js';
 
 const run = promisify(execFile);
 const HOST_HZ = 500;
@@ -62,6 +64,40 @@ async function returnLevels(page: Page, freqs: number[]): Promise<number[]> {
   }, freqs);
 }
 
+/** The host's page, logged in and live on station "live". */
+async function hostLive(browser: Browser, stack: Stack): Promise<Page> {
+  const host = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await host.goto(`${stack.baseUrl}/`);
+  await host.waitForSelector('body[data-auth-mode="accounts"]', { timeout: 10000 });
+  await host.waitForSelector('#studio[data-ready="true"]', { timeout: 10000 });
+  await host.waitForSelector('#guests-card:not([hidden])', { timeout: 10000 });
+  await fillLogin(host, stack.broadcaster.name, stack.broadcaster.password);
+  await host.click('#go-live');
+  assert.equal(await waitForState(host, ['live', 'error'], 15000), 'live');
+  await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.ogg', 5000);
+  return host;
+}
+
+/** The host invites (label); the link from the page's Guests card. */
+async function inviteFrom(host: Page, label: string): Promise<string> {
+  const before = await host.$$eval('input.invitation-link', (els) => els.length);
+  await host.fill('#guest-label', label);
+  await host.click('#guest-invite');
+  await host.waitForFunction((n) => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('input.invitation-link').length > n, before, { timeout: 10000 });
+  const links = await host.$$eval('input.invitation-link', (els) => els.map((e) => (e as unknown as { value: string }).value));
+  return links[links.length - 1]!;
+}
+
+/** What the listener hears now, for `seconds`: the median level (dB) of each tone. */
+async function onAirLevels(stack: Stack, seconds: number, freqs: number[]): Promise<number[]> {
+  const rec = listen(`${stack.icecastUrl}/live.ogg`);
+  assert.equal(await rec.status, 200);
+  await sleep(seconds * 1000);
+  rec.stop();
+  const pcm = await decodePcm(await rec.done);
+  return freqs.map((f) => median(toneLevels(pcm, f).slice(10)));
+}
+
 describe('guests on air by link (two Chromiums, distinct tones, a real Icecast listener)', function () {
   this.timeout(120000);
   let dir: string;
@@ -85,16 +121,7 @@ describe('guests on air by link (two Chromiums, distinct tones, a real Icecast l
     assert.deepEqual(childFfmpegPids(), [], 'no ffmpeg is left behind');
   });
 
-  /** The host invites (label), and the link from the page's Guests card. */
-  async function invite(label: string): Promise<string> {
-    const before = await host.$$eval('input.invitation-link', (els) => els.length);
-    await host.fill('#guest-label', label);
-    await host.click('#guest-invite');
-    await host.waitForFunction((n) => document.getElementById('guest-invitations') !== null
-      && (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('input.invitation-link').length > n, before, { timeout: 10000 });
-    const links = await host.$$eval('input.invitation-link', (els) => els.map((e) => (e as unknown as { value: string }).value));
-    return links[links.length - 1]!;
-  }
+  const invite = (label: string): Promise<string> => inviteFrom(host, label);
 
   /** A guest opens the link, names themself, joins. */
   async function guestJoins(link: string, name: string): Promise<Page> {
@@ -112,15 +139,7 @@ describe('guests on air by link (two Chromiums, distinct tones, a real Icecast l
   }
 
   it('host live, guest joins by link and is put on air: the listener hears both tones; the guest hears the host, not themself', async () => {
-    host = await hostBrowser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await host.goto(`${stack.baseUrl}/`);
-    await host.waitForSelector('body[data-auth-mode="accounts"]', { timeout: 10000 });
-    await host.waitForSelector('#studio[data-ready="true"]', { timeout: 10000 });
-    await host.waitForSelector('#guests-card:not([hidden])', { timeout: 10000 });
-    await fillLogin(host, stack.broadcaster.name, stack.broadcaster.password);
-    await host.click('#go-live');
-    assert.equal(await waitForState(host, ['live', 'error'], 15000), 'live');
-    await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.ogg', 5000);
+    host = await hostLive(hostBrowser, stack);
 
     const link = await invite('Sam');
     const url = new URL(link);
@@ -231,6 +250,55 @@ describe('guests on air by link (two Chromiums, distinct tones, a real Icecast l
     }
     // No invitation token ever reaches the log.
     for (const l of [withdrawn, expiring]) assert.ok(!log.includes(new URL(l).hash.slice(1)), 'tokens stay out of the log');
+    await host.click('#stop');
+    assert.equal(await waitForState(host, ['ended', 'error'], 8000), 'ended');
+  });
+});
+
+describe('a Firefox ESR guest with a Chromium host', function () {
+  this.timeout(120000);
+  // Firefox's audio engine needs an output device: a private null sink, started before the browser.
+  const pulse = usePulseSink();
+  const firefox = useFirefox(() => pulse.env);
+  /** Firefox's fake microphone: a steady 1 kHz sine (media.navigator.audio.fake_frequency). */
+  const FIREFOX_HZ = 1000;
+  let dir: string;
+  let hostBrowser: Browser;
+  let stack: Stack;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'icewire-test-guests-ff-'));
+    hostBrowser = await launchChromium([`--use-file-for-fake-audio-capture=${await toneWav(dir, HOST_HZ)}`]);
+    stack = await startStack({ renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }] });
+  });
+  after(async () => {
+    await hostBrowser?.close();
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('joins by link, is put on air, and the listener hears the Firefox guest and the host', async () => {
+    const host = await hostLive(hostBrowser, stack);
+    const link = await inviteFrom(host, 'Firefox guest');
+    const guest = await firefox.browser.newPage();
+    await guest.goto(link);
+    await guest.type('#guest-name', 'Fox');
+    await guest.click('#guest-headphones');
+    await guest.click('#guest-join');
+    await guest.waitForSelector('#guest-status[data-state="waiting"]', { timeout: 20000 });
+    const strip = await host.waitForSelector('.guest-strip[data-link="connected"]', { timeout: 20000 });
+    const id = (await strip.getAttribute('data-guest'))!;
+    await host.click(`#guest-${id} .guest-on-air`);
+    await guest.waitForSelector('#guest-status[data-state="on-air"]', { timeout: 5000 });
+    await host.waitForFunction((gid) => Number(document.getElementById(`meter-guest-${gid}`)?.dataset['peakDb']) > -50, id, { timeout: 5000 });
+    await sleep(500);
+    const [hostDb, foxDb] = await onAirLevels(stack, 5, [HOST_HZ, FIREFOX_HZ]);
+    console.log(`      listener: host ${HOST_HZ} Hz ${hostDb!.toFixed(1)} dB, Firefox guest ${FIREFOX_HZ} Hz ${foxDb!.toFixed(1)} dB`);
+    assert.ok(Math.abs(hostDb! - TONE_DB) < 3, `the host's tone is on air: ${hostDb!.toFixed(1)} dB`);
+    assert.ok(foxDb! > -40, `the Firefox guest's ${FIREFOX_HZ} Hz tone is on air: ${foxDb!.toFixed(1)} dB`);
+    await guest.click('#guest-leave');
+    await guest.waitForSelector('#guest-status[data-state="left"]', { timeout: 5000 });
+    await host.waitForSelector(`#guest-${id}`, { state: 'detached', timeout: 5000 });
     await host.click('#stop');
     assert.equal(await waitForState(host, ['ended', 'error'], 8000), 'ended');
   });

@@ -37,6 +37,7 @@ const invitation = location.hash.slice(1);
 const instance = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b.toString(16).padStart(2, '0')).join('');
 const REJOIN_KEY = `icewire.guest.${station}`;
 const NAME_KEY = 'icewire.guest.name';
+const HEADPHONES_KEY = 'icewire.guest.headphones';
 
 const meter = new LevelMeter($('guest-level'));
 let mic: MediaStream | undefined;
@@ -219,7 +220,7 @@ async function join(): Promise<void> {
     el.name.focus();
     return;
   }
-  try { localStorage.setItem(NAME_KEY, name); } catch { /* fine */ }
+  try { localStorage.setItem(NAME_KEY, name); localStorage.setItem(HEADPHONES_KEY, String(el.headphones.checked)); } catch { /* fine */ }
   setStatus('joining');
   try {
     mic ??= await openMic();
@@ -256,7 +257,8 @@ function init(): void {
   if (typeof RTCPeerConnection !== 'function' || navigator.mediaDevices?.getUserMedia === undefined) { end(undefined, false); showError(NO_WEBRTC); return; }
   if (!STATION_MOUNT_RE.test(station)) { end(undefined, false); showError(NO_STATION); return; }
   if (invitation === '') { end(undefined, false); showError(NO_INVITATION); return; }
-  try { el.name.value = localStorage.getItem(NAME_KEY) ?? ''; } catch { /* fine */ }
+  // The name and the headphones choice come back with a reload (a rejoin sounds the same).
+  try { el.name.value = localStorage.getItem(NAME_KEY) ?? ''; el.headphones.checked = localStorage.getItem(HEADPHONES_KEY) === 'true'; } catch { /* fine */ }
   el.form.addEventListener('submit', (e) => { e.preventDefault(); if (status === 'idle') void join(); });
   el.headphones.addEventListener('change', () => el.mic.dispatchEvent(new Event('change')));
   el.mic.addEventListener('change', () => {
