@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { listen, waitForMount } from '../helpers/listener.js';
 import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
 import { decodePcm, median, toneLevels } from './audio-analysis.js';
-import { fillLogin, launchChromium, waitForState } from './browser-helpers.js';
+import { fillLogin, launchChromium, pageState, waitForState } from './browser-helpers.js';
 import { useFirefox } from '../helpers/browser.js';
 import { usePulseSink } from './pulse-sink.js';
 
@@ -73,7 +73,7 @@ async function hostLive(browser: Browser, stack: Stack): Promise<Page> {
   await host.waitForSelector('#guests-card:not([hidden])', { timeout: 10000 });
   await fillLogin(host, stack.broadcaster.name, stack.broadcaster.password);
   await host.click('#go-live');
-  assert.equal(await waitForState(host, ['live', 'error'], 15000), 'live');
+  assert.equal(await waitForState(host, ['live', 'error'], 15000), 'live', `the host went live: ${JSON.stringify(await pageState(host))}`);
   await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.ogg', 5000);
   return host;
 }
