@@ -11,6 +11,7 @@ import { DEFAULT_RECONNECT } from './broadcast/rendition-output.js';
 import { createApp } from './http/app.js';
 import { HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './http/request-deadlines.js';
 import { IngestServer } from './ingest/ingest-server.js';
+import { GuestDoor } from './guests/guest-door.js';
 import { StatsPoller } from './icecast/stats-poller.js';
 import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 import { createMetrics, registerGauges, type Metrics } from './metrics.js';
@@ -31,6 +32,8 @@ export class Daemon {
   readonly auth: AuthGate;
   private readonly loginSessions: SessionStore;
   private readonly ingest: IngestServer;
+  /** Guests on air by link: the signalling door (/ws/_guest/<station>). */
+  readonly guests: GuestDoor;
   private readonly server: Server;
   /** /metrics on its own private address, when metrics.listen is set. */
   private readonly metricsServer: Server | undefined;
@@ -83,6 +86,7 @@ export class Daemon {
         createRecorder: (b) => this.recorderFor(b),
       },
     });
+    this.guests = new GuestDoor({ config, auth: this.auth, logger });
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
     this.recordingLedger = new RecordingLedger();
     const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
@@ -108,7 +112,7 @@ export class Daemon {
     this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
     this.server.timeout = IDLE_TIMEOUT_MS;
     this.server.on('upgrade', (req, socket, head) => {
-      if (!this.ingest.handleUpgrade(req, socket, head)) {
+      if (!this.guests.handleUpgrade(req, socket, head) && !this.ingest.handleUpgrade(req, socket, head)) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
     });
@@ -153,6 +157,7 @@ export class Daemon {
     const merged: Config = Object.freeze({ ...next, listen: prev.listen, icecast: prev.icecast, ffmpegPath: prev.ffmpegPath, recordings: prev.recordings });
     this.currentConfig = merged;
     this.ingest.setConfig(merged);
+    this.guests.setConfig(merged);
     this.logger.level = merged.log.level;
     this.logger.info('config reloaded', {
       authMode: merged.auth.mode, mounts: Object.keys(merged.mounts).length, broadcasters: merged.broadcasters.length,
@@ -198,7 +203,7 @@ export class Daemon {
       this.metricsServer?.close();
       this.sweeper.stop();
       await this.registry.endAll('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'), SHUTDOWN_BROADCASTS_MS);
-      await this.ingest.close();
+      await Promise.all([this.ingest.close(), this.guests.close()]);
       this.stats.stop();
       this.server.closeAllConnections();
       this.logger.info('icewire stopped');

@@ -1,5 +1,5 @@
 // The one login gate every front door goes through (the broadcasters' WebSocket, POST /api/login,
-// and later the Icecast-protocol source port and guest tokens): one failed-login limiter for the
+// the guests' door with its invitation tokens, and later the Icecast-protocol source port): one failed-login limiter for the
 // whole daemon, so a guesser gets the same number of tries whichever door they knock on.
 //
 // The sequence for an account login: refuse an address over its limit (before any expensive
@@ -7,7 +7,7 @@
 // clear the address. In passthrough mode Icecast checks the password; its refusal counts here too.
 // Refusals are logged here, once, with the door they came through.
 import type { Config } from '../config/schema.js';
-import { IcewireError } from '../errors.js';
+import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FailedLoginLimiter } from './login-limiter.js';
 import { verifyPasswordFor } from './password-hash.js';
@@ -16,7 +16,7 @@ export { clientAddress } from './client-address.js';
 export { originAllowed } from './origin.js';
 
 /** The ways in. */
-export type Door = 'websocket' | 'http-login' | 'icecast-source';
+export type Door = 'websocket' | 'http-login' | 'icecast-source' | 'guests';
 
 export type Account = Config['broadcasters'][number];
 
@@ -83,7 +83,16 @@ export class AuthGate {
     this.opts.logger.info('login refused by Icecast', { door: a.door, addr: a.addr, user: a.user?.slice(0, 100) });
   }
 
-  private refused(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>, code: 'IW_ERR_AUTH_FAILED' | 'IW_ERR_AUTH_RATE_LIMITED'): never {
+  /**
+   * A secret that is not a password was refused (a guest's invitation link: unknown, used,
+   * expired …): a failed login all the same, counted against the address. Throws `code`.
+   */
+  secretRefused(a: Pick<LoginAttempt, 'door' | 'addr'>, code: ErrorCode): never {
+    this.byAddress.recordFailure(a.addr);
+    this.refused({ ...a, user: undefined }, code);
+  }
+
+  private refused(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>, code: ErrorCode): never {
     this.opts.logger.info('login refused', { door: a.door, code, addr: a.addr, user: a.user?.slice(0, 100) });
     throw new IcewireError(code);
   }

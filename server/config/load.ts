@@ -90,6 +90,11 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
     issues.push({ path: 'admin.token', message: 'the admin token must be at least 16 characters (e.g. openssl rand -base64 24)' });
   }
 
+  // TURN secrets: read here, handed to pages only as short-lived credentials (guests/ice-servers.ts).
+  const iceServers = c.webrtc.iceServers.map((server, i) => ({
+    urls: server.urls,
+    secret: resolveSecret(server, { key: 'secret' }, env, baseDir, issues, `webrtc.iceServers.${i}`).value,
+  }));
   const mode = c.auth.mode ?? (c.broadcasters.length > 0 ? 'accounts' : 'passthrough');
   if (mode === 'accounts' && source.value === undefined && !source.failed) {
     issues.push({
@@ -106,7 +111,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   for (const i of issues) i.rawPath = i.path.split('.');
   if (issues.length > 0) return { issues };
 
-  for (const s of [source.value, admin.value, adminToken.value, ...c.broadcasters.map((b) => b.passwordHash)]) registerSecret(s);
+  for (const s of [source.value, admin.value, adminToken.value, ...c.broadcasters.map((b) => b.passwordHash), ...iceServers.map((i) => i.secret)]) registerSecret(s);
 
   const icecastUrl = trimSlash(c.icecast.url);
   // Spread, then override: keys added to the schema later flow through without touching this
@@ -127,6 +132,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
     },
     auth: { ...c.auth, mode },
     admin: { token: adminToken.value },
+    webrtc: { ...c.webrtc, iceServers },
   };
   return { config: deepFreeze(config), issues: [] };
 }
