@@ -49,7 +49,7 @@ export class Daemon {
       listeners: () => this.stats.allListeners(),
       icecastUp: () => (this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable)),
     });
-    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger });
+    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, icecastUser: config.icecast.sourceUser, limits: config.limits, logger });
     this.ingest = new IngestServer({
       config,
       registry: this.registry,

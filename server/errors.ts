@@ -64,8 +64,14 @@ export const ERRORS = {
   },
   IW_ERR_AUTH_RATE_LIMITED: {
     close: 4429, http: 429,
-    message: 'Too many failed logins from your address. Wait a few minutes, then try again with the right password.',
-    fix: 'Failed logins from this address exceeded limits.maxFailedLogins within limits.failedLoginWindowMs.',
+    message: 'Too many failed logins from your address or for this name. Wait a few minutes, then try again with the right password.',
+    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed or are being checked that often within limits.failedLoginWindowMs. Refused before the password is checked (docs/security.md).',
+    reason: null,
+  },
+  IW_ERR_AUTH_BUSY: {
+    close: 4429, http: 503,
+    message: 'The server is busy checking other logins. Wait a few seconds, then try again.',
+    fix: 'The daemon\'s password check queue was full (2 checks at a time, 64 waiting): a login flood from many addresses. Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
     reason: null,
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
