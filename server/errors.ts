@@ -170,6 +170,12 @@ export const ERRORS = {
     fix: 'A newer connection presented this broadcast\'s resume token and took it over; the older one is closed.',
     reason: null,
   },
+  IW_ERR_INGEST_TOO_FAST: {
+    close: 4429, http: 429,
+    message: 'Your stream arrived faster than it plays. Send it as it is recorded (in real time), then go live again.',
+    fix: 'The media a broadcaster sent claimed to last longer than the time it took to arrive, beyond the bound (docs/security.md): a client replaying a file at full speed, or forged timestamps. Browsers never do this; send live or paced input.',
+    reason: 'ingest-too-fast',
+  },
   IW_ERR_INGEST_IDLE: {
     close: 4408, http: 408,
     message: 'No audio arrived from your browser for a while, so the broadcast was ended. Press Go live to start again.',
