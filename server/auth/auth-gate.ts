@@ -40,6 +40,8 @@ export interface LoginAttempt {
   readonly addr: string;
   readonly user: string | undefined;
   readonly password: string | undefined;
+  /** A login token (POST /api/login) in place of the password; checked instead of it when given. */
+  readonly token?: string | undefined;
 }
 
 /** A password someone else judges (passthrough: Icecast). Counted when made; settle it once. */
@@ -62,6 +64,8 @@ export interface AuthGateOptions {
   readonly now?: () => number;
   /** The password check queue (tests give a small one). */
   readonly checks?: CheckQueue;
+  /** The logged-in sessions of POST /api/login: a token's user, while it is valid. */
+  readonly loginTokens?: { get(token: string): string | undefined };
 }
 
 /** What refused a guess before it was checked. */
@@ -130,6 +134,17 @@ export class AuthGate {
     const target = a.user ?? '';
     const { claim, known } = this.claim(a, target);
     const account = this.opts.accounts().find((b) => b.name === a.user);
+    if (a.token !== undefined && a.token !== '') {
+      // A login token stands for the password it was issued for: valid, and this user's. It is
+      // counted like any guess (above) but needs no password check.
+      const owner = this.opts.loginTokens?.get(a.token);
+      if (account === undefined || owner !== account.name) {
+        claim.fail();
+        this.refused(a, 'IW_ERR_AUTH_FAILED');
+      }
+      claim.succeed();
+      return account;
+    }
     let ok: boolean;
     try {
       // verifyPasswordFor spends the same time on an unknown user (no user enumeration by timing)

@@ -314,7 +314,7 @@ export class IngestServer {
       const guess = auth.upstreamGuess({ door: 'websocket', addr: c.addr, user: hello.user, target: `/${c.mountId}` });
       return { user: auth.logName(hello.user) ?? '', guess };
     }
-    const account = await auth.login({ door: 'websocket', addr: c.addr, user: hello.user, password: hello.password });
+    const account = await auth.login({ door: 'websocket', addr: c.addr, user: hello.user, password: hello.password, token: hello.token });
     if (!Object.hasOwn(cfg.mounts, c.mountId)) throw new IcewireError('IW_ERR_MOUNT_UNKNOWN');
     if (!account.mounts.includes(c.mountId)) throw new IcewireError('IW_ERR_MOUNT_FORBIDDEN');
     return { user: account.name, guess: undefined };
