@@ -44,11 +44,13 @@ export class RawWebSocket {
   /**
    * Connect to `ws://127.0.0.1:<port><path>` with subprotocol webcast, sending `first` frames
    * right behind the upgrade request. `answerClose`: reply to the server's close frame and end.
+   * `localAddress`: the source address on loopback (127.0.0.2 …), a client address of its own
+   * without any proxy header.
    */
-  constructor(port: number, path: string, opts: { headers?: Record<string, string>; first?: Buffer[]; answerClose?: boolean } = {}) {
+  constructor(port: number, path: string, opts: { headers?: Record<string, string>; first?: Buffer[]; answerClose?: boolean; localAddress?: string } = {}) {
     const t0 = Date.now();
     this.closeFrame = new Promise((resolve) => { this.gotClose = resolve; });
-    this.socket = connect(port, '127.0.0.1');
+    this.socket = connect({ port, host: '127.0.0.1', ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}) });
     const head = [
       `GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
       `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: webcast',
