@@ -154,11 +154,13 @@ describe('hostile input while a canary broadcast streams', function () {
     wsBase = daemon.wsBase;
     rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.child.pid!)); }, 100);
 
+    // longer than the suite takes: it must still be streaming when the last case ends (made
+    // before the canary connects: it would sit idle meanwhile)
+    const canaryFile = await fixture('audio-webm', 600);
     canary = new WebcastClient(`${wsBase}live`, { headers: { 'X-Forwarded-For': '192.0.2.1' } });
     await canary.opened;
     canary.hello({ mime: 'audio/webm;codecs=opus', user: user.name, password: user.password });
-    // longer than the suite takes: it must still be streaming when the last case ends
-    canaryStreaming = canary.stream(await fixture('audio-webm', 600), { seconds: 600 });
+    canaryStreaming = canary.stream(canaryFile, { seconds: 600 });
     await canary.live();
     await waitForMount(icecast.url, icecast.adminPassword, '/live.ogg');
     listener = listen(`${icecast.url}/live.ogg`, {
