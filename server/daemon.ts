@@ -202,10 +202,18 @@ export class Daemon {
   }
 }
 
+/**
+ * Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn).
+ * Node's 511 overflows under a burst of a few hundred connections (a login flood), and then an
+ * honest client's connection attempt is dropped and retried by its TCP stack 1 s, 3 s later; a
+ * pending connection costs the kernel a few hundred bytes and us nothing until it is accepted.
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listenOn(server: Server, at: { host: string; port: number }): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(at.port, at.host, () => {
+    server.listen({ port: at.port, host: at.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
