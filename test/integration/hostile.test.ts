@@ -590,14 +590,17 @@ describe('hostile input while a canary broadcast streams', function () {
       const c = new WebcastClient(`${wsBase}slowv`, { headers: { 'X-Forwarded-For': nextAddr() } });
       await c.opened;
       hello(c, { mime: 'video/webm;codecs=vp8,opus' });
-      // a second of video in real time: its ffmpeg is up and reading (and the rendition live)
+      // video in real time until the rendition is live and a second has gone: its ffmpeg is up and reading
+      let isLive = false;
+      const live = c.live().then(() => { isLive = true; });
+      live.catch(() => undefined);
       const quarter = Math.floor(file.length / 30 / 4);
       let at = 0;
-      for (let i = 0; i < 4; i++, at += quarter) {
+      for (let i = 0; (i < 4 || !isLive) && i < 40 && c.ws.readyState === WebSocket.OPEN; i++, at += quarter) {
         c.ws.send(file.subarray(at, at + quarter));
         await new Promise((r) => setTimeout(r, 250));
       }
-      await c.live();
+      await live;
       const ffmpeg = childPids(pid).filter((p) => !before.has(p) && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'ffmpeg');
       if (ffmpeg.length !== 1) return { got: `${ffmpeg.length} new ffmpeg processes` };
       process.kill(ffmpeg[0]!, 'SIGSTOP');
@@ -620,7 +623,7 @@ describe('hostile input while a canary broadcast streams', function () {
     } },
     {
       name: 'passthrough: 20 wrong-password hellos on .mp3 mounts', alone: true,
-      expected: '20x4401 IW_ERR_ICECAST_AUTH, 0 ffmpeg run; then the right password: 1 ffmpeg',
+      expected: '20x4401 IW_ERR_ICECAST_AUTH, 0 ffmpeg run; then the right password: 1 transcoding ffmpeg',
       run: async () => {
         // a second daemon, in passthrough mode, whose ffmpeg is a wrapper that counts its runs
         const dir = mkdtempSync(join(tmpdir(), 'icewire-passthrough-'));
@@ -629,7 +632,10 @@ describe('hostile input while a canary broadcast streams', function () {
         const wrapper = join(dir, 'ffmpeg');
         writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> '${runs}'\nexec ffmpeg "$@"\n`);
         chmodSync(wrapper, 0o755);
-        const count = (): number => (existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').filter(Boolean).length : 0);
+        // every run, and the transcoders among them (the first broadcast also asks ffmpeg for its -formats and -encoders, once)
+        const lines = (): string[] => (existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').filter(Boolean) : []);
+        const count = (): number => lines().length;
+        const transcoders = (): number => lines().filter((l) => l.includes('pipe:0')).length;
         const pt = await spawnDaemon({ config: { listen: { host: '127.0.0.1', port: 0 }, icecast: { url: icecast.url }, auth: { mode: 'passthrough' }, ffmpegPath: wrapper, trustProxy: true } });
         try {
           const wrong = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
@@ -645,10 +651,10 @@ describe('hostile input while a canary broadcast streams', function () {
           c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: icecast.sourcePassword });
           await c.live();
           await c.stream(await fixture('audio-webm', 10), { seconds: 10, maxChunks: 4 });
-          const afterRight = count();
+          const afterRight = transcoders();
           c.close(1000);
           await c.closed;
-          const got = `${tally(wrong)}, ${afterWrong} ffmpeg run; then the right password: ${afterRight} ffmpeg`;
+          const got = `${tally(wrong)}, ${afterWrong} ffmpeg run; then the right password: ${afterRight} transcoding ffmpeg`;
           const why = afterRight === 1 ? undefined : `runs: ${readFileSync(runs, 'utf8').trim().split('\n').map((l) => l.slice(0, 60)).join(' | ')}; log: ${pt.output().split('\n').filter((l) => /ffmpeg/i.test(l)).map((l) => l.slice(0, 200)).join(' | ')}`;
           return { got, ...(why !== undefined ? { note: why } : {}) };
         } finally {
