@@ -149,7 +149,8 @@ describe('hostile input while a canary broadcast streams', function () {
         maxBroadcasts: 20, idleTimeoutMs: 3000, reconnectGraceMs: 2000,
       },
     };
-    daemon = await spawnDaemon({ config, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
+    // the malloc setting the shipped systemd unit gives the daemon (systemd/icewire.service)
+    daemon = await spawnDaemon({ config, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword, MALLOC_MMAP_THRESHOLD_: '131072' } });
     base = daemon.url;
     wsBase = daemon.wsBase;
     rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.child.pid!)); }, 100);
