@@ -61,7 +61,7 @@ export class Daemon {
     // One store of login sessions: POST /api/login issues tokens, and a WebSocket hello may present
     // one in place of the password (a reloaded broadcaster page).
     this.loginSessions = new SessionStore();
-    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger, loginTokens: this.loginSessions });
+    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, icecastUser: config.icecast.sourceUser, limits: config.limits, logger, loginTokens: this.loginSessions });
     this.ingest = new IngestServer({
       config,
       registry: this.registry,
@@ -212,10 +212,18 @@ export class Daemon {
   }
 }
 
+/**
+ * Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn).
+ * Node's 511 overflows under a burst of a few hundred connections (a login flood), and then an
+ * honest client's connection attempt is dropped and retried by its TCP stack 1 s, 3 s later; a
+ * pending connection costs the kernel a few hundred bytes and us nothing until it is accepted.
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listenOn(server: Server, at: { host: string; port: number }): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(at.port, at.host, () => {
+    server.listen({ port: at.port, host: at.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

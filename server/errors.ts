@@ -64,8 +64,14 @@ export const ERRORS = {
   },
   IW_ERR_AUTH_RATE_LIMITED: {
     close: 4429, http: 429,
-    message: 'Too many failed logins from your address. Wait a few minutes, then try again with the right password.',
-    fix: 'Failed logins from this address exceeded limits.maxFailedLogins within limits.failedLoginWindowMs.',
+    message: 'Too many failed logins from your address or for this name. Wait a few minutes, then try again with the right password.',
+    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed or are being checked that often within limits.failedLoginWindowMs. Refused before the password is checked (docs/security.md).',
+    reason: null,
+  },
+  IW_ERR_AUTH_BUSY: {
+    close: 4429, http: 503,
+    message: 'The server is busy checking other logins. Wait a few seconds, then try again.',
+    fix: 'The daemon\'s password check queue was full (2 checks at a time, 64 waiting): a login flood from many addresses. Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
     reason: null,
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
@@ -163,6 +169,12 @@ export const ERRORS = {
     message: 'Your broadcast continued from another connection (another tab or device). This page is no longer sending.',
     fix: 'A newer connection presented this broadcast\'s resume token and took it over; the older one is closed.',
     reason: null,
+  },
+  IW_ERR_INGEST_TOO_FAST: {
+    close: 4429, http: 429,
+    message: 'Your stream arrived faster than it plays. Send it as it is recorded (in real time), then go live again.',
+    fix: 'The media a broadcaster sent claimed to last longer than the time it took to arrive, beyond the bound (docs/security.md): a client replaying a file at full speed, or forged timestamps. Browsers never do this; send live or paced input.',
+    reason: 'ingest-too-fast',
   },
   IW_ERR_INGEST_IDLE: {
     close: 4408, http: 408,

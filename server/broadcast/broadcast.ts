@@ -192,7 +192,8 @@ export class Broadcast extends EventEmitter {
     }
     let ok: boolean;
     try {
-      ok = this.media.push(chunk, (packet) => this.gap.admit(packet));
+      // input running ahead of the clock beyond the bound throws, and the broadcast ends
+      ok = this.media.push(chunk, (packet) => this.upload.pace.admit(packet) && this.gap.admit(packet));
     } catch (err) {
       this.fail(toIcewireError(err));
       return true;
@@ -362,7 +363,7 @@ export class Broadcast extends EventEmitter {
     await this.media.finish();
     this.move('ended');
     this.log.info('broadcast ended', {
-      reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes,
+      reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes, maxMediaLeadMs: Math.round(this.upload.pace.maxLeadMs),
       seconds: this.since ? Math.round((this.clock.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });

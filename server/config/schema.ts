@@ -120,6 +120,8 @@ export const configSchema = z
         maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1048576),
         helloTimeoutMs: z.number().int().min(100).max(120000).default(10000),
         maxFailedLogins: z.number().int().min(1).max(10000).default(10),
+        /** Failed (or pending) logins for one account from addresses it has not logged in from, per window. */
+        maxFailedLoginsPerAccount: z.number().int().min(1).max(100000).default(50),
         failedLoginWindowMs: z.number().int().min(1000).max(86400000).default(600000),
         maxConnectionsPerAddress: z.number().int().min(1).max(100000).default(20),
         /** Bytes queued towards one ffmpeg or Icecast before the broadcast ends with ingest-too-slow. */
@@ -132,7 +134,7 @@ export const configSchema = z
         idleTimeoutMs: z.number().int().min(1000).max(600000).default(15000),
       })
       .default({
-        maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10,
+        maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10, maxFailedLoginsPerAccount: 50,
         failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
         reconnectGraceMs: 8000, stallTimeoutMs: 15000, idleTimeoutMs: 15000,
       }),

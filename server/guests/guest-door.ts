@@ -217,7 +217,7 @@ export class GuestDoor {
         handlers: { message: (text) => desk.message(parseHostMessage(text)), closed: () => desk.closed() },
       };
     }
-    this.opts.auth.admit({ door: 'guests', addr, user: undefined });
+    this.opts.auth.admit({ door: 'guests', addr });
     const got = this.book.redeem(station, hello.invitation, hello.rejoin, hello.name);
     if (!got.ok) {
       // Only a token this daemon never issued can be a guess: that counts as a failed login. A

@@ -8,11 +8,26 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const FIXTURE_DIR = join(tmpdir(), 'icewire-fixtures-v1');
 
+type FixtureKind = 'audio-webm' | 'video-webm' | 'video-webm-3mbps' | 'audio-ogg';
+
+/** Fixtures being made: cases running at once that want the same file share one ffmpeg (two would race on its .tmp). */
+const making = new Map<string, Promise<string>>();
+
 /** A WebM/Opus (or VP8+Opus) file as a browser would record it: Opus 48 kHz, short clusters. */
-export async function fixture(kind: 'audio-webm' | 'video-webm' | 'video-webm-3mbps' | 'audio-ogg', seconds = 10): Promise<string> {
-  mkdirSync(FIXTURE_DIR, { recursive: true });
+export function fixture(kind: FixtureKind, seconds = 10): Promise<string> {
   const ext = kind === 'audio-ogg' ? 'ogg' : 'webm';
   const file = join(FIXTURE_DIR, `${kind}-${seconds}s.${ext}`);
+  let made = making.get(file);
+  if (made === undefined) {
+    made = makeFixture(kind, seconds, file);
+    making.set(file, made);
+    made.catch(() => making.delete(file));
+  }
+  return made;
+}
+
+async function makeFixture(kind: FixtureKind, seconds: number, file: string): Promise<string> {
+  mkdirSync(FIXTURE_DIR, { recursive: true });
   if (existsSync(file)) return file;
   const tone = ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`];
   const opus = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2', '-frame_duration', '20'];

@@ -138,6 +138,7 @@ const END_WORDS: Record<EndReason, string> = {
   'icecast-lost': 'Icecast stayed unreachable',
   'ffmpeg-failed': 'the server\'s encoder failed',
   'ingest-too-slow': 'the server could not keep up',
+  'ingest-too-fast': 'the stream arrived faster than it plays',
   'idle-timeout': 'no audio reached the server for too long',
   shutdown: 'the server shut down',
   kicked: 'the station ended it',

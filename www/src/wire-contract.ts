@@ -22,7 +22,7 @@ export type BroadcastState = (typeof BROADCAST_STATES)[number];
 /** Why a broadcast ended (status `reason` once `state` is `ended`). */
 export const END_REASONS = [
   'stopped', 'connection-lost', 'icecast-auth', 'icecast-busy', 'icecast-unreachable', 'icecast-refused',
-  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'idle-timeout', 'protocol-error', 'kicked',
+  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'ingest-too-fast', 'idle-timeout', 'protocol-error', 'kicked',
   'shutdown', 'internal',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
