@@ -515,7 +515,9 @@ function stopStream(): void {
 async function acquire(): Promise<MediaStream> {
   const constraints = wantedConstraints();
   const key = JSON.stringify(constraints);
-  if (stream && key === streamKey && stream.getTracks().every((t) => t.readyState === 'live')) return stream;
+  // (A show that ended with its picture off has let go of the camera: open it again.)
+  const whole = stream !== undefined && (constraints.video === false || stream.getVideoTracks().length > 0);
+  if (stream && whole && key === streamKey && stream.getTracks().every((t) => t.readyState === 'live')) return stream;
   if (acquiring) {
     await acquiring.catch(() => undefined);
     return acquire();
