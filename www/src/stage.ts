@@ -82,6 +82,7 @@ export class VideoStage {
   private clock: Worker | undefined;
   private fallbackTimer: number | undefined;
   private running = false;
+  private watching = false;
   /** Frames sent, and which picture the last tick showed (for the page's data- attributes and tests). */
   framesSent = 0;
 
@@ -149,10 +150,7 @@ export class VideoStage {
     this.switching = track === undefined && (opts.hold ?? false);
     this.newCameraFrame = true;
     this.video.srcObject = track !== undefined ? new MediaStream([track]) : null;
-    if (track !== undefined) {
-      void this.video.play().catch(() => undefined);
-      this.watchFrames();
-    }
+    if (track !== undefined) void this.video.play().catch(() => undefined);
     this.tick();
   }
 
@@ -170,12 +168,14 @@ export class VideoStage {
     if (this.running && this.fallbackTimer === undefined) this.fallbackTimer = window.setInterval(() => this.tick(), every);
   }
 
+  /** One callback chain for the stage's life: it marks each new camera frame, whichever camera. */
   private watchFrames(): void {
     const v = this.video;
-    if (typeof v.requestVideoFrameCallback !== 'function') return;
+    if (this.watching || typeof v.requestVideoFrameCallback !== 'function') return;
+    this.watching = true;
     const onFrame = (): void => {
       this.newCameraFrame = true;
-      if (v.srcObject !== null) v.requestVideoFrameCallback!(onFrame);
+      v.requestVideoFrameCallback!(onFrame);
     };
     v.requestVideoFrameCallback(onFrame);
   }
