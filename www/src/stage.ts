@@ -208,6 +208,9 @@ export class VideoStage {
     this.lastPicture = picture;
     const now = performance.now();
     if (shouldSendFrame(changed, now, this.lastSent)) {
+      // Chromium captures a canvas only when something was drawn since its last frame: an
+      // unchanged picture is touched (one pixel put back as it was) so the frame goes out.
+      if (!changed) this.g.putImageData(this.g.getImageData(0, 0, 1, 1), 0, 0);
       this.track.requestFrame?.();
       this.lastSent = now;
       this.framesSent++;
