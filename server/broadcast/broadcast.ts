@@ -22,9 +22,10 @@ import { GapFiller } from './gap-filler.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
-import { createRendition, renditionStatus, type RenditionContext, type RenditionFactory } from './renditions.js';
+import { createRendition, type RenditionContext, type RenditionFactory } from './renditions.js';
 import type { StationPlan } from './station-plan.js';
 import { ResumeTicket } from './resume-ticket.js';
+import { StatusFrames } from './status-frames.js';
 import { TitleUpdater } from './title-updater.js';
 import { UploadWatch } from './upload-watch.js';
 import type { BroadcastState, EndReason, StatusData } from '../../www/src/wire-contract.js';
@@ -90,6 +91,7 @@ export class Broadcast extends EventEmitter {
   private readonly gap: GapFiller;
   private readonly titles: TitleUpdater;
   private cancelStatus: Cancel | undefined;
+  private readonly frames: StatusFrames;
   private cancelGrace: Cancel | undefined;
   private awaySince: number | undefined;
   private readonly upload: UploadWatch;
@@ -121,8 +123,12 @@ export class Broadcast extends EventEmitter {
       part.on('state', () => this.settle());
       return part;
     });
-    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log);
-    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding);
+    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, this.clock);
+    const shed = deps.metrics?.audioShed.labels({ station: plan.id, why: 'stalled-upload' });
+    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000));
+    this.frames = new StatusFrames({
+      source: this, parts: this.parts, icecastPublicUrl: deps.icecastPublicUrl, listeners: (m) => deps.stats?.listeners(m) ?? 0, clock: this.clock, log: this.log,
+    });
     const send = deps.updateTitle ?? updateMetadata;
     const byUrl = new Map(plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => [r.mount, r]));
     this.titles = new TitleUpdater({
@@ -311,34 +317,21 @@ export class Broadcast extends EventEmitter {
       case 'ok':
         break;
     }
-    this.pushStatus();
+    this.pushStatus(true);
   }
 
   status(): BroadcastStatus {
-    const base = this.deps.icecastPublicUrl.replace(/\/+$/, '');
-    const renditions = this.parts.map((p) => renditionStatus(p, {
-      input: this.input, publicBase: base, listeners: this.deps.stats?.listeners(p.plan.mount) ?? 0, over: this.isEnding,
-    }));
-    const reason = this.lifecycle.reason;
-    return {
-      state: this.state,
-      listeners: renditions.reduce((n, r) => n + r.listeners, 0),
-      bytesIn: this.bytesIn,
-      bytesOut: renditions.reduce((n, r) => n + r.bytesOut, 0),
-      ...(this.since !== undefined ? { since: this.since.toISOString() } : {}),
-      renditions,
-      ...(reason !== undefined ? { reason } : {}),
-      ...(this.title !== undefined ? { title: this.title } : {}),
-    };
+    return this.frames.status();
   }
 
-  private pushStatus(): void {
-    if (this.sink === undefined) return;
-    try {
-      this.sink.sendStatus({ ...this.status(), ...(this.isEnding ? {} : { resume: this.resumeToken }) });
-    } catch (err) {
-      this.log.warn('could not send status', { err });
-    }
+  /** Late audio dropped so listeners stay live (after a stall, or ahead of a transcoder that fell behind), ms. */
+  get shedMs(): number {
+    return this.parts.reduce((n, p) => n + (p.shedMs ?? 0), this.gap.droppedMs);
+  }
+
+  /** A status frame now; `periodic`: only if one is due (status-frames.ts). */
+  private pushStatus(periodic = false): void {
+    if (this.sink !== undefined) this.frames.push((st) => this.sink?.sendStatus(st), periodic);
   }
 
   // ---- the end --------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ export class InputSession {
   private failed = false;
 
   constructor(readonly input: InputMedia) {
-    if (input.container === 'webm') this.webm = new WebmDemuxer();
+    if (input.container === 'webm') this.webm = new WebmDemuxer({ audioFramesOnly: true });
     else this.ogg = new OggReader();
   }
 

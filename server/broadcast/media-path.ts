@@ -6,6 +6,7 @@
 // fed the upload get the bytes as sent. The first connection's OpusHead defines the broadcast's
 // streams; a resumed connection's packets continue them (same serial, granules keep counting), so
 // listeners never see a new stream because the broadcaster reconnected.
+import type { Clock } from '../clock.js';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InputMedia } from '../pipeline/media-type.js';
@@ -31,10 +32,11 @@ export class MediaPath {
     private readonly renditions: readonly Rendition[],
     recorder: ShowRecorder | undefined,
     private readonly log: Logger,
+    clock?: Clock,
   ) {
     this.session = new InputSession(input);
-    this.feed = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-stream'));
-    this.copy = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-pages'));
+    this.feed = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-stream'), false, clock);
+    this.copy = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-pages'), true, clock);
     this.recorder = recorder === undefined ? undefined : guardRecorder(recorder, log);
     this.consumers = [this.feed, this.copy, ...(this.recorder !== undefined ? [this.recorder] : [])];
   }
@@ -64,11 +66,14 @@ export class MediaPath {
       }
       this.opusStarted = true;
     }
-    if (this.opusStarted) {
+    if (this.opusStarted && out.opus.length > 0) {
       for (const packet of out.opus) {
         if (!admit(packet)) continue;
         for (const c of this.consumers) if (!c.packet(packet)) ok = false;
       }
+      // one page per chunk and stream: one write per mount
+      if (!this.feed.flush()) ok = false;
+      if (!this.copy.flush()) ok = false;
     }
     return ok;
   }

@@ -59,6 +59,7 @@ export const createRendition: RenditionFactory = (plan, ctx) => {
   pipe = kind.runsFfmpeg
     ? new FfmpegPipe(plan, kind, output, {
       input: ctx.input, ffmpegPath: ctx.ffmpegPath, logger: log, maxQueueBytes: ctx.maxQueueBytes, metrics: ctx.metrics, clock: ctx.clock,
+      shedCounter: ctx.metrics?.audioShed.labels({ station: ctx.station.id, why: 'encoder-behind' }),
     })
     : new CopyPipe(plan, kind, output);
   return pipe;
