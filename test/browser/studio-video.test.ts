@@ -1,8 +1,9 @@
 // A video show's mid-show changes in the real page (Debian's Chromium with two fake cameras)
 // against a real icecast2 and the daemon, proven on what a viewer of the WebM mount got: the
 // camera switched and the picture turned off (slate) and on again, all in one WebM stream (one
-// EBML header, timestamps increasing, sound throughout), one WebSocket and one MediaRecorder; and
-// the picture goes on while the tab is hidden.
+// EBML header, timestamps increasing, sound throughout), one WebSocket and one MediaRecorder.
+// (A hidden tab is not tested: headless Chromium keeps a page visible with another tab in front
+// or its window minimised.)
 //
 // Chromium's fake cameras, measured (--use-fake-device-for-media-stream=device-count=2):
 // fake_device_0 is 640×480, mostly green (mean RGB ≈ 3, 142, 1; ≈ 2, 106, 1 letterboxed on the 16:9 stage); fake_device_1 is 1280×720, a
@@ -134,18 +135,7 @@ describe('studio video (Chromium, two fake cameras): camera switch and picture o
     await page.click('#camera-on');
     await picture(page, 'camera');
     assert.match(await page.textContent('#settings') ?? '', /fake_device_1/, 'the picture comes back on the camera picked');
-    await sleep(3000);
-
-    // The tab hidden for 4 s (another tab brought to the front): the stage keeps sending the picture.
-    marks['hidden'] = (Date.now() - t0) / 1000;
-    const other = await ctx.newPage();
-    await other.bringToFront();
-    const hidden = await page.waitForFunction(() => (document as unknown as { visibilityState: string }).visibilityState === 'hidden', null, { timeout: 3000 }).then(() => true, () => false);
     await sleep(4000);
-    await page.bringToFront();
-    await other.close();
-    marks['shown'] = (Date.now() - t0) / 1000;
-    await sleep(2000);
     rec.stop();
 
     assert.equal(await page.evaluate(() => window.__sockets), 1, 'one WebSocket throughout');
@@ -177,11 +167,11 @@ describe('studio video (Chromium, two fake cameras): camera switch and picture o
       }
       const span = pts[pts.length - 1]! - pts[0]!;
       console.log(`      (${kind}: ${pts.length} packets over ${span.toFixed(2)} s, largest step ${(maxGap * 1000).toFixed(0)} ms at ${maxAt.toFixed(1)} s)`);
-      assert.ok(span > 20, `${kind} runs through the show: ${span.toFixed(2)} s`);
+      assert.ok(span > 15, `${kind} runs through the show: ${span.toFixed(2)} s`);
       // Sound: the bound of the Ogg listener's microphone switch, no gap over 200 ms. Picture: the
-      // stage sends a frame at least every 200 ms (a still slate too); with the tab hidden
-      // Chromium delivers them less evenly (steps up to ~0.5 s measured on 2 busy cores).
-      assert.ok(maxGap <= (kind === 'audio' ? 0.2 : 1), `${kind}: no gap (largest step ${(maxGap * 1000).toFixed(0)} ms at ${maxAt.toFixed(1)} s)`);
+      // stage sends a frame at least every 200 ms (a still slate too); on 2 busy cores Chromium's
+      // encoder drops some (steps up to ~0.25 s measured).
+      assert.ok(maxGap <= (kind === 'audio' ? 0.2 : 0.5), `${kind}: no gap (largest step ${(maxGap * 1000).toFixed(0)} ms at ${maxAt.toFixed(1)} s)`);
       // Chromium's Opus packets are 60 ms: as many as the span holds, none lost.
       if (kind === 'audio') assert.ok(pts.length * 0.06 >= span * 0.97, `${pts.length} Opus packets of 60 ms cover the ${span.toFixed(2)} s`);
     }
@@ -206,7 +196,6 @@ describe('studio video (Chromium, two fake cameras): camera switch and picture o
       frames.push({ t: pts[i]! - pts[0]!, look: look(r, g, b), y: 0.299 * r + 0.587 * g + 0.114 * b });
     }
     const seq = runs(frames);
-    console.log(`      (tab hidden while another tab was in front: ${hidden})`);
     console.log(`      (pictures the viewer got: ${seq.map((s) => `${s.look}×${s.n} ${s.from.toFixed(1)}–${s.to.toFixed(1)} s`).join(', ')}; page events at ${Object.entries(marks).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')})`);
     const main = seq.filter((s) => s.n >= 10).map((s) => s.look);
     assert.deepEqual(main, ['green', 'grey', 'slate', 'grey'], 'first camera, second camera, slate, second camera again');
@@ -219,11 +208,8 @@ describe('studio video (Chromium, two fake cameras): camera switch and picture o
     // Each picture lasted about as long as the page showed it (4 s each, give or take the switch).
     const slate = seq.find((s) => s.look === 'slate' && s.n >= 10)!;
     assert.ok(slate.to - slate.from > 3 && slate.to - slate.from < 6, `the slate lasted ${(slate.to - slate.from).toFixed(1)} s`);
-    // The hidden stretch is inside the last run of the second camera, and the video's largest step
-    // (checked above over the whole capture) covers it: the picture went on while the tab was hidden.
     const last = seq[seq.length - 1]!;
-    assert.equal(last.look, 'grey');
-    assert.ok(last.to - last.from > 7, `the second camera ran ${(last.to - last.from).toFixed(1)} s after the picture came back, hidden tab included`);
-    assert.ok(hidden, 'the minimised tab was hidden (document.visibilityState)');
+    assert.equal(last.look, 'grey', 'the show ends on the second camera');
+    assert.ok(last.to - last.from > 2, `the second camera ran ${(last.to - last.from).toFixed(1)} s after the picture came back`);
   });
 });
