@@ -13,6 +13,7 @@ import {
 import { ingestUrl, type Hello } from './webcast-client.js';
 import { BroadcastSession, type SavedShow, type SessionDeps, type SessionSnapshot } from './session.js';
 import { Studio } from './studio.js';
+import { VideoStage, type StagePicture } from './stage.js';
 import { formatBytes, formatDuration } from './format.js';
 import { STATION_MOUNT_RE } from './wire-contract.js';
 import { RecordingsPanel, type Credentials } from './recordings.js';
@@ -81,6 +82,7 @@ const el = {
   videoNote: $('video-note'),
   cameraField: $('camera-field'),
   camera: $<HTMLSelectElement>('camera'),
+  cameraOn: $<HTMLButtonElement>('camera-on'),
   preview: $<HTMLVideoElement>('preview'),
   settings: $('settings'),
   warnings: $('warnings'),
@@ -143,6 +145,8 @@ let devicesAllowed = false;
 let session: BroadcastSession | undefined;
 let wakeLock: { release(): Promise<void> } | undefined;
 let studio: Studio | undefined;
+/** A video show's picture (the canvas the recorder records), while one runs. */
+let stage: VideoStage | undefined;
 /** A show this tab was running before a reload, to resume (from sessionStorage). */
 let savedShow: SavedShow | undefined;
 
@@ -187,9 +191,12 @@ function setState(next: UiState, sentence?: string, reconnecting?: Reconnecting)
   el.stop.disabled = stopping;
   el.stop.textContent = stopping ? 'Stopping…' : 'Stop';
   el.metaSend.disabled = !(session?.snapshot().canSendMetadata ?? false);
-  // The microphone and preset may change mid-show (the studio rewires its input); the station,
-  // the account and the kind of stream (audio or video) can't.
-  for (const input of [el.user, el.password, mountEl, el.videoToggle, el.camera]) input.disabled = busy;
+  // The microphone and preset may change mid-show (the studio rewires its input), and in a video
+  // show the camera (the stage draws from it); the station, the account and the kind of stream
+  // (audio or video) can't.
+  for (const input of [el.user, el.password, mountEl, el.videoToggle]) input.disabled = busy;
+  el.camera.disabled = busy && stage === undefined;
+  el.cameraOn.hidden = !(busy && stage !== undefined);
   foldSignIn(busy);
   document.title = next === 'live' ? 'On air · icewire' : 'Go live · icewire';
   if (sentence !== undefined) showError(sentence);
@@ -304,6 +311,7 @@ function finish(sess: BroadcastSession, snap: SessionSnapshot): void {
   if (session !== sess || snap.state.kind !== 'ended') return;
   const end = snap.state.end;
   session = undefined;
+  endStage();
   void wakeLock?.release().catch(() => undefined);
   wakeLock = undefined;
   el.renditionsBox.hidden = true;
@@ -535,7 +543,9 @@ function stopStream(): void {
 async function acquire(): Promise<MediaStream> {
   const constraints = wantedConstraints();
   const key = JSON.stringify(constraints);
-  if (stream && key === streamKey && stream.getTracks().every((t) => t.readyState === 'live')) return stream;
+  // (A show that ended with its picture off has let go of the camera: open it again.)
+  const whole = stream !== undefined && (constraints.video === false || stream.getVideoTracks().length > 0);
+  if (stream && whole && key === streamKey && stream.getTracks().every((t) => t.readyState === 'live')) return stream;
   if (acquiring) {
     await acquiring.catch(() => undefined);
     return acquire();
@@ -626,14 +636,15 @@ function fillPicker(select: HTMLSelectElement, devices: MediaDeviceInfo[], defau
   select.value = options.some((o) => o.value === keep) ? keep : '';
 }
 
-async function onDeviceChoiceChanged(): Promise<void> {
+async function onDeviceChoiceChanged(changed?: EventTarget | null): Promise<void> {
   store.set('preset', preset());
   store.set('video', String(el.videoToggle.checked));
   el.cameraField.hidden = !el.videoToggle.checked;
   updateVideoNote();
   if (!devicesAllowed) return;
   if (busyNow()) {
-    await switchMic();
+    if (changed === el.camera) await switchCamera();
+    else await switchMic();
     return;
   }
   try {
@@ -744,8 +755,102 @@ async function recording(video: boolean): Promise<{ stream: MediaStream; opts: M
     // Chromium otherwise makes a VP8 keyframe only every ~5 s; late listeners wait for one.
     opts.videoKeyFrameIntervalDuration = 1000;
   }
-  const stream = new MediaStream([...st.masterStream.getAudioTracks(), ...(withVideo ? s.getVideoTracks() : [])]);
+  let picture: MediaStreamTrack[] = [];
+  if (withVideo) {
+    endStage();
+    try {
+      stage = new VideoStage({ stationName: () => el.stationName.textContent ?? '', onPicture: showPicture });
+    } catch (err) {
+      return { problem: `${(err as Error).message}. Untick Send video to go live with sound only.` };
+    }
+    stage.setCamera(s.getVideoTracks()[0]);
+    stage.start();
+    picture = stage.stream.getVideoTracks();
+    // The preview shows what viewers get (the slate too).
+    el.preview.srcObject = stage.stream;
+    void el.preview.play().catch(() => undefined);
+  }
+  const stream = new MediaStream([...st.masterStream.getAudioTracks(), ...picture]);
   return { stream, opts, mime };
+}
+
+/** The video show is over (or never started): the stage stops, the preview shows the camera again. */
+function endStage(): void {
+  if (stage === undefined) return;
+  stage.stop();
+  stage = undefined;
+  delete el.preview.dataset['picture'];
+  const vt = stream?.getVideoTracks()[0];
+  el.preview.srcObject = vt !== undefined ? new MediaStream([vt]) : null;
+  el.preview.hidden = vt === undefined;
+  showPictureButton(true);
+}
+
+function showPicture(p: StagePicture): void {
+  el.preview.dataset['picture'] = p;
+}
+
+function showPictureButton(on: boolean): void {
+  el.cameraOn.setAttribute('aria-pressed', String(on));
+  el.cameraOn.dataset['on'] = String(on);
+  el.cameraOn.firstElementChild!.textContent = on ? 'Picture on air' : 'Picture off (slate)';
+}
+
+/**
+ * Mid-show, in a video show: open the picked camera and give it to the stage. The old camera is
+ * let go of first (many can't be open twice); meanwhile the stage holds the last picture. The
+ * recording never changes: viewers see the new camera in the same stream.
+ */
+async function switchCamera(): Promise<void> {
+  const st = stage;
+  if (st === undefined || stream === undefined) return;
+  // With the picture off the camera stays closed: the one picked is opened when it comes back.
+  if (st.videoOn) await openCamera(st, true);
+}
+
+/** The picture on or off (key V, the Picture button): off shows the slate and closes the camera. */
+async function setPicture(on: boolean): Promise<void> {
+  const st = stage;
+  if (st === undefined || stream === undefined || on === st.videoOn) return;
+  showPictureButton(on);
+  st.setVideoOn(on);
+  if (on) {
+    await openCamera(st, false);
+    return;
+  }
+  st.setCamera(undefined);
+  for (const t of stream.getVideoTracks()) {
+    stream.removeTrack(t);
+    t.stop(); // the camera's light goes off
+  }
+}
+
+async function openCamera(st: VideoStage, hold: boolean): Promise<void> {
+  const s = stream!;
+  st.setCamera(undefined, { hold });
+  for (const t of s.getVideoTracks()) {
+    s.removeTrack(t);
+    t.stop();
+  }
+  let fresh: MediaStream;
+  try {
+    fresh = await navigator.mediaDevices.getUserMedia({ audio: false, video: wantedConstraints().video || true });
+  } catch (err) {
+    st.setCamera(undefined); // the slate, not a frozen picture
+    showNotice(`${await mediaSentence(err)} The show goes on with the slate: pick another camera, or turn the picture off and on again.`);
+    return;
+  }
+  const vt = fresh.getVideoTracks()[0];
+  // The show ended, or the picture went off, while the camera was opening.
+  if (vt === undefined || stage !== st || !st.videoOn || stream !== s) {
+    fresh.getTracks().forEach((t) => t.stop());
+    return;
+  }
+  s.addTrack(vt);
+  vt.addEventListener('ended', () => onTrackEnded(vt));
+  st.setCamera(vt);
+  showReadback(s);
+  streamKey = JSON.stringify(wantedConstraints());
 }
 
 async function goLive(): Promise<void> {
@@ -786,6 +891,7 @@ async function goLive(): Promise<void> {
   try {
     session = BroadcastSession.start(sessionDeps(rec.stream, rec.opts, video, token), { url: ingestUrl(location, form.mount), hello, video });
   } catch {
+    endStage();
     setState('error', video ? NO_VIDEO_FORMAT : NO_RECORDING_FORMAT);
     return;
   }
@@ -895,7 +1001,7 @@ function init(): void {
     acquire().catch(async (err: unknown) => showError(await mediaSentence(err)));
   });
   for (const c of [el.mic, el.camera, el.videoToggle, el.presetMusic, el.presetVoice]) {
-    c.addEventListener('change', () => void onDeviceChoiceChanged());
+    c.addEventListener('change', (e) => void onDeviceChoiceChanged(e.target));
   }
   window.addEventListener('beforeunload', (e) => {
     if (busyNow()) e.preventDefault();
@@ -905,6 +1011,7 @@ function init(): void {
   window.addEventListener('pagehide', () => {
     if (busyNow()) session?.abandon();
   });
+  el.cameraOn.addEventListener('click', () => void setPicture(!(stage?.videoOn ?? true)));
 
   savedShow = browserOk ? readSavedShow() : undefined;
   // The sign-in form and the stations load whatever the browser can do (on plain http the
@@ -918,6 +1025,7 @@ function init(): void {
       onPageAction: (a) => {
         if (a === 'goLive') void goLive();
         else if (a === 'stop') void stopBroadcast();
+        else if (a === 'video' && stage !== undefined) void setPicture(!stage.videoOn);
       },
     });
   }
