@@ -318,6 +318,8 @@ export class Broadcast extends EventEmitter {
       case 'ok':
         break;
     }
+    // a consumer that emptied without a 'drain' (an ffmpeg restarted while full) frees the upload here
+    this.maybeDrain();
     this.pushStatus(true);
   }
 

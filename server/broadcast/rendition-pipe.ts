@@ -313,7 +313,9 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   }
 
   get needsDrain(): boolean {
-    return this.ffmpeg.writableLength >= DRAIN_BYTES;
+    // the same state ffmpeg's 'drain' ends: a fill level (stdin's readable side counted too) could
+    // still read full when 'drain' comes, and no other 'drain' would follow: the upload stuck
+    return this.ffmpeg.needsDrain;
   }
 
   /** For fault tests: the running ffmpeg. */

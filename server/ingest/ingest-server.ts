@@ -159,7 +159,9 @@ export class IngestServer {
     const conn: Connection = { ws, addr, mountId, log: this.opts.logger.child({ addr, station: mountId.slice(0, 64) }) };
     /** The account (or logged form of the passthrough user) once the gate let it in, for the log of a refusal. */
     let user: string | undefined;
-    const inflow = new Inflow(ws, this.preAuth);
+    const inflow = new Inflow(ws, this.preAuth, cfg.limits.maxQueueBytes, () => {
+      failConnection(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the station was full and ${cfg.limits.maxQueueBytes} bytes of the broadcaster's stream were waiting` }));
+    });
     /** Bytes a refused client sent after our close. */
     let afterRefusal = 0;
     const refuse = (err: IcewireError): void => {

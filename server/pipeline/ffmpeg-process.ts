@@ -153,6 +153,11 @@ export class FfmpegProcess extends EventEmitter {
     return this.stdin.write(chunk);
   }
 
+  /** A write returned false and 'drain' has not come yet: exactly the state 'drain' ends. */
+  get needsDrain(): boolean {
+    return this.stdin.writableNeedDrain;
+  }
+
   get writableLength(): number {
     return this.stdin.writableLength + this.stdin.readableLength;
   }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { listen, waitFor, waitForMount } from '../helpers/listener.js';
 import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
-import { oggPages as oggPagesOf } from '../helpers/ogg-pages.js';
+import { granuleBreaks, oggPages as oggPagesOf } from '../helpers/ogg-pages.js';
 import { decodePcm, makeAudioFile, median, peakDb, toneLevels } from './audio-analysis.js';
 import { fillLogin, launchChromium, saveScreenshot, waitForState } from './browser-helpers.js';
 
@@ -249,17 +249,14 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     await stop(page);
     const got = await rec.done;
     const pages = oggPagesOf(got);
-    assert.ok(pages.length > 50, `${pages.length} Ogg pages`);
     assert.equal(pages.filter((p) => p.bos).length, 1, 'one BOS page: no new chain');
     assert.equal(new Set(pages.map((p) => p.serial)).size, 1, 'one serial number');
     const granules = pages.filter((p) => p.granule > 0n).map((p) => p.granule);
-    let maxStep = 0n;
-    for (let i = 1; i < granules.length; i++) {
-      assert.ok(granules[i]! >= granules[i - 1]!, `granule ${granules[i]} after ${granules[i - 1]}`);
-      const step = granules[i]! - granules[i - 1]!;
-      if (step > maxStep) maxStep = step;
-    }
-    assert.ok(maxStep <= 9600n, `largest step between pages ${Number(maxStep) / 48} ms (≤ 200 ms)`);
+    const heardS = Number(granules[granules.length - 1]! - granules[0]!) / 48000;
+    assert.ok(heardS > 5, `the listener got ${heardS.toFixed(1)} s of audio (${pages.length} Ogg pages)`);
+    // no gap: every page's granule moves on by exactly the audio it carries (pages are as long as
+    // the browser's chunks, 250 ms)
+    assert.deepEqual(granuleBreaks(pages), [], 'the audio runs on without a gap through the switch, the mute and the cough');
     const mic = toneLevels(await decodePcm(got), MIC_HZ);
     assert.ok(Math.max(...mic.slice(-20)) > -60, `the new microphone is on air at the end (${Math.max(...mic.slice(-20)).toFixed(1)} dBFS at ${MIC_HZ} Hz)`);
   });

@@ -2,6 +2,7 @@
 // pages): enough to tell one continuous stream from a chain, count packets, and read page bodies.
 // It starts at the first "OggS" and resyncs on garbage between pages; a truncated last page (a
 // listener cut off mid-page) is left out. Pure.
+import { opusPacketSamples } from '../../server/pipeline/ogg-opus-writer.js';
 
 export interface OggPage {
   /** Offset of the page's "OggS" in the buffer, and just after its body. */
@@ -53,4 +54,38 @@ export function oggPages(buf: Buffer): OggPage[] {
 /** Packets that end on these pages (a packet spanning pages counts once, where it ends). */
 export function packetsEnding(pages: readonly OggPage[]): number {
   return pages.reduce((n, p) => n + p.lacing.filter((v) => v < 255).length, 0);
+}
+
+/**
+ * Where an Ogg/Opus capture's audio is not continuous: for each page after the headers, its
+ * granule position must move on by exactly the samples of the packets that end on it. A page
+ * can be long (one page per browser chunk, 250 ms): a large step is no gap as long as the audio
+ * is in the page (the stream's last page may count fewer: end trimming). Returns a sentence per break (empty when the audio runs on without one).
+ */
+export function granuleBreaks(pages: readonly OggPage[]): string[] {
+  const breaks: string[] = [];
+  let prev: bigint | undefined;
+  let carry: Buffer[] = [];
+  for (const p of pages) {
+    let at = 0;
+    let samples = 0;
+    let part: Buffer[] = carry;
+    for (const v of p.lacing) {
+      part.push(p.body.subarray(at, at + v));
+      at += v;
+      if (v < 255) {
+        samples += opusPacketSamples(Buffer.concat(part));
+        part = [];
+      }
+    }
+    carry = part;
+    if (p.granule <= 0n) continue; // the headers, and pages that end no packet
+    // the last page of a stream may end early (end trimming): it may hold more than it counts
+    const step = prev === undefined ? undefined : p.granule - prev;
+    if (step !== undefined && (p.eos ? step <= 0n || step > BigInt(samples) : step !== BigInt(samples))) {
+      breaks.push(`page ${p.sequence}: granule ${p.granule} after ${prev}, but its packets hold ${samples} samples`);
+    }
+    prev = p.granule;
+  }
+  return breaks;
 }

@@ -1,8 +1,9 @@
 // What a broadcaster's socket holds between reading a frame and the broadcast taking it: small and
-// daemon-wide bounded before the hello is accepted, dropped on refusal; a read-ahead of a full
-// broadcast that pauses the socket at its bound and hands everything over at the end.
+// daemon-wide bounded before the hello is accepted, dropped on refusal; once accepted, a full
+// broadcast's frames are held (the socket is never paused: a Stop behind them must be read) up to
+// the bound, past which the connection fails; everything held is handed over at the end.
 import assert from 'node:assert/strict';
-import { HoldPool, Inflow, PRE_AUTH_BYTES, READ_AHEAD_BYTES, type Pausable } from '../../server/ingest/inflow.js';
+import { HoldPool, Inflow, PRE_AUTH_BYTES, type Pausable } from '../../server/ingest/inflow.js';
 
 class FakeSocket implements Pausable {
   isPaused = false;
@@ -12,12 +13,14 @@ class FakeSocket implements Pausable {
 }
 
 const kb = (n: number, fill = 0): Buffer => Buffer.alloc(n * 1024, fill);
+const MAX_HELD = 1024 * 1024;
+const never = (): void => { throw new Error('no overflow expected'); };
 
 describe('Inflow', () => {
   it('before the hello is accepted: holds up to PRE_AUTH_BYTES, then pauses the socket', () => {
     const s = new FakeSocket();
     const pool = new HoldPool();
-    const f = new Inflow(s, pool);
+    const f = new Inflow(s, pool, MAX_HELD, never);
     for (let i = 0; i < PRE_AUTH_BYTES / 1024 - 1; i++) f.push(kb(1));
     assert.equal(s.isPaused, false);
     f.push(kb(1));
@@ -28,7 +31,7 @@ describe('Inflow', () => {
   it('all unauthenticated connections together hold at most the pool, then each is paused', () => {
     const pool = new HoldPool(100 * 1024);
     const sockets = Array.from({ length: 4 }, () => new FakeSocket());
-    const flows = sockets.map((s) => new Inflow(s, pool));
+    const flows = sockets.map((s) => new Inflow(s, pool, MAX_HELD, never));
     flows.forEach((f) => f.push(kb(30)));
     assert.deepEqual(sockets.map((s) => s.isPaused), [false, false, false, true]);
     assert.equal(pool.used, 120 * 1024);
@@ -39,7 +42,7 @@ describe('Inflow', () => {
   it('accepted: what was held goes out in order, its pool share is returned, the socket reads again', () => {
     const s = new FakeSocket();
     const pool = new HoldPool();
-    const f = new Inflow(s, pool);
+    const f = new Inflow(s, pool, MAX_HELD, never);
     f.push(kb(40, 1));
     f.push(kb(40, 2));
     assert.equal(s.isPaused, true);
@@ -52,29 +55,42 @@ describe('Inflow', () => {
     assert.deepEqual(got, [1, 2, 3], 'then straight through');
   });
 
-  it('a full broadcast: reads ahead up to READ_AHEAD_BYTES, then pauses; drain hands over and resumes', () => {
+  it('a full broadcast: holds up to the bound without pausing the socket; drain hands over in order', () => {
     const s = new FakeSocket();
-    const f = new Inflow(s, new HoldPool());
+    const f = new Inflow(s, new HoldPool(), MAX_HELD, never);
     let full = false;
     const got: number[] = [];
     f.accepted((c) => { got.push(c.length); return !full; });
     full = true;
     f.push(kb(10));        // taken, but the broadcast is full now
-    for (let i = 0; i < READ_AHEAD_BYTES / (64 * 1024) - 1; i++) f.push(kb(64));
-    assert.equal(s.isPaused, false, 'still reading ahead');
+    for (let i = 0; i < MAX_HELD / (64 * 1024); i++) f.push(kb(64));
+    assert.equal(s.pauses, 0, 'never paused: a close frame behind the media is still read');
     assert.equal(got.length, 1, 'held, not pushed into a full broadcast');
-    f.push(kb(64));
-    assert.equal(s.isPaused, true);
+    assert.equal(f.bytes, MAX_HELD);
     full = false;
     f.drain();
     assert.equal(f.bytes, 0);
-    assert.equal(got.length, 1 + READ_AHEAD_BYTES / (64 * 1024));
-    assert.equal(s.isPaused, false);
+    assert.equal(got.length, 1 + MAX_HELD / (64 * 1024));
+  });
+
+  it('past the bound: overflow once (the connection fails), and nothing more is held', () => {
+    const s = new FakeSocket();
+    let overflows = 0;
+    const f = new Inflow(s, new HoldPool(), MAX_HELD, () => { overflows++; });
+    f.accepted(() => false);
+    f.push(kb(1));
+    for (let i = 0; i < MAX_HELD / (64 * 1024); i++) f.push(kb(64));
+    assert.equal(overflows, 0);
+    f.push(kb(64));
+    f.push(kb(64));
+    assert.equal(overflows, 1);
+    assert.ok(f.bytes <= MAX_HELD, `${f.bytes} bytes held`);
+    assert.equal(s.pauses, 0);
   });
 
   it('flush hands over everything held even when the broadcast is full (the connection is ending)', () => {
     const s = new FakeSocket();
-    const f = new Inflow(s, new HoldPool());
+    const f = new Inflow(s, new HoldPool(), MAX_HELD, never);
     const got: number[] = [];
     f.accepted((c) => { got.push(c[0]!); return false; });
     f.push(kb(1, 1));
