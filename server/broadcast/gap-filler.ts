@@ -7,7 +7,7 @@
 // stay at live delay instead of falling behind for good. A new connection's stream starts now,
 // so nothing of it is late.
 import type { Clock, Cancel } from '../clock.js';
-import { opusPacketSamples } from '../pipeline/ogg-opus-writer.js';
+import { opusPacketSamples } from '../pipeline/opus-format.js';
 
 /** How often silence is written while it fills a gap. */
 export const SILENCE_TICK_MS = 100;

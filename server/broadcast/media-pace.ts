@@ -11,7 +11,7 @@
 // (Measured lead of real clients: docs/security.md, "Media time".)
 import type { Clock } from '../clock.js';
 import { IcewireError } from '../errors.js';
-import { opusPacketSamples } from '../pipeline/ogg-opus-writer.js';
+import { opusPacketSamples } from '../pipeline/opus-format.js';
 
 /** How much audio a broadcast may hold ahead of the clock (a client's pre-roll, a burst after a stall). */
 export const MEDIA_LEAD_MS = 30000;

@@ -3,7 +3,7 @@
 // `tracks` event (one Opus audio track, codecPrivate = OpusHead) and one `frame` per Opus packet.
 // Every page's CRC is checked; memory is bounded by a page (at most 65,307 bytes) plus one packet
 // (maxPacketBytes). On invalid input it reports one error event and stops; it never throws.
-import { oggPageCrc, opusPacketSamples, parseOpusHead } from './ogg-opus-writer.js';
+import { oggPageCrc, opusPacketSamples, parseOpusHead } from './opus-format.js';
 import { Demuxer, InvalidMedia, type DemuxErrorEvent, type FrameEvent, type TracksEvent } from './demux.js';
 
 export interface OggTracksEvent extends TracksEvent {

@@ -2,7 +2,7 @@
 // pages): enough to tell one continuous stream from a chain, count packets, and read page bodies.
 // It starts at the first "OggS" and resyncs on garbage between pages; a truncated last page (a
 // listener cut off mid-page) is left out. Pure.
-import { opusPacketSamples } from '../../server/pipeline/ogg-opus-writer.js';
+import { opusPacketSamples } from '../../server/pipeline/opus-format.js';
 
 export interface OggPage {
   /** Offset of the page's "OggS" in the buffer, and just after its body. */

@@ -3,7 +3,7 @@
 // 255 to an Ogg page. About 1 MiB claims 2.5 hours. Everything a parser checks is well formed:
 // only the claimed durations are a lie. For tests of what trusts media time (recording segments,
 // pacing, the refusal of input that runs ahead of real time).
-import { buildOpusTags, oggPageCrc } from '../../server/pipeline/ogg-opus-writer.js';
+import { buildOpusTags, oggPageCrc } from '../../server/pipeline/opus-format.js';
 import { block, ebmlHeader, el, elUnknown, str, uint } from './ebml.js';
 
 /** 14 bytes: TOC 0xff (CELT fullband 20 ms, stereo, code 3), frame count 6 (CBR), 6 x 2 bytes. */
