@@ -9,10 +9,16 @@
 // broadcaster's. When the queue is full, a newcomer takes the place of the newest check of the
 // address with the most waiting (when that address has more waiting than the newcomer's), or is
 // refused: IW_ERR_AUTH_BUSY, at once, and the check never runs.
+import { availableParallelism } from 'node:os';
 import { IcewireError } from '../errors.js';
 
-/** Checks running at once: half the thread pool (4 threads by default) stays free for files and DNS. */
-export const MAX_RUNNING_CHECKS = 2;
+/**
+ * Checks running at once: one core is always left to the event loop and the encoders (on a
+ * 2-core server, two checks at once starved the live streams: a canary's listener waited 1.5 s
+ * during a login flood), and at most half the thread pool (4 threads by default), so files and
+ * DNS never wait behind them.
+ */
+export const MAX_RUNNING_CHECKS = Math.max(1, Math.min(2, availableParallelism() - 1));
 /** Checks waiting at most (a few seconds of work). */
 export const MAX_WAITING_CHECKS = 64;
 
