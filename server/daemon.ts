@@ -121,7 +121,8 @@ export class Daemon {
       dir: cfg.recordings.dir,
       stationMount: b.stationMount,
       user: b.user,
-      video: b.input.video !== undefined,
+      // a WebM video upload is archived as sent; every other upload as its Opus audio
+      video: b.input.video !== undefined && b.input.container === 'webm',
       segmentMs: m.segmentMinutes !== undefined ? m.segmentMinutes * 60000 : undefined,
       logger: this.logger,
       ledger: this.recordingLedger,

@@ -19,6 +19,7 @@ import { cleanMetadata } from '../icecast/title-text.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { displayTitle, type ShowRecorder } from './ogg-fanout.js';
 import { GapFiller } from './gap-filler.js';
+import type { NormaliserFactory } from './input-normaliser.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
@@ -59,6 +60,8 @@ export interface BroadcastDeps extends Omit<RenditionContext, 'station' | 'input
   readonly createRendition?: RenditionFactory;
   /** Sends a title to one Icecast mount (default: Icecast's /admin/metadata). */
   readonly updateTitle?: typeof updateMetadata;
+  /** Makes Opus of an upload whose audio is not Opus (default: an ffmpeg). */
+  readonly createNormaliser?: NormaliserFactory;
 }
 
 export declare interface Broadcast {
@@ -121,7 +124,14 @@ export class Broadcast extends EventEmitter {
       part.on('state', () => this.settle());
       return part;
     });
-    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log);
+    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, {
+      ffmpegPath: deps.ffmpegPath, maxQueueBytes: deps.maxQueueBytes, clock: this.clock, admit: (packet) => this.gap.admit(packet),
+      createNormaliser: deps.createNormaliser,
+    });
+    this.media.on('failed', (err) => this.fail(err));
+    this.media.on('drain', () => this.maybeDrain());
+    // the normaliser's packets found a consumer full: the upload waits (and counts as stalled)
+    this.media.on('full', () => this.upload.pause());
     this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding);
     const send = deps.updateTitle ?? updateMetadata;
     const byUrl = new Map(plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => [r.mount, r]));
@@ -186,7 +196,7 @@ export class Broadcast extends EventEmitter {
     }
     let ok: boolean;
     try {
-      ok = this.media.push(chunk, (packet) => this.gap.admit(packet));
+      ok = this.media.push(chunk);
     } catch (err) {
       this.fail(toIcewireError(err));
       return true;
@@ -197,8 +207,9 @@ export class Broadcast extends EventEmitter {
 
   private maybeDrain(): void {
     if (this.upload.pausedSince === undefined) return;
-    if (this.parts.every((p) => !p.needsDrain)) {
+    if (this.parts.every((p) => !p.needsDrain) && !this.media.needsDrain) {
       this.upload.flow();
+      this.media.resume();
       this.emit('drain');
     }
   }
@@ -380,7 +391,7 @@ export class Broadcast extends EventEmitter {
 
   /** Kill every ffmpeg now: the last resort of a shutdown that ran out of time. */
   async kill(): Promise<void> {
-    await Promise.all(this.parts.map((p) => p.kill()));
+    await Promise.all([...this.parts.map((p) => p.kill()), this.media.kill()]);
   }
 
   whenEnded(): Promise<void> {
@@ -389,7 +400,7 @@ export class Broadcast extends EventEmitter {
 
   /** ffmpeg pids (for tests and metrics). */
   get pids(): number[] {
-    return this.parts.flatMap((p) => p.pids);
+    return [...this.media.pids, ...this.parts.flatMap((p) => p.pids)];
   }
 
   /** For fault tests and metrics. */
