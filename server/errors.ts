@@ -177,6 +177,12 @@ export const ERRORS = {
 
     reason: 'kicked',
   },
+  IW_ERR_KICKED_WAIT: {
+    close: 4403, http: 403,
+    message: 'The station ended your broadcast a moment ago. You can go live on this station again in a few minutes.',
+    fix: 'A station manager ended this broadcaster\'s show on this station (the manager API); they are refused there for limits.kickBanMs, so a client that reconnects by itself is not straight back on air.',
+    reason: null,
+  },
   IW_ERR_ADMIN_AUTH: {
     close: 4401, http: 401,
     message: 'The manager token is missing or wrong.',

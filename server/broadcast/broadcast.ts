@@ -14,7 +14,7 @@ import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { endReasonFor, IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
-import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
+import { updateMetadata } from '../icecast/metadata-update.js';
 import { cleanMetadata } from '../icecast/title-text.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { displayTitle, type ShowRecorder } from './ogg-fanout.js';
@@ -23,14 +23,14 @@ import type { NormaliserFactory } from './input-normaliser.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
-import { createRendition, renditionStatus, type RenditionContext, type RenditionFactory } from './renditions.js';
+import { broadcastStatus, createRendition, type RenditionContext, type RenditionFactory } from './renditions.js';
 import type { StationPlan } from './station-plan.js';
-import { ResumeTicket } from './resume-ticket.js';
-import { TitleUpdater } from './title-updater.js';
-import { UploadWatch } from './upload-watch.js';
+import { mediaShape, ResumeTicket, type IngestKind } from './resume-ticket.js';
+import { titleUpdaterFor, type TitleUpdater } from './title-updater.js';
+import { INPUT_GAP_SILENCE_MS, UploadWatch } from './upload-watch.js';
 import type { BroadcastState, EndReason, StatusData } from '../../www/src/wire-contract.js';
 
-export type { EndReason };
+export type { EndReason, IngestKind };
 /** A status frame's data (the wire contract). */
 export type BroadcastStatus = StatusData;
 
@@ -107,6 +107,8 @@ export class Broadcast extends EventEmitter {
     readonly user: string,
     private readonly deps: BroadcastDeps,
     private sink: BroadcastSink | undefined,
+    /** The front door it came through (the webcast WebSocket, or a desktop source client). */
+    readonly ingest: IngestKind = 'websocket',
   ) {
     super();
     this.clock = deps.clock ?? systemClock;
@@ -114,8 +116,11 @@ export class Broadcast extends EventEmitter {
     this.upload = new UploadWatch(this.clock, deps);
     this.log = deps.logger.child({ broadcast: this.id.slice(0, 8), mount: plan.id });
     this.endedPromise = new Promise((r) => { this.resolveEnded = r; });
-    this.bytesInCounter = deps.metrics?.bytesIn.labels({ station: plan.id });
-    this.ticket = new ResumeTicket({ user, sourcePassword: plan.sourcePassword, video: () => this.input.video !== undefined });
+    this.bytesInCounter = deps.metrics?.bytesIn.labels({ station: plan.id, ingest });
+    this.ticket = new ResumeTicket({
+      user, sourcePassword: plan.sourcePassword, ingest, shape: () => mediaShape(this.input),
+      clientGone: () => this.sink === undefined || this.upload.quietMs > INPUT_GAP_SILENCE_MS,
+    });
     const make = deps.createRendition ?? createRendition;
     this.parts = plan.renditions.map((r) => {
       const part = make(r, { ...deps, station: plan, input, clock: this.clock, log: this.log });
@@ -133,20 +138,7 @@ export class Broadcast extends EventEmitter {
     // the normaliser's packets found a consumer full: the upload waits (and counts as stalled)
     this.media.on('full', () => this.upload.pause());
     this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding);
-    const send = deps.updateTitle ?? updateMetadata;
-    const byUrl = new Map(plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => [r.mount, r]));
-    this.titles = new TitleUpdater({
-      mounts: [...byUrl.keys()],
-      current: () => this.title,
-      // each mount gets the title in its charset (title-text.ts)
-      send: (mount, title) => send({
-        url: deps.icecastUrl, mount, user: plan.sourceUser, password: plan.sourcePassword, title, timeoutMs: deps.connectTimeoutMs,
-        format: byUrl.get(mount)!.format, charset: byUrl.get(mount)!.charset,
-      }),
-      stopped: () => this.isEnding,
-      clock: this.clock,
-      log: this.log,
-    });
+    this.titles = titleUpdaterFor(plan, { ...deps, send: deps.updateTitle ?? updateMetadata, current: () => this.title, stopped: () => this.isEnding, clock: this.clock, log: this.log });
   }
 
   get stationMount(): string {
@@ -178,7 +170,7 @@ export class Broadcast extends EventEmitter {
     if (this.isEnding) throw new IcewireError('IW_ERR_INTERNAL', { detail: 'broadcast ended while starting' });
     this.since = new Date(this.clock.now());
     this.log.info('broadcast is live', { renditions: this.plan.renditions.map((r) => r.mount).join(',') });
-    this.deps.metrics?.broadcastsStarted.inc({ station: this.stationMount });
+    this.deps.metrics?.broadcastsStarted.inc({ station: this.stationMount, ingest: this.ingest });
     this.settle();
     // live pushes the title itself; a source that is up while its broadcaster is away gets it too
     if (this.lifecycle.state === 'reconnecting') void this.titles.push();
@@ -229,8 +221,11 @@ export class Broadcast extends EventEmitter {
 
   // ---- the broadcaster's connection comes and goes -------------------------------------------
 
-  /** The connection dropped without a stop: keep the show going on silence for a grace period. */
-  detach(sink: BroadcastSink): void {
+  /**
+   * The connection dropped without a stop: keep the show going on silence for a grace period,
+   * then end with `reasonIfGone` (a source client has no other way to stop than to go).
+   */
+  detach(sink: BroadcastSink, reasonIfGone: EndReason = 'connection-lost'): void {
     if (this.isEnding || this.sink !== sink) return;
     this.sink = undefined;
     this.awaySince = this.clock.now();
@@ -239,14 +234,14 @@ export class Broadcast extends EventEmitter {
     this.gap.start(this.upload.lastDataAt);
     this.cancelGrace = this.clock.after(this.deps.reconnectGraceMs, () => {
       this.log.info('broadcaster did not come back in time', { graceMs: this.deps.reconnectGraceMs });
-      void this.end('connection-lost');
+      void this.end(reasonIfGone);
     });
     this.settle();
   }
 
-  /** May this hello continue this broadcast? (resume-ticket.ts) */
-  canResume(token: string | undefined, user: string, sourcePassword: string, input: InputMedia): boolean {
-    return !this.isEnding && this.ticket.admits({ token, user, sourcePassword, video: input.video !== undefined });
+  /** May this connection continue this broadcast? (resume-ticket.ts) */
+  canResume(token: string | undefined, user: string, sourcePassword: string, input: InputMedia, ingest: IngestKind = 'websocket'): boolean {
+    return !this.isEnding && this.ticket.admits({ token, user, sourcePassword, ingest, shape: mediaShape(input) });
   }
 
   /** The token a broadcaster presents to resume (status frames carry it). */
@@ -326,21 +321,10 @@ export class Broadcast extends EventEmitter {
   }
 
   status(): BroadcastStatus {
-    const base = this.deps.icecastPublicUrl.replace(/\/+$/, '');
-    const renditions = this.parts.map((p) => renditionStatus(p, {
-      input: this.input, publicBase: base, listeners: this.deps.stats?.listeners(p.plan.mount) ?? 0, over: this.isEnding,
-    }));
-    const reason = this.lifecycle.reason;
-    return {
-      state: this.state,
-      listeners: renditions.reduce((n, r) => n + r.listeners, 0),
-      bytesIn: this.bytesIn,
-      bytesOut: renditions.reduce((n, r) => n + r.bytesOut, 0),
-      ...(this.since !== undefined ? { since: this.since.toISOString() } : {}),
-      renditions,
-      ...(reason !== undefined ? { reason } : {}),
-      ...(this.title !== undefined ? { title: this.title } : {}),
-    };
+    return broadcastStatus(this.parts, {
+      state: this.state, input: this.input, publicUrl: this.deps.icecastPublicUrl, stats: this.deps.stats, over: this.isEnding,
+      bytesIn: this.bytesIn, since: this.since, reason: this.lifecycle.reason, title: this.title,
+    });
   }
 
   private pushStatus(): void {
@@ -384,7 +368,7 @@ export class Broadcast extends EventEmitter {
       seconds: this.since ? Math.round((this.clock.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });
-    this.deps.metrics?.broadcastsEnded.inc({ station: this.stationMount, reason });
+    this.deps.metrics?.broadcastsEnded.inc({ station: this.stationMount, reason, ingest: this.ingest });
     this.resolveEnded();
     this.emit('ended', reason);
   }

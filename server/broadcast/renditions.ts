@@ -11,7 +11,7 @@ import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
 import { CopyPipe, FfmpegPipe, type Rendition } from './rendition-pipe.js';
 import { UploadCopyPipe } from './upload-copy-pipe.js';
 import type { StationPlan } from './station-plan.js';
-import type { RenditionStatus } from '../../www/src/wire-contract.js';
+import type { BroadcastState, EndReason, RenditionStatus, StatusData } from '../../www/src/wire-contract.js';
 
 export interface RenditionContext {
   readonly station: StationPlan;
@@ -75,5 +75,24 @@ export function renditionStatus(p: Rendition, o: { input: InputMedia; publicBase
     state: o.over ? 'ended' : connection === 'connecting' || connection === 'reconnecting' ? connection : 'live',
     listeners: o.listeners,
     bytesOut: p.output.bytesOut,
+  };
+}
+
+/** A broadcast's status frame data: its state and figures, each rendition's, the sums. */
+export function broadcastStatus(parts: readonly Rendition[], o: {
+  state: BroadcastState; input: InputMedia; publicUrl: string; stats: { listeners(mount: string): number } | undefined; over: boolean;
+  bytesIn: number; since: Date | undefined; reason: EndReason | undefined; title: string | undefined;
+}): StatusData {
+  const publicBase = o.publicUrl.replace(/\/+$/, '');
+  const renditions = parts.map((p) => renditionStatus(p, { input: o.input, publicBase, listeners: o.stats?.listeners(p.plan.mount) ?? 0, over: o.over }));
+  return {
+    state: o.state,
+    listeners: renditions.reduce((n, r) => n + r.listeners, 0),
+    bytesIn: o.bytesIn,
+    bytesOut: renditions.reduce((n, r) => n + r.bytesOut, 0),
+    ...(o.since !== undefined ? { since: o.since.toISOString() } : {}),
+    renditions,
+    ...(o.reason !== undefined ? { reason: o.reason } : {}),
+    ...(o.title !== undefined ? { title: o.title } : {}),
   };
 }

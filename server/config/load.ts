@@ -108,6 +108,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   const config: Config = {
     ...c,
     publicUrl: c.publicUrl === undefined ? undefined : trimSlash(c.publicUrl),
+    sourceListen: c.sourceListen,
     ffmpegPath: c.ffmpegPath,
     icecast: {
       ...icecast,
