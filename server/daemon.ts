@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config/schema.js';
 import { AuthGate } from './auth/auth-gate.js';
+import { SessionStore } from './http/recordings-routes.js';
 import { IcewireError } from './errors.js';
 import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
@@ -32,6 +33,7 @@ export class Daemon {
   readonly metrics: Metrics;
   /** The one login gate of every front door (one failed-login limiter). */
   readonly auth: AuthGate;
+  private readonly loginSessions: SessionStore;
   private readonly ingest: IngestServer;
   /** Desktop source clients (PUT/SOURCE /<mount>). */
   private readonly sources: SourceServer;
@@ -62,7 +64,10 @@ export class Daemon {
       listeners: () => this.stats.allListeners(),
       icecastUp: () => (this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable)),
     });
-    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger });
+    // One store of login sessions: POST /api/login issues tokens, and a WebSocket hello may present
+    // one in place of the password (a reloaded broadcaster page).
+    this.loginSessions = new SessionStore();
+    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger, loginTokens: this.loginSessions });
     const broadcastDeps: BroadcastDeps = {
       icecastUrl: config.icecast.url,
       icecastPublicUrl: config.icecast.publicUrl,
@@ -90,7 +95,7 @@ export class Daemon {
     const app = createApp({
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
       metricsRegistry: metricsHere ? this.metrics.registry : undefined,
-      recordings: { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger },
+      recordings: { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger, sessions: this.loginSessions },
       sourceMetadata: { paths: METADATA_PATHS, handle: metadata },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {

@@ -26,6 +26,8 @@ export interface LoginAttempt {
   readonly addr: string;
   readonly user: string | undefined;
   readonly password: string | undefined;
+  /** A login token (POST /api/login) in place of the password; checked instead of it when given. */
+  readonly token?: string | undefined;
 }
 
 export interface AuthGateOptions {
@@ -34,6 +36,8 @@ export interface AuthGateOptions {
   readonly limits: Pick<Config['limits'], 'maxFailedLogins' | 'failedLoginWindowMs'>;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** The logged-in sessions of POST /api/login: a token's user, while it is valid. */
+  readonly loginTokens?: { get(token: string): string | undefined };
 }
 
 export class AuthGate {
@@ -53,6 +57,16 @@ export class AuthGate {
   async login(a: LoginAttempt): Promise<Account> {
     this.admit(a);
     const account = this.opts.accounts().find((b) => b.name === a.user);
+    if (a.token !== undefined && a.token !== '') {
+      // A login token stands for the password it was issued for: valid, and this user's.
+      const owner = this.opts.loginTokens?.get(a.token);
+      if (account === undefined || owner !== account.name) {
+        this.byAddress.recordFailure(a.addr);
+        this.refused(a, 'IW_ERR_AUTH_FAILED');
+      }
+      this.byAddress.recordSuccess(a.addr);
+      return account;
+    }
     // verifyPasswordFor spends the same time on an unknown user (no user enumeration by timing)
     const ok = await verifyPasswordFor(a.password ?? '', account?.passwordHash);
     if (!ok || account === undefined) {

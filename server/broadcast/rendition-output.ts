@@ -44,7 +44,16 @@ export interface RenditionOutputOptions {
   readonly clock?: Clock;
   /** Opens a source connection (default: a real IcecastSource). */
   readonly openSource?: (opts: IcecastSourceOptions) => SourceConnection;
+  /**
+   * Listeners can join only once a sync point has reached Icecast (WebM: Icecast drops a listener
+   * that connects before the stream's first Cluster, docs/notes/icecast.md). The output is live
+   * from then on, not from the moment Icecast accepted the connection.
+   */
+  readonly liveAtSync?: boolean;
 }
+
+/** How long start() waits for the first sync point (liveAtSync) before it resolves anyway. */
+export const FIRST_SYNC_WAIT_MS = 5000;
 
 export declare interface RenditionOutput {
   on(event: 'state', listener: (state: OutputState) => void): this;
@@ -62,6 +71,9 @@ export class RenditionOutput extends EventEmitter {
   private source: SourceConnection | undefined;
   /** After a reconnect: drop units until a sync point. */
   private waitingForSync = false;
+  /** Connected, but (liveAtSync) not live until a sync point has been written. */
+  private syncPending = false;
+  private onFirstSync: (() => void) | undefined;
   private lostAt = 0;
   private attempt = 0;
   private cancelRetry: Cancel | undefined;
@@ -91,14 +103,23 @@ export class RenditionOutput extends EventEmitter {
     this.source = this.makeSource();
     await this.source.connect();
     if (this.ending) return;
-    this.setState('live');
+    if (!this.o.liveAtSync) { this.setState('live'); return; }
+    // media flows meanwhile; a stream with no sync point yet stays 'connecting' until it has one
+    this.syncPending = true;
+    let cancel: Cancel | undefined;
+    await new Promise<void>((resolve) => {
+      this.onFirstSync = resolve;
+      cancel = this.clock.after(FIRST_SYNC_WAIT_MS, resolve);
+    });
+    cancel?.();
+    this.onFirstSync = undefined;
   }
 
   /** Send a unit. false = Icecast's socket is full: wait for 'drain'. Never blocks while reconnecting. */
   write(unit: Unit): boolean {
     if (this.ending) return true;
     const src = this.source;
-    if (this.state === 'reconnecting' || src === undefined) {
+    if (src === undefined || (this.state === 'reconnecting' && !this.syncPending)) {
       if (!unit.header) this.bytesDropped += unit.data.length;
       return true;
     }
@@ -112,6 +133,11 @@ export class RenditionOutput extends EventEmitter {
     this.bytesOut += unit.data.length;
     this.bytesOutCounter?.inc(unit.data.length);
     const ok = src.write(unit.data);
+    if (this.syncPending && unit.syncPoint) {
+      this.syncPending = false;
+      this.setState('live');
+      this.onFirstSync?.();
+    }
     if (!ok && src.bufferedBytes > this.maxQueueBytes && !this.ending) {
       this.ending = true;
       this.emit('failed', new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `Icecast is not reading ${this.mount} (${src.bufferedBytes} bytes queued)` }));
@@ -127,6 +153,7 @@ export class RenditionOutput extends EventEmitter {
     if (this.ending) return;
     const old = this.source;
     this.source = undefined;
+    this.syncPending = false;
     this.setState('reconnecting');
     if (old !== undefined) {
       old.removeAllListeners('lost');
@@ -149,10 +176,13 @@ export class RenditionOutput extends EventEmitter {
   }
 
   private onLost(err: IcewireError): void {
-    if (this.ending || this.state === 'reconnecting') return;
+    // while reconnecting the retry handles failures; a connection waiting for its first sync
+    // point is up, and its loss starts a reconnect like any other
+    if (this.ending || (this.state === 'reconnecting' && !this.syncPending)) return;
     this.log.warn('lost the Icecast connection; reconnecting', { rendition: this.mount, detail: err.detail });
     this.lostAt = this.clock.now();
     this.attempt = 0;
+    this.syncPending = false;
     this.setState('reconnecting');
     this.scheduleRetry();
     // anything waiting on a drain from the dead socket may go on (bytes are dropped meanwhile)
@@ -194,7 +224,9 @@ export class RenditionOutput extends EventEmitter {
     this.reconnects++;
     this.o.metrics?.icecastReconnects.inc({ mount: this.mount });
     this.log.info('reconnected to Icecast', { rendition: this.mount, attempts: this.attempt, awayMs: this.clock.now() - this.lostAt, bytesDropped: this.bytesDropped });
-    this.setState('live');
+    // live again at once, or (liveAtSync) once the next sync point is on its way
+    if (this.o.liveAtSync) this.syncPending = true;
+    else this.setState('live');
   }
 
   private setState(s: OutputState): void {

@@ -50,6 +50,7 @@ export const createRendition: RenditionFactory = (plan, ctx) => {
       logger: log,
     },
     header: () => pipe!.header(),
+    liveAtSync: kind.framer === 'webm',
     policy: ctx.reconnect,
     log,
     maxQueueBytes: ctx.maxQueueBytes,

@@ -41,7 +41,8 @@ export function createApp(deps: AppDeps): express.Express {
   const listenBase = icecast.publicUrl.replace(/\/+$/, '');
   const csp = [
     "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-    `media-src 'self' ${new URL(icecast.publicUrl).origin}`, "base-uri 'none'", "form-action 'self'",
+    // blob: is the studio's decks playing the host's own local files
+    `media-src 'self' ${new URL(icecast.publicUrl).origin} blob:`, "base-uri 'none'", "form-action 'self'",
   ].join('; ');
 
   // first: every request's body has a deadline (a streaming route opts out, see request-deadlines.ts)

@@ -258,7 +258,7 @@ export class IngestServer {
   /** Who this is: an account allowed on the mount, or (passthrough) whoever Icecast will judge. */
   private async authenticate(c: Connection, hello: Hello): Promise<string> {
     const cfg = this.config;
-    const attempt = { door: 'websocket' as const, addr: c.addr, user: hello.user, password: hello.password };
+    const attempt = { door: 'websocket' as const, addr: c.addr, user: hello.user, password: hello.password, token: hello.token };
     if (cfg.auth.mode !== 'accounts') {
       this.opts.auth.admit(attempt);
       return hello.user ?? '';

@@ -9,6 +9,8 @@ export interface Hello {
   readonly name: string | undefined;
   readonly description: string | undefined;
   readonly resume: string | undefined;
+  /** A login token (POST /api/login) in place of the password: a reloaded page has no password. */
+  readonly token: string | undefined;
 }
 
 export interface Metadata {
@@ -64,6 +66,7 @@ export function parseClientMessage(text: string): ClientMessage {
           name: optString(d, 'name', 200),
           description: optString(d, 'description', 1000),
           resume: optString(d, 'resume', 200),
+          token: optString(d, 'token', 200),
         },
       };
     }

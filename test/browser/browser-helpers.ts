@@ -2,6 +2,8 @@
 // itself comes from the one fixture (test/helpers/browser.ts). Each test file still owns its stack
 // and its own checks.
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { probe } from '../helpers/media.js';
@@ -96,4 +98,17 @@ export async function chainedOpusSeconds(buf: Buffer): Promise<number> {
   let total = 0;
   for (let i = 0; i < starts.length; i++) total += (await probe(buf.subarray(starts[i], starts[i + 1] ?? buf.length))).audioSeconds;
   return total;
+}
+
+/**
+ * Where browser tests put the pictures they take (`ICEWIRE_TEST_OUTPUT`, default `test-output/`
+ * in the working directory); the path is printed so a person reading the run can open it.
+ */
+export async function saveScreenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<string> {
+  const dir = join(process.env.ICEWIRE_TEST_OUTPUT ?? 'test-output', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  const path = resolve(dir, `${name}.png`);
+  await page.screenshot({ path, fullPage: opts.fullPage ?? false });
+  console.log(`      screenshot: ${path}`);
+  return path;
 }

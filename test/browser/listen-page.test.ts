@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { waitFor, waitForMount } from '../helpers/listener.js';
 import { fixture } from '../helpers/media.js';
 import { childFfmpegPids, startStack, type Stack } from '../helpers/stack.js';
+import { afterThisTest } from '../helpers/teardown.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
 import { launchChromium } from './browser-helpers.js';
 
@@ -155,6 +156,9 @@ describe('listen page: every listener can play (Chromium)', function () {
       await new Promise((r) => setTimeout(r, 4000)); // more status polls while Icecast is down
       assert.match(await message(page), /reconnecting/);
       await stack.icecast!.restart();
+      // an Icecast started inside a test is gone when the test ends (test/helpers/teardown.ts);
+      // this is the suite's last test, and after() stops the stack, which stops nothing twice
+      afterThisTest(() => stack.icecast!.kill());
       await page.waitForFunction(() => {
         const p = (globalThis as unknown as PageGlobals).document.getElementById('player')!;
         return p.dataset['rendition'] !== undefined && !p.paused && p.currentTime > 1;

@@ -16,9 +16,13 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
-/** Firefox ESR headless with a fake microphone and camera, allowed without asking, autoplay on. */
-export async function launchFirefox(): Promise<FirefoxBrowser> {
+/**
+ * Firefox ESR headless with a fake microphone and camera, allowed without asking, autoplay on.
+ * `env` adds to the browser's environment (e.g. PULSE_SERVER for an audio output).
+ */
+export async function launchFirefox(env?: Record<string, string>): Promise<FirefoxBrowser> {
   return puppeteer.launch({
+    ...(env !== undefined ? { env: { ...process.env, ...env } } : {}),
     browser: 'firefox',
     executablePath: '/usr/bin/firefox-esr',
     headless: true,
@@ -63,9 +67,9 @@ export function useChromium(extraArgs: string[] = []): BrowserFixture<Browser> {
   });
 }
 
-/** A Firefox for this describe block. */
-export function useFirefox(): BrowserFixture<FirefoxBrowser> {
-  return useBrowser(launchFirefox, (b) => b.close(), async (b) => {
+/** A Firefox for this describe block; `env` is read when it starts (after earlier before hooks). */
+export function useFirefox(env?: () => Record<string, string>): BrowserFixture<FirefoxBrowser> {
+  return useBrowser(() => launchFirefox(env?.()), (b) => b.close(), async (b) => {
     for (const page of await b.pages()) await page.close();
   });
 }

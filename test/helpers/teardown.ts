@@ -9,7 +9,16 @@
 // First the cleanups a test registered with afterThisTest() run (newest first). A leftover is then
 // waited for a moment (it may be exiting), killed, so one test's leak cannot break the next, and
 // the run fails at the end naming each test and what it left.
-import { readdirSync, readFileSync } from 'node:fs';
+//
+// Temporary files: the run gets one directory of its own and TMPDIR points at it, so every
+// mkdtemp in a test, and every child process (icecast2, ffmpeg, the browsers' profiles), writes
+// below it; it is removed at the end of the run (kept when ICEWIRE_KEEP_TMP is set, to look at).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RUN_TMP = mkdtempSync(join(tmpdir(), 'icewire-run-'));
+process.env['TMPDIR'] = RUN_TMP;
 
 /** How long a leftover may take to exit on its own after a test. */
 const REAP_WAIT_MS = 5000;
@@ -99,6 +108,13 @@ export const mochaHooks = {
   },
   async afterAll(): Promise<void> {
     await reap('a suite\'s before/after (still running at the end of the run)', () => true);
+    if (process.env['ICEWIRE_KEEP_TMP'] === undefined) {
+      try {
+        rmSync(RUN_TMP, { recursive: true, force: true, maxRetries: 3 });
+      } catch (err) {
+        console.warn(`could not remove the run's temporary directory ${RUN_TMP}: ${(err as Error).message}`);
+      }
+    }
     if (leaks.length > 0) throw new Error(`processes were left running:\n  ${leaks.join('\n  ')}`);
   },
 };

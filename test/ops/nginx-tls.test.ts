@@ -301,7 +301,7 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
         assert.ok(csp, `${path} nginx's CSP: ${String(h['content-security-policy'])}`);
         assert.match(csp, /script-src 'self'/);
         assert.match(csp, new RegExp(`connect-src 'self' wss://${LIVE};`));
-        assert.match(csp, new RegExp(`media-src 'self' https://${RADIO.replace('.', '\\.')};`));
+        assert.match(csp, new RegExp(`media-src 'self' https://${RADIO.replace('.', '\\.')} blob:;`));
       }
       // the Icecast block: status pages pass, admin pages do not
       const status = await httpsGet(httpsPort, RADIO, '/status-json.xsl', ca);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Broadcast } from '../../server/broadcast/broadcast.js';
 import { Lifecycle, TRANSITIONS, type LifecycleState } from '../../server/broadcast/lifecycle.js';
-import { RenditionOutput, type SourceConnection } from '../../server/broadcast/rendition-output.js';
+import { FIRST_SYNC_WAIT_MS, RenditionOutput, type SourceConnection } from '../../server/broadcast/rendition-output.js';
 import { IcewireError } from '../../server/errors.js';
 import type { IcecastSourceOptions } from '../../server/icecast/icecast-source.js';
 import { parseMime } from '../../server/pipeline/media-type.js';
@@ -143,13 +143,14 @@ class FakeSource extends EventEmitter {
 describe('RenditionOutput: losing Icecast, reconnecting with backoff, giving up (fake clock)', () => {
   const POLICY = { giveUpMs: 5000, firstDelayMs: 250, maxDelayMs: 2000 };
 
-  function output(): { out: RenditionOutput; clock: FakeClock; sources: FakeSource[]; events: string[] } {
+  function output(opts: { liveAtSync?: boolean } = {}): { out: RenditionOutput; clock: FakeClock; sources: FakeSource[]; events: string[] } {
     const clock = new FakeClock();
     const sources: FakeSource[] = [];
     const events: string[] = [];
     const out = new RenditionOutput({
       source: { url: 'http://127.0.0.1:9', mount: '/live.ogg' } as IcecastSourceOptions,
       header: () => Buffer.from('HEADER'),
+      ...opts,
       policy: POLICY,
       log: captureLogger().logger,
       clock,
@@ -194,6 +195,53 @@ describe('RenditionOutput: losing Icecast, reconnecting with backoff, giving up 
     assert.deepEqual(o.sources[2]!.writes.map(String), ['HEADER', 'page'], 'resumes at a sync point');
     assert.equal(o.out.reconnects, 1);
     assert.deepEqual(o.events, ['state:live', 'state:reconnecting', 'state:live']);
+  });
+
+  it('liveAtSync (WebM): connected is not live; live once the first sync point is written, on start and after a restart', async () => {
+    const o = output({ liveAtSync: true });
+    let started = false;
+    const starting = o.out.start().then(() => { started = true; });
+    o.sources[0]!.accept();
+    await o.clock.advance(0);
+    assert.equal(o.out.state, 'connecting', 'Icecast accepted, but a listener joining now would be dropped');
+    assert.equal(started, false, 'start() waits for the first Cluster');
+    o.out.write({ data: Buffer.from('EBML'), syncPoint: false, header: true });
+    o.out.write({ data: Buffer.from('Cluster1'), syncPoint: true, header: false });
+    await starting;
+    assert.equal(o.out.state, 'live');
+    assert.deepEqual(o.sources[0]!.writes.map(String), ['EBML', 'Cluster1']);
+    // an encoder restart: a new Icecast stream, live again only at its first Cluster
+    const restarted = o.out.restartStream();
+    await o.clock.advance(0);
+    o.sources[1]!.accept();
+    await restarted;
+    assert.equal(o.out.state, 'reconnecting');
+    o.out.write({ data: Buffer.from('block'), syncPoint: false, header: false });
+    assert.equal(o.out.state, 'reconnecting');
+    o.out.write({ data: Buffer.from('Cluster2'), syncPoint: true, header: false });
+    assert.equal(o.out.state, 'live');
+    assert.deepEqual(o.sources[1]!.writes.map(String), ['HEADER', 'Cluster2'], 'the header, then from the Cluster on');
+    // lost while waiting for the first Cluster of a new connection: a reconnect like any other
+    o.sources[1]!.drop();
+    await o.clock.advance(250);
+    o.sources[2]!.accept();
+    await o.clock.advance(0);
+    assert.equal(o.out.state, 'reconnecting', 'connected again, waiting for a Cluster');
+    o.sources[2]!.drop();
+    await o.clock.advance(250);
+    assert.equal(o.sources.length, 4, 'the loss was not ignored');
+    assert.deepEqual(o.events, ['state:live', 'state:reconnecting', 'state:live', 'state:reconnecting']);
+  });
+
+  it('liveAtSync: start() resolves after FIRST_SYNC_WAIT_MS without a sync point, still connecting', async () => {
+    const o = output({ liveAtSync: true });
+    const starting = o.out.start();
+    o.sources[0]!.accept();
+    await o.clock.advance(FIRST_SYNC_WAIT_MS);
+    await starting;
+    assert.equal(o.out.state, 'connecting');
+    o.out.write({ data: Buffer.from('Cluster1'), syncPoint: true, header: false });
+    assert.equal(o.out.state, 'live');
   });
 
   it('Icecast gone for good: gives up with IW_ERR_ICECAST_LOST once reconnectGiveUpMs would pass', async () => {

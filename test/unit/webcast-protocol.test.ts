@@ -11,27 +11,27 @@ const VALID: { what: string; text: string; want: ClientMessage }[] = [
   {
     what: 'a hello with only the mime',
     text: j({ type: 'hello', data: { mime: 'audio/webm;codecs=opus' } }),
-    want: { type: 'hello', hello: { mime: 'audio/webm;codecs=opus', user: undefined, password: undefined, name: undefined, description: undefined, resume: undefined } },
+    want: { type: 'hello', hello: { mime: 'audio/webm;codecs=opus', user: undefined, password: undefined, name: undefined, description: undefined, resume: undefined, token: undefined } },
   },
   {
     what: 'a hello with every optional key',
-    text: j({ type: 'hello', data: { mime: 'video/webm;codecs=vp8,opus', user: 'alice', password: 'pw', name: 'Show', description: 'Desc', resume: 'tok' } }),
-    want: { type: 'hello', hello: { mime: 'video/webm;codecs=vp8,opus', user: 'alice', password: 'pw', name: 'Show', description: 'Desc', resume: 'tok' } },
+    text: j({ type: 'hello', data: { mime: 'video/webm;codecs=vp8,opus', user: 'alice', password: 'pw', name: 'Show', description: 'Desc', resume: 'tok', token: 'login' } }),
+    want: { type: 'hello', hello: { mime: 'video/webm;codecs=vp8,opus', user: 'alice', password: 'pw', name: 'Show', description: 'Desc', resume: 'tok', token: 'login' } },
   },
   {
     what: 'a hello with null optional keys (treated as absent)',
     text: j({ type: 'hello', data: { mime: 'audio/ogg', user: null, password: null } }),
-    want: { type: 'hello', hello: { mime: 'audio/ogg', user: undefined, password: undefined, name: undefined, description: undefined, resume: undefined } },
+    want: { type: 'hello', hello: { mime: 'audio/ogg', user: undefined, password: undefined, name: undefined, description: undefined, resume: undefined, token: undefined } },
   },
   {
     what: 'a hello with extra keys (webcast.js sends more; ignored)',
     text: j({ type: 'hello', data: { mime: 'audio/webm', audio: { channels: 2, samplerate: 48000 }, user: 'bob' } }),
-    want: { type: 'hello', hello: { mime: 'audio/webm', user: 'bob', password: undefined, name: undefined, description: undefined, resume: undefined } },
+    want: { type: 'hello', hello: { mime: 'audio/webm', user: 'bob', password: undefined, name: undefined, description: undefined, resume: undefined, token: undefined } },
   },
   {
     what: 'a hello with fields at their maximum length',
     text: j({ type: 'hello', data: { mime: 'm'.repeat(200), user: 'u'.repeat(200), password: 'p'.repeat(1000), name: 'n'.repeat(200), description: 'd'.repeat(1000), resume: 'r'.repeat(200) } }),
-    want: { type: 'hello', hello: { mime: 'm'.repeat(200), user: 'u'.repeat(200), password: 'p'.repeat(1000), name: 'n'.repeat(200), description: 'd'.repeat(1000), resume: 'r'.repeat(200) } },
+    want: { type: 'hello', hello: { mime: 'm'.repeat(200), user: 'u'.repeat(200), password: 'p'.repeat(1000), name: 'n'.repeat(200), description: 'd'.repeat(1000), resume: 'r'.repeat(200), token: undefined } },
   },
   {
     what: 'metadata with title and artist',

@@ -1,5 +1,6 @@
-// The broadcaster page (www/index.html): login, devices, level meter, Go live / Stop.
-// The ids this file relies on are listed at the top of index.html.
+// The broadcaster page (www/index.html): sign-in, devices, the studio, Go live / Stop. It only
+// renders: the broadcast itself is a BroadcastSession (session.ts), the sound is the Studio's
+// mixer (studio.ts, mixer.ts). The ids this file relies on are listed at the top of index.html.
 import { LevelMeter } from './level-meter.js';
 import {
   AUDIO_BITS_PER_SECOND, TIMESLICE_MS, VIDEO_BITS_PER_SECOND,
@@ -7,12 +8,11 @@ import {
   type Preset,
 } from './media-settings.js';
 import {
-  DEVICE_LOST, INFO_UNREACHABLE, NO_RECORDING_FORMAT, NO_VIDEO_FORMAT, RECORDER_FAILED, RESUME_FAILED, SERVER_SILENT,
-  UPLOAD_TOO_SLOW, browserProblem, closeSentence, endReasonSentence, mediaErrorSentence,
+  INFO_UNREACHABLE, NO_RECORDING_FORMAT, NO_VIDEO_FORMAT, browserProblem, mediaErrorSentence,
 } from './messages.js';
-import {
-  WebcastClient, closeIsResumable, ingestUrl, resumeDelayMs, type CloseInfo, type Hello, type StatusData,
-} from './webcast-client.js';
+import { ingestUrl, type Hello } from './webcast-client.js';
+import { BroadcastSession, type SavedShow, type SessionDeps, type SessionSnapshot } from './session.js';
+import { Studio } from './studio.js';
 import { formatBytes, formatDuration } from './format.js';
 import { STATION_MOUNT_RE } from './wire-contract.js';
 import { RecordingsPanel, type Credentials } from './recordings.js';
@@ -31,29 +31,9 @@ interface Info {
 
 type UiState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'error';
 
-/** No word from the daemon for this long while connecting: give up with a sentence. */
-const CONNECT_SILENCE_MS = 10_000;
-const CONNECT_MAX_MS = 30_000;
-/** Upload health thresholds, in seconds of recorded media not yet on the wire. */
-const SLOW_BACKLOG_S = 2;
-const STALLED_BACKLOG_S = 15;
-const STALLED_NO_PROGRESS_MS = 5_000;
-const GIVE_UP_BACKLOG_S = 60;
-/**
- * Resuming after a lost connection (docs/protocol.md, "Resuming after a drop"): no status frame for this long
- * while on air means the connection is dead even if the socket still looks open (the daemon
- * sends one every second or two).
- */
-const HEARTBEAT_GAP_MS = 5_000;
-/** One resume attempt: the socket must open and the daemon answer within this. */
-const RESUME_ATTEMPT_MS = 5_000;
-/** Give up resuming this long after the connection was lost. */
-const RESUME_GIVE_UP_MS = 30_000;
-/** Stop pressed while reconnecting: how long to try telling the daemon before just ending. */
-const STOP_WHILE_AWAY_MS = 3_000;
-/** Close code for a connection we give up on in order to resume (not 1000: that would end the show). */
-const CLOSE_FOR_RESUME = 4000;
-
+/** A reloaded tab resumes a show saved at most this long ago (the daemon's grace is shorter by default). */
+const RELOAD_RESUME_MAX_AGE_MS = 60_000;
+const SAVED_SHOW_KEY = 'icewire.show';
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} is missing from the page`);
@@ -64,6 +44,11 @@ const el = {
   body: document.body,
   status: $('status'),
   statusText: $('status-text'),
+  statusDetail: $('status-detail'),
+  summary: $('summary'),
+  summaryText: $('summary-text'),
+  signinFolded: $('signin-folded'),
+  signinSummary: $('signin-summary'),
   error: $('error'),
   goLive: $<HTMLButtonElement>('go-live'),
   stop: $<HTMLButtonElement>('stop'),
@@ -132,7 +117,7 @@ const recordings = new RecordingsPanel({
     const m = info?.mounts.find((x) => x.id === id);
     return m?.name && m.name !== id ? m.name : id;
   },
-  onAir: () => session !== undefined,
+  onAir: () => session !== undefined && !session.isOver,
 });
 
 // ---- small persistence (never credentials) ----
@@ -153,49 +138,11 @@ let stream: MediaStream | undefined;
 let streamKey = '';
 let acquiring: Promise<MediaStream> | undefined;
 let devicesAllowed = false;
-
-interface Session {
-  /** The current connection: the live one, or the resume attempt in flight (undefined between attempts). */
-  client: WebcastClient | undefined;
-  /** The daemon answered the current connection's hello (a status frame came). */
-  accepted: boolean;
-  /** The recorder whose chunks go to `client`; a new one for every connection. */
-  recorder: MediaRecorder | undefined;
-  /** Made (and so checked) before connecting; started when the first connection opens. */
-  firstRecorder: MediaRecorder | undefined;
-  media: MediaStream;
-  recorderOptions: MediaRecorderOptions;
-  url: string;
-  hello: Hello;
-  /** From the daemon's status frames: present it to continue this broadcast after a drop. */
-  resumeToken: string | undefined;
-  video: boolean;
-  since: string | undefined;
-  errorFrame: string | undefined;
-  endReason: string | undefined;
-  /** A local failure (upload, recorder, device, lost connection) that ended the broadcast. */
-  localError: string | undefined;
-  stopping: boolean;
-  openedAt: number;
-  lastMessageAt: number;
-  /** Bytes sent on earlier connections of this broadcast. */
-  bytesBefore: number;
-  lastSent: number;
-  lastProgressAt: number;
-  timer: number;
-  wakeLock: { release(): Promise<void> } | undefined;
-  /** Set while the connection is lost and the page is resuming. */
-  away: Away | undefined;
-  /** The daemon said live at least once (so a show may have been recorded). */
-  wentLive: boolean;
-}
-interface Away {
-  since: number;
-  attempts: number;
-  retryTimer: number | undefined;
-  attemptStartedAt: number | undefined;
-}
-let session: Session | undefined;
+let session: BroadcastSession | undefined;
+let wakeLock: { release(): Promise<void> } | undefined;
+let studio: Studio | undefined;
+/** A show this tab was running before a reload, to resume (from sessionStorage). */
+let savedShow: SavedShow | undefined;
 
 // ---- status display ----
 const STATE_TEXT: Record<UiState, string> = {
@@ -218,13 +165,14 @@ const BUTTON_TEXT: Record<UiState, string> = {
 /** Who is reconnecting: this page to the daemon ("server"), or the daemon to Icecast. */
 type Reconnecting = 'server' | 'icecast';
 
-let reconnectingKind: Reconnecting = 'server';
+function busyNow(): boolean {
+  return session !== undefined && !session.isOver;
+}
 
-function setState(next: UiState, sentence?: string, reconnecting: Reconnecting = reconnectingKind): void {
+function setState(next: UiState, sentence?: string, reconnecting?: Reconnecting): void {
   uiState = next;
-  reconnectingKind = reconnecting;
   el.status.dataset['state'] = next;
-  if (next === 'reconnecting') el.status.dataset['reconnecting'] = reconnecting;
+  if (next === 'reconnecting' && reconnecting !== undefined) el.status.dataset['reconnecting'] = reconnecting;
   else delete el.status.dataset['reconnecting'];
   el.statusText.textContent = next === 'reconnecting' && reconnecting === 'icecast' ? 'Reconnecting to Icecast…' : STATE_TEXT[next];
   el.goLive.textContent = BUTTON_TEXT[next];
@@ -233,17 +181,154 @@ function setState(next: UiState, sentence?: string, reconnecting: Reconnecting =
   el.goLive.disabled = busy || !browserOk || info === undefined;
   el.goLive.setAttribute('aria-disabled', String(el.goLive.disabled));
   el.stop.hidden = !busy;
-  el.stop.disabled = session?.stopping ?? false;
-  el.stop.textContent = session?.stopping ? 'Stopping…' : 'Stop';
-  // Now playing needs a connection that the daemon has taken (not while this page is resuming).
-  el.metaSend.disabled = !((next === 'live' || next === 'reconnecting') && session !== undefined && session.away === undefined);
-  for (const input of [el.user, el.password, mountEl, el.mic, el.camera, el.videoToggle, el.presetMusic, el.presetVoice]) {
-    input.disabled = busy;
-  }
-  el.enableDevices.disabled = busy;
+  const stopping = session?.state.kind === 'stopping';
+  el.stop.disabled = stopping;
+  el.stop.textContent = stopping ? 'Stopping…' : 'Stop';
+  el.metaSend.disabled = !(session?.snapshot().canSendMetadata ?? false);
+  // The microphone and preset may change mid-show (the studio rewires its input); the station,
+  // the account and the kind of stream (audio or video) can't.
+  for (const input of [el.user, el.password, mountEl, el.videoToggle, el.camera]) input.disabled = busy;
+  foldSignIn(busy);
   document.title = next === 'live' ? 'On air · icewire' : 'Go live · icewire';
   if (sentence !== undefined) showError(sentence);
   else if (next !== 'error') clearError();
+}
+
+/** While a broadcast runs the sign-in form (which can't change then) folds into one line. */
+function foldSignIn(folded: boolean): void {
+  if (info === undefined) return;
+  const station = info.authMode === 'passthrough'
+    ? `Icecast mount /${currentMount()}`
+    : (info.mounts.find((m) => m.id === currentMount())?.name ?? currentMount());
+  el.signinSummary.textContent = `${el.user.value.trim()} · ${station}`;
+  el.signinFolded.hidden = !folded;
+  el.login.hidden = folded;
+  el.passthroughHelp.hidden = folded || info.authMode !== 'passthrough';
+}
+
+/** Draw the session's snapshot: status, figures, upload health, the listeners' truth. */
+function render(): void {
+  const sess = session;
+  if (sess === undefined) return;
+  const snap = sess.snapshot();
+  const st = snap.state;
+  let ui: UiState;
+  let kind: Reconnecting | undefined;
+  switch (st.kind) {
+    case 'connecting': ui = 'connecting'; break;
+    case 'live':
+      if (snap.audience === 'none') { ui = 'reconnecting'; kind = 'icecast'; } else ui = 'live';
+      break;
+    case 'away': ui = 'reconnecting'; kind = 'server'; break;
+    case 'stopping': ui = uiState; kind = el.status.dataset['reconnecting'] as Reconnecting | undefined; break;
+    case 'ended': ui = st.end.sentence !== undefined ? 'error' : 'ended'; break;
+  }
+  if (ui !== uiState || kind !== el.status.dataset['reconnecting'] || st.kind === 'stopping' || st.kind === 'ended') {
+    const sentence = st.kind === 'ended' ? st.end.sentence : el.error.hidden ? undefined : el.error.textContent ?? undefined;
+    setState(ui, sentence, kind);
+  } else {
+    el.metaSend.disabled = !snap.canSendMetadata;
+  }
+  if (st.kind === 'ended') {
+    finish(sess, snap);
+    return;
+  }
+  if (snap.since !== undefined && (st.kind === 'live' || st.kind === 'away' || st.kind === 'stopping')) {
+    el.elapsed.textContent = formatDuration(Math.max(0, Date.now() - Date.parse(snap.since)));
+  }
+  el.listeners.textContent = snap.listeners !== undefined ? String(snap.listeners) : '–';
+  el.bytesSent.textContent = formatBytes(snap.bytesSent);
+  el.bytesSent.dataset['bytes'] = String(snap.bytesSent);
+  el.upload.dataset['health'] = snap.health;
+  el.upload.textContent = {
+    idle: '–',
+    good: 'Good',
+    slow: `Slow · ${snap.behindS.toFixed(0)} s behind`,
+    stalled: st.kind === 'away' ? 'Reconnecting…' : `Stalled · ${snap.behindS.toFixed(0)} s behind`,
+    held: snap.audience === 'none' ? 'Not reaching listeners' : 'Not reaching all listeners',
+  }[snap.health];
+  showAudience(snap);
+  showRenditions(snap);
+  if (snap.continuedAsNew && st.kind !== 'away') {
+    showNotice('The server had lost your broadcast (it may have restarted), so the show continues as a new broadcast. Listeners may need to press play again.');
+  }
+  if (st.kind === 'live' && wakeLock === undefined) void requestWakeLock();
+}
+
+function showNotice(text: string): void {
+  if (el.error.textContent !== text) showError(text);
+  el.error.dataset['kind'] = 'notice';
+}
+
+/**
+ * The status line tells the truth about listeners: when the daemon is reconnecting to Icecast
+ * (all renditions, or some), the show is not reaching them, whatever the upload does.
+ */
+function showAudience(snap: SessionSnapshot | undefined): void {
+  const on = snap !== undefined && snap.state.kind === 'live';
+  const audience = on ? snap.audience : undefined;
+  if (audience === undefined) delete el.status.dataset['audience'];
+  else el.status.dataset['audience'] = audience;
+  let detail = '';
+  if (audience === 'none') {
+    detail = 'Listeners can\'t hear the show right now: the station\'s Icecast server cannot be reached. icewire keeps trying and the show goes on by itself when it is back; what you send meanwhile does not reach listeners.';
+  } else if (audience === 'some') {
+    detail = `Some listeners can't hear the show right now: Icecast is reconnecting ${snap!.heldMounts.join(', ')}. The other streams are on air.`;
+  }
+  el.statusDetail.textContent = detail;
+  el.statusDetail.hidden = detail === '';
+}
+
+function showRenditions(snap: SessionSnapshot): void {
+  const items = snap.renditions.filter((r) => typeof r.url === 'string' && r.url !== '');
+  el.renditions.replaceChildren(...items.map((r) => {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = r.url;
+    a.textContent = r.url;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    const fmt = document.createElement('span');
+    fmt.className = 'muted small';
+    fmt.textContent = ` ${r.format}${typeof r.listeners === 'number' ? ` · ${r.listeners} listening` : ''}`;
+    li.append(a, fmt);
+    return li;
+  }));
+  el.renditionsBox.hidden = items.length === 0 || snap.state.kind !== 'live';
+}
+
+/** The session is over: summary, cleared figures, the recordings list refreshed. */
+function finish(sess: BroadcastSession, snap: SessionSnapshot): void {
+  if (session !== sess || snap.state.kind !== 'ended') return;
+  const end = snap.state.end;
+  session = undefined;
+  void wakeLock?.release().catch(() => undefined);
+  wakeLock = undefined;
+  el.renditionsBox.hidden = true;
+  delete el.error.dataset['kind'];
+  showAudience(undefined);
+  clearFigures();
+  if (end.wentLive) {
+    el.summary.dataset['durationMs'] = String(end.durationMs);
+    el.summary.dataset['peakListeners'] = String(end.peakListeners);
+    el.summary.dataset['bytes'] = String(end.bytes);
+    el.summary.dataset['reason'] = end.reason;
+    const listeners = end.peakListeners === 1 ? '1 listener at most' : `${end.peakListeners} listeners at most`;
+    el.summaryText.textContent = `${formatDuration(end.durationMs)} on air · ${listeners} · ${formatBytes(end.bytes)} sent · ended because ${end.words}.`;
+    el.summary.hidden = false;
+    // The show just ended is in the broadcaster's recordings now, if the station records.
+    if (info?.authMode === 'accounts' && end.reason !== 'connection-lost') recordings.afterBroadcast();
+  }
+  setState(end.sentence !== undefined ? 'error' : 'ended', end.sentence);
+}
+
+function clearFigures(): void {
+  el.elapsed.textContent = '–';
+  el.listeners.textContent = '–';
+  el.bytesSent.textContent = '–';
+  el.bytesSent.dataset['bytes'] = '0';
+  el.upload.dataset['health'] = 'idle';
+  el.upload.textContent = '–';
 }
 
 function showError(sentence: string): void {
@@ -334,7 +419,7 @@ function setupForm(i: Info): void {
     }));
     const remembered = store.get('mount');
     if (remembered && i.mounts.some((m) => m.id === remembered)) select.value = remembered;
-    if (i.mounts.length === 0) showError('This station has no mounts to go live on yet. Ask the station to add one.');
+    if (i.mounts.length === 0) showError('This server has no stations to go live on yet. Ask the station manager to add one.');
     el.user.value = store.get('user') ?? '';
   }
   recordings.enable(i.authMode === 'accounts');
@@ -365,7 +450,7 @@ function updateVideoNote(): void {
     if (info.authMode === 'accounts') {
       const m = info.mounts.find((x) => x.id === mount);
       if (m && !m.renditions.some((r) => r.format === 'webm')) {
-        note = 'This station mount has no video stream: listeners will get the sound only.';
+        note = 'This station has no video stream: listeners will get the sound only.';
       }
     } else if (/\.(ogg|opus|oga|mp3)$/i.test(mount)) {
       note = 'This mount name makes an audio-only stream. Use a name ending in .webm to send video.';
@@ -390,7 +475,7 @@ function readForm(): { user: string; password: string; mount: string } | { probl
   } else {
     if (user === '') return { problem: 'Enter your name to go live.', field: el.user };
     if (password === '') return { problem: 'Enter your password to go live.', field: el.password };
-    if (mount === '') return { problem: 'Pick the station mount to go live on.', field: mountEl };
+    if (mount === '') return { problem: 'Pick the station to go live on.', field: mountEl };
   }
   return { user, password, mount };
 }
@@ -410,7 +495,7 @@ function wantedConstraints(): MediaStreamConstraints {
 }
 
 function stopStream(): void {
-  meter.detach();
+  studio?.setMicStream(undefined);
   stream?.getTracks().forEach((t) => t.stop());
   stream = undefined;
   streamKey = '';
@@ -447,7 +532,7 @@ async function acquire(): Promise<MediaStream> {
     devicesAllowed = true;
     el.permissionBox.hidden = true;
     for (const t of s.getTracks()) t.addEventListener('ended', () => onTrackEnded(t));
-    meter.attach(s);
+    studio?.setMicStream(s);
     const vt = s.getVideoTracks()[0];
     if (vt) {
       el.preview.srcObject = new MediaStream([vt]);
@@ -518,7 +603,11 @@ async function onDeviceChoiceChanged(): Promise<void> {
   store.set('video', String(el.videoToggle.checked));
   el.cameraField.hidden = !el.videoToggle.checked;
   updateVideoNote();
-  if (!devicesAllowed || session) return;
+  if (!devicesAllowed) return;
+  if (busyNow()) {
+    await switchMic();
+    return;
+  }
   try {
     clearError();
     await acquire();
@@ -541,9 +630,9 @@ async function mediaSentence(err: unknown): Promise<string> {
 
 function onTrackEnded(t: MediaStreamTrack): void {
   if (!stream || !stream.getTracks().includes(t)) return;
-  if (session && !session.stopping) {
-    session.localError = DEVICE_LOST;
-    void stopBroadcast();
+  if (busyNow()) {
+    // The show goes on (decks, pads); only the microphone (or camera) is gone.
+    showNotice('Your microphone or camera stopped (unplugged, or taken by another app). The show goes on without it: pick another microphone above.');
     return;
   }
   stopStream();
@@ -551,9 +640,88 @@ function onTrackEnded(t: MediaStreamTrack): void {
   el.permissionBox.hidden = false;
 }
 
+
+/**
+ * Mid-show: open the newly picked microphone (or preset) and rewire the studio's mic channel to
+ * it. The recording is of the mixer's output, so it goes on without a break; a camera in use
+ * stays as it is.
+ */
+async function switchMic(): Promise<void> {
+  const old = stream;
+  if (old === undefined) return;
+  const c = wantedConstraints();
+  let fresh: MediaStream;
+  try {
+    // Some devices can't be open twice: let go of the old microphone first.
+    for (const t of old.getAudioTracks()) t.stop();
+    fresh = await navigator.mediaDevices.getUserMedia({ audio: c.audio ?? true, video: false });
+  } catch (err) {
+    showNotice(await mediaSentence(err));
+    return;
+  }
+  const at = fresh.getAudioTracks()[0];
+  if (at === undefined) return;
+  for (const t of old.getAudioTracks()) old.removeTrack(t);
+  old.addTrack(at);
+  at.addEventListener('ended', () => onTrackEnded(at));
+  studio?.setMicStream(old);
+  showReadback(old);
+  streamKey = JSON.stringify(wantedConstraints());
+  el.level.dataset['mic'] = at.label;
+}
+
 // ---- going live ----
+function loginToken(user: string, password: string): Promise<string | undefined> {
+  // A short-lived token lets a reloaded tab resume the show without keeping the password.
+  return fetch('/api/login', {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ user, password }), cache: 'no-store',
+  }).then(async (r) => (r.ok ? ((await r.json()) as { token?: string }).token : undefined)).catch(() => undefined);
+}
+
+function sessionDeps(recordStream: MediaStream, opts: MediaRecorderOptions, video: boolean, token: string | undefined): SessionDeps {
+  return {
+    openSocket: (url, protocol) => new WebSocket(url, protocol),
+    createRecorder: () => new MediaRecorder(recordStream, opts),
+    clock: {
+      now: () => Date.now(),
+      setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimeout: (h) => window.clearTimeout(h as number),
+    },
+    bytesPerSecond: streamBytesPerSecond(video),
+    timesliceMs: TIMESLICE_MS,
+    onChange: () => render(),
+    persist: (show) => {
+      try {
+        if (show === undefined) sessionStorage.removeItem(SAVED_SHOW_KEY);
+        else sessionStorage.setItem(SAVED_SHOW_KEY, JSON.stringify(show));
+      } catch { /* storage off: a reload then cannot resume */ }
+    },
+    loginToken: token,
+  };
+}
+
+/** What the recorder records: the studio's master, plus the camera when sending video. */
+async function recording(video: boolean): Promise<{ stream: MediaStream; opts: MediaRecorderOptions; mime: string } | { problem: string }> {
+  const st = studio!;
+  await st.whenReady();
+  await st.wake();
+  const s = await acquire();
+  const withVideo = video && s.getVideoTracks().length > 0;
+  const mime = chooseMime(withVideo, (m) => MediaRecorder.isTypeSupported(m));
+  if (!mime) return { problem: withVideo ? NO_VIDEO_FORMAT : NO_RECORDING_FORMAT };
+  const opts: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = { mimeType: mime, audioBitsPerSecond: AUDIO_BITS_PER_SECOND };
+  if (withVideo) {
+    opts.videoBitsPerSecond = VIDEO_BITS_PER_SECOND;
+    // Chromium otherwise makes a VP8 keyframe only every ~5 s; late listeners wait for one.
+    opts.videoKeyFrameIntervalDuration = 1000;
+  }
+  const stream = new MediaStream([...st.masterStream.getAudioTracks(), ...(withVideo ? s.getVideoTracks() : [])]);
+  return { stream, opts, mime };
+}
+
 async function goLive(): Promise<void> {
-  if (session || !info || !browserOk) return;
+  if (busyNow() || !info || !browserOk || studio === undefined) return;
   const form = readForm();
   if ('problem' in form) {
     setState(uiState === 'ended' ? 'ended' : 'idle', form.problem);
@@ -562,433 +730,119 @@ async function goLive(): Promise<void> {
   }
   store.set('user', form.user);
   store.set('mount', form.mount);
+  el.summary.hidden = true;
+  el.elapsed.textContent = '0:00:00';
+  el.listeners.textContent = '–';
   setState('connecting');
 
-  let s: MediaStream;
+  let rec: Awaited<ReturnType<typeof recording>>;
   try {
-    s = await acquire();
+    rec = await recording(el.videoToggle.checked);
   } catch (err) {
     setState('error', await mediaSentence(err));
     return;
   }
-  const video = el.videoToggle.checked && s.getVideoTracks().length > 0;
-  const mime = chooseMime(video, (m) => MediaRecorder.isTypeSupported(m));
-  if (!mime) {
-    setState('error', video ? NO_VIDEO_FORMAT : NO_RECORDING_FORMAT);
+  if ('problem' in rec) {
+    setState('error', rec.problem);
     return;
   }
-  const opts: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
-    mimeType: mime,
-    audioBitsPerSecond: AUDIO_BITS_PER_SECOND,
-  };
-  if (video) {
-    opts.videoBitsPerSecond = VIDEO_BITS_PER_SECOND;
-    // Chromium otherwise makes a VP8 keyframe only every ~5 s; late listeners wait for one.
-    opts.videoKeyFrameIntervalDuration = 1000;
+  const video = rec.stream.getVideoTracks().length > 0;
+  const token = info.authMode === 'accounts' ? await loginToken(form.user, form.password) : undefined;
+  const hello: Hello = { mime: rec.mime, user: form.user, password: form.password };
+  // A show this tab was running before a reload, whose token a password could not present
+  // (passthrough): going live again continues it.
+  if (savedShow !== undefined && savedShow.url === ingestUrl(location, form.mount) && Date.now() - savedShow.savedAt < RELOAD_RESUME_MAX_AGE_MS) {
+    hello.resume = savedShow.resume;
   }
-  let recorder: MediaRecorder;
+  savedShow = undefined;
   try {
-    recorder = new MediaRecorder(s, opts);
+    session = BroadcastSession.start(sessionDeps(rec.stream, rec.opts, video, token), { url: ingestUrl(location, form.mount), hello, video });
   } catch {
     setState('error', video ? NO_VIDEO_FORMAT : NO_RECORDING_FORMAT);
     return;
   }
-
-  const now = Date.now();
-  const sess: Session = {
-    client: undefined,
-    accepted: false,
-    recorder: undefined,
-    firstRecorder: recorder,
-    media: s,
-    recorderOptions: opts,
-    url: ingestUrl(location, form.mount),
-    hello: { mime, user: form.user, password: form.password },
-    resumeToken: undefined,
-    video,
-    since: undefined,
-    errorFrame: undefined,
-    endReason: undefined,
-    localError: undefined,
-    stopping: false,
-    openedAt: now,
-    lastMessageAt: now,
-    bytesBefore: 0,
-    lastSent: 0,
-    lastProgressAt: now,
-    timer: 0,
-    wakeLock: undefined,
-    away: undefined,
-    wentLive: false,
-  };
-  session = sess;
-  connect(sess, false);
-  sess.timer = window.setInterval(() => tick(sess), 500);
-  tick(sess);
+  render();
 }
 
-/**
- * Open a connection for `sess` and make it the current one. A fresh go-live starts recording as
- * soon as the socket opens; a resume (hello with the token) waits for the daemon's answer, then
- * starts a new recording (a new WebM header: the daemon reads each connection's stream from its
- * own start). Events of a connection that is no longer the current one are ignored.
- */
-function connect(sess: Session, resume: boolean): WebcastClient {
-  const hello: Hello = resume && sess.resumeToken !== undefined ? { ...sess.hello, resume: sess.resumeToken } : sess.hello;
-  const client: WebcastClient = new WebcastClient(sess.url, hello, {
-    onOpen: () => {
-      if (sess.client !== client || session !== sess) return;
-      sess.lastMessageAt = Date.now();
-      if (resume) return;
-      sess.openedAt = sess.lastMessageAt;
-      const first = sess.firstRecorder;
-      sess.firstRecorder = undefined;
-      if (first !== undefined && !sess.stopping) startRecording(sess, first);
-    },
-    onStatus: (st) => {
-      if (sess.client === client) onStatus(sess, st);
-    },
-    onErrorFrame: (_code, message) => {
-      if (sess.client === client) sess.errorFrame = message || undefined;
-    },
-    onClose: (c) => {
-      if (sess.client === client) onClose(sess, c);
-    },
-  });
-  sess.client = client;
-  sess.accepted = false;
-  return client;
-}
-
-/** Record into the current connection, with a new MediaRecorder unless one is given. */
-function startRecording(sess: Session, given?: MediaRecorder): void {
-  const client = sess.client;
-  if (client === undefined) return;
-  let rec: MediaRecorder;
-  try {
-    rec = given ?? new MediaRecorder(sess.media, sess.recorderOptions);
-  } catch {
-    sess.localError = RECORDER_FAILED;
-    void stopBroadcast();
+/** After a reload: pick up the show this tab was running (accounts mode: with the login token). */
+async function resumeSavedShow(): Promise<void> {
+  const saved = savedShow;
+  if (saved === undefined || studio === undefined || info === undefined) return;
+  if (saved.hello.token === undefined) {
+    // Passthrough: no account to log in with. The form is filled in; the password is needed.
+    showNotice('This tab was on air before it reloaded. Type the Icecast password and press Go live within a few seconds to continue the same show.');
     return;
   }
-  // A recorder's chunks belong to the connection it started on: never carry them to another.
-  rec.addEventListener('dataavailable', (e) => {
-    if (sess.recorder === rec && sess.client === client) client.sendChunk(e.data);
-  });
-  rec.addEventListener('error', () => {
-    if (sess.recorder !== rec || sess.stopping || session !== sess) return;
-    sess.localError = RECORDER_FAILED;
-    void stopBroadcast();
-  });
-  sess.recorder = rec;
-  try {
-    rec.start(TIMESLICE_MS);
-  } catch {
-    sess.recorder = undefined;
-    sess.localError = RECORDER_FAILED;
-    void stopBroadcast();
-  }
-}
-
-/** Stop the current recorder and throw away whatever it still hands over. */
-function discardRecorder(sess: Session): void {
-  const rec = sess.recorder;
-  sess.recorder = undefined;
-  if (rec && rec.state !== 'inactive') {
-    try { rec.stop(); } catch { /* already stopping */ }
-  }
-}
-
-function onStatus(sess: Session, st: StatusData): void {
-  if (session !== sess) return;
-  sess.lastMessageAt = Date.now();
-  if (typeof st.resume === 'string' && st.resume !== '') sess.resumeToken = st.resume;
-  if (!sess.accepted) {
-    sess.accepted = true;
-    if (sess.away !== undefined && !sess.stopping) {
-      // The daemon took the resume (or, with an expired token, started afresh): record again.
-      window.clearTimeout(sess.away.retryTimer);
-      sess.away = undefined;
-      sess.lastProgressAt = sess.lastMessageAt;
-      sess.lastSent = sess.bytesBefore;
-      startRecording(sess);
-    }
-  }
-  if (typeof st.listeners === 'number') el.listeners.textContent = String(st.listeners);
-  if (typeof st.since === 'string') sess.since = st.since;
-  if (st.renditions) showRenditions(st);
-  if (sess.stopping) {
-    if (st.state === 'ended') sess.endReason = st.reason ?? 'stopped';
-    return;
-  }
-  switch (st.state) {
-    case 'live':
-      sess.wentLive = true;
-      if (uiState !== 'live') {
-        setState('live');
-        if (sess.wakeLock === undefined) void requestWakeLock(sess);
-      }
-      break;
-    case 'reconnecting':
-      // The daemon is reconnecting to Icecast; this page stays connected and keeps sending.
-      if (uiState !== 'reconnecting' || reconnectingKind !== 'icecast') setState('reconnecting', undefined, 'icecast');
-      break;
-    case 'connecting':
-      // A resume the daemon could not match (the broadcast had already ended) starts a new one.
-      if (uiState !== 'connecting') {
-        sess.since = undefined;
-        sess.openedAt = Date.now();
-        setState('connecting');
-      }
-      break;
-    case 'ended':
-      sess.endReason = st.reason ?? 'stopped';
-      // Nothing more will go out; stop recording (the socket close follows from the daemon).
-      if (sess.recorder && sess.recorder.state !== 'inactive') sess.recorder.stop();
-      break;
-    default:
-      break;
-  }
-}
-
-function showRenditions(st: StatusData): void {
-  const items = (st.renditions ?? []).filter((r) => typeof r.url === 'string' && r.url !== '');
-  el.renditions.replaceChildren(...items.map((r) => {
-    const li = document.createElement('li');
-    const a = document.createElement('a');
-    a.href = r.url as string;
-    a.textContent = r.url as string;
-    a.target = '_blank';
-    a.rel = 'noopener';
-    const fmt = document.createElement('span');
-    fmt.className = 'muted small';
-    fmt.textContent = ` ${r.format}${typeof r.listeners === 'number' ? ` · ${r.listeners} listening` : ''}`;
-    li.append(a, fmt);
-    return li;
-  }));
-  el.renditionsBox.hidden = items.length === 0 || !(st.state === 'live' || st.state === 'reconnecting');
-}
-
-function tick(sess: Session): void {
-  if (session !== sess) return;
-  const now = Date.now();
-  const c = sess.client;
-  // Elapsed time counts from the daemon's `since`, which a resumed broadcast keeps; clamp
-  // against clock skew between the two machines.
-  if (sess.since && (uiState === 'live' || uiState === 'reconnecting')) {
-    el.elapsed.textContent = formatDuration(Math.max(0, now - Date.parse(sess.since)));
-  }
-  const sent = sess.bytesBefore + (c !== undefined && sess.away === undefined ? c.bytesSent : 0);
-  el.bytesSent.textContent = formatBytes(sent);
-  el.bytesSent.dataset['bytes'] = String(sent);
-
-  if (sess.away !== undefined) {
-    el.upload.dataset['health'] = 'stalled';
-    el.upload.textContent = 'Reconnecting…';
-    if (sess.stopping) return;
-    // A resume attempt that neither opened nor got an answer in time: drop it, try the next.
-    const a = sess.away;
-    if (c !== undefined && !sess.accepted && a.attemptStartedAt !== undefined && now - a.attemptStartedAt > RESUME_ATTEMPT_MS) {
-      sess.client = undefined;
-      c.abort(CLOSE_FOR_RESUME);
-      scheduleResume(sess);
-    }
-    return;
-  }
-  if (c === undefined) return;
-
-  const backlog = c.backlog;
-  if (sent > sess.lastSent || backlog === 0) sess.lastProgressAt = now;
-  sess.lastSent = sent;
-  const behindS = backlog / streamBytesPerSecond(sess.video);
-  let health: 'good' | 'slow' | 'stalled' = 'good';
-  if (behindS >= STALLED_BACKLOG_S || (backlog > 0 && now - sess.lastProgressAt >= STALLED_NO_PROGRESS_MS)) health = 'stalled';
-  else if (behindS >= SLOW_BACKLOG_S) health = 'slow';
-  if (c.isOpen) {
-    el.upload.dataset['health'] = health;
-    el.upload.textContent = health === 'good' ? 'Good' : `${health === 'slow' ? 'Slow' : 'Stalled'} · ${behindS.toFixed(0)} s behind`;
-  }
-
-  if (sess.stopping) return;
-  if (behindS >= GIVE_UP_BACKLOG_S) {
-    // Never drop media silently; after a minute behind, stop and say so.
-    sess.localError = UPLOAD_TOO_SLOW;
-    c.abort(1000);
-    return;
-  }
-  // While connecting the daemon sends a status at least every 2 s; silence (or a socket that
-  // never opens) means something between here and there is broken.
-  if (uiState === 'connecting' &&
-      ((c.isOpen && now - sess.lastMessageAt > CONNECT_SILENCE_MS) || now - sess.openedAt > CONNECT_MAX_MS)) {
-    sess.localError = SERVER_SILENT;
-    c.abort(1000);
-    return;
-  }
-  // On air, a status frame comes every second or two: a long gap is a dead connection (a
-  // network that vanished without closing anything). Resume on a new one.
-  if ((uiState === 'live' || uiState === 'reconnecting') && sess.accepted && c.isOpen &&
-      now - sess.lastMessageAt > HEARTBEAT_GAP_MS && canResume(sess)) {
-    beginAway(sess);
-  }
-}
-
-function canResume(sess: Session): boolean {
-  return sess.resumeToken !== undefined && sess.since !== undefined && !sess.stopping;
-}
-
-/**
- * The connection is lost while on air: the daemon keeps the broadcast going (listeners hear
- * silence) for a grace period. Stop recording into the dead connection and resume on a new one.
- */
-function beginAway(sess: Session): void {
-  const old = sess.client;
-  sess.client = undefined;
-  sess.accepted = false;
-  discardRecorder(sess);
-  if (old !== undefined) {
-    sess.bytesBefore += old.bytesSent;
-    // Still open (a heartbeat gap): close it, but not with 1000, which would end the broadcast.
-    old.abort(CLOSE_FOR_RESUME);
-  }
-  sess.away = { since: Date.now(), attempts: 0, retryTimer: undefined, attemptStartedAt: undefined };
+  savedShow = undefined;
+  el.summary.hidden = true;
   setState('reconnecting', undefined, 'server');
-  scheduleResume(sess);
-}
-
-function scheduleResume(sess: Session): void {
-  const away = sess.away;
-  if (away === undefined || session !== sess || sess.stopping) return;
-  const left = away.since + RESUME_GIVE_UP_MS - Date.now();
-  if (left <= 0) {
-    sess.localError = RESUME_FAILED;
-    endSession(sess, { code: 1006, reason: '', opened: true, byUs: false });
+  let rec: Awaited<ReturnType<typeof recording>>;
+  try {
+    rec = await recording(saved.video);
+  } catch (err) {
+    setState('error', await mediaSentence(err));
     return;
   }
-  const delay = Math.min(resumeDelayMs(away.attempts), left);
-  away.attempts++;
-  away.attemptStartedAt = undefined;
-  window.clearTimeout(away.retryTimer);
-  away.retryTimer = window.setTimeout(() => {
-    if (session !== sess || sess.stopping || sess.away !== away) return;
-    away.attemptStartedAt = Date.now();
-    connect(sess, true);
-  }, delay);
+  if ('problem' in rec) {
+    setState('error', rec.problem);
+    return;
+  }
+  const hello: Hello = { ...saved.hello, mime: rec.mime };
+  session = BroadcastSession.resume(sessionDeps(rec.stream, rec.opts, saved.video, saved.hello.token), { ...saved, hello });
+  render();
+  if (studio.ctx.state !== 'running') {
+    showNotice('The show resumed after the reload. Click or press a key anywhere on the page to bring the studio\'s sound back.');
+  }
+}
+
+function readSavedShow(): SavedShow | undefined {
+  try {
+    const raw = sessionStorage.getItem(SAVED_SHOW_KEY);
+    if (raw === null) return undefined;
+    const s = JSON.parse(raw) as SavedShow;
+    if (typeof s.resume !== 'string' || typeof s.url !== 'string' || Date.now() - s.savedAt > RELOAD_RESUME_MAX_AGE_MS) {
+      sessionStorage.removeItem(SAVED_SHOW_KEY);
+      return undefined;
+    }
+    return s;
+  } catch {
+    return undefined;
+  }
 }
 
 async function stopBroadcast(): Promise<void> {
-  const sess = session;
-  if (!sess || sess.stopping) return;
-  sess.stopping = true;
-  setState(uiState);
-  if (sess.away !== undefined) {
-    await stopWhileAway(sess);
-    if (session === sess) endSession(sess, { code: 1000, reason: '', opened: true, byUs: true });
-    return;
-  }
-  const rec = sess.recorder;
-  if (rec && rec.state !== 'inactive') {
-    // The last dataavailable fires before 'stop'; its chunk is queued before finish() drains.
-    await new Promise<void>((resolve) => {
-      rec.addEventListener('stop', () => resolve(), { once: true });
-      try { rec.stop(); } catch { resolve(); }
-    });
-  }
-  await sess.client?.finish();
-  // If the close event never came (timeout), end the session here.
-  if (session === sess) endSession(sess, { code: 1000, reason: '', opened: true, byUs: true });
+  await session?.stop();
 }
 
-/**
- * Stop pressed while the page is resuming: no more attempts. The daemon would end the broadcast
- * by itself when its grace period runs out; telling it now takes the mount off air at once, so
- * present the token once more (no media) and close normally as soon as the daemon has taken it.
- */
-async function stopWhileAway(sess: Session): Promise<void> {
-  const away = sess.away;
-  if (away === undefined) return;
-  window.clearTimeout(away.retryTimer);
-  away.retryTimer = undefined;
-  let c = sess.client;
-  if (c === undefined || c.isClosed || c.isClosedByUs) {
-    if (sess.resumeToken === undefined) return;
-    c = connect(sess, true);
-  }
-  const taken = await c.waitForStatus(STOP_WHILE_AWAY_MS);
-  if (taken) await c.finish(STOP_WHILE_AWAY_MS);
-  else c.abort(1000);
-}
-
-function onClose(sess: Session, c: CloseInfo): void {
-  if (session !== sess) return;
-  const unanswered = !c.byUs && !sess.stopping && sess.errorFrame === undefined &&
-    sess.endReason === undefined && sess.localError === undefined;
-  if (unanswered && sess.away !== undefined && (closeIsResumable(c.code) || !c.opened)) {
-    // This resume attempt failed (server unreachable, connection cut again): try the next.
-    sess.client = undefined;
-    scheduleResume(sess);
-    return;
-  }
-  if (unanswered && sess.away === undefined && sess.accepted && closeIsResumable(c.code) && canResume(sess)) {
-    beginAway(sess);
-    return;
-  }
-  // Stop was pressed: however this connection ended (even refused, while reconnecting), it is a stop.
-  endSession(sess, sess.stopping ? { ...c, byUs: true } : c);
-}
-
-function endSession(sess: Session, c: CloseInfo): void {
-  session = undefined;
-  window.clearInterval(sess.timer);
-  if (sess.away !== undefined) window.clearTimeout(sess.away.retryTimer);
-  sess.away = undefined;
-  if (sess.recorder && sess.recorder.state !== 'inactive') {
-    try { sess.recorder.stop(); } catch { /* already stopping */ }
-  }
-  const client = sess.client;
-  // A resume attempt still in flight: nothing is to come of it.
-  if (client !== undefined && !client.isClosed) client.abort(1000);
-  void sess.wakeLock?.release().catch(() => undefined);
-  sess.wakeLock = undefined;
-  el.upload.dataset['health'] = 'idle';
-  el.upload.textContent = '–';
-  el.renditionsBox.hidden = true;
-  const reasonSentence = endReasonSentence(sess.endReason);
-  if (sess.errorFrame) setState('error', sess.errorFrame);
-  else if (sess.localError) setState('error', sess.localError);
-  else if (c.byUs) setState('ended');
-  else if (sess.endReason !== undefined) setState(reasonSentence ? 'error' : 'ended', reasonSentence);
-  else setState('error', closeSentence(c.code, c.opened));
-  el.bytesSent.dataset['bytes'] = String(sess.bytesBefore + (client?.bytesSent ?? 0));
-  // The show just ended is in the broadcaster's recordings now, if the station records: refresh
-  // the list when it is open (not when the server was just found unreachable).
-  if (sess.wentLive && info?.authMode === 'accounts' && sess.localError !== RESUME_FAILED) recordings.afterBroadcast();
-}
-
-async function requestWakeLock(sess: Session): Promise<void> {
+async function requestWakeLock(): Promise<void> {
   // Keep a phone's screen (and so its microphone) awake while on air.
   const wl = (navigator as Navigator & { wakeLock?: { request(type: 'screen'): Promise<{ release(): Promise<void> }> } }).wakeLock;
-  if (!wl) return;
+  if (!wl || wakeLock !== undefined) return;
+  wakeLock = { release: async () => undefined }; // taken: no second request meanwhile
   try {
     const lock = await wl.request('screen');
-    if (session === sess && sess.wakeLock === undefined) sess.wakeLock = lock;
+    if (busyNow()) wakeLock = lock;
     else void lock.release().catch(() => undefined);
   } catch { /* not allowed (hidden tab, low battery): fine */ }
 }
 
 // ---- now playing ----
-function sendMetadata(ev: Event): void {
-  ev.preventDefault();
-  const title = el.metaTitle.value.trim();
-  const artist = el.metaArtist.value.trim();
-  if (!session || session.away !== undefined || !session.client?.sendMetadata(title, artist)) {
-    el.metaResult.textContent = session?.away !== undefined
+function sendNowPlaying(title: string, artist: string, auto: boolean): boolean {
+  if (!session || !session.sendMetadata(title, artist)) {
+    el.metaResult.textContent = session?.state.kind === 'away'
       ? 'Reconnecting: send it again once the page shows On air.'
       : 'Go live first, then update what is playing.';
-    return;
+    return false;
   }
   const what = [title, artist].filter((x) => x !== '').join(' — ') || '(cleared)';
-  el.metaResult.textContent = `Sent: ${what}`;
+  el.metaResult.textContent = `${auto ? 'Sent from the deck' : 'Sent'}: ${what}`;
+  el.metaResult.dataset['sent'] = what;
+  return true;
+}
+
+function sendMetadata(ev: Event): void {
+  ev.preventDefault();
+  sendNowPlaying(el.metaTitle.value.trim(), el.metaArtist.value.trim(), false);
 }
 
 // ---- wiring ----
@@ -1009,30 +863,53 @@ function init(): void {
   for (const input of [el.user, el.password]) input.addEventListener('input', () => recordings.forget());
   el.enableDevices.addEventListener('click', () => {
     clearError();
+    void studio?.wake();
     acquire().catch(async (err: unknown) => showError(await mediaSentence(err)));
   });
   for (const c of [el.mic, el.camera, el.videoToggle, el.presetMusic, el.presetVoice]) {
     c.addEventListener('change', () => void onDeviceChoiceChanged());
   }
   window.addEventListener('beforeunload', (e) => {
-    if (session) e.preventDefault();
+    if (busyNow()) e.preventDefault();
+  });
+  // A reload or a closed tab is a drop, not a stop: close with a code the daemon treats as one
+  // (the browser's own 1001 means the same to a current daemon), so a reloaded tab can resume.
+  window.addEventListener('pagehide', () => {
+    if (busyNow()) session?.abandon();
   });
 
+  savedShow = browserOk ? readSavedShow() : undefined;
+  // The sign-in form and the stations load whatever the browser can do (on plain http the
+  // person still sees where they are and why capture needs https).
+  const infoLoaded = loadInfo();
   if (!browserOk) return;
+  const studioEl = document.getElementById('studio');
+  if (studioEl !== null) {
+    studio = new Studio(studioEl, meter, {
+      onNowPlaying: (title, artist) => { if (busyNow()) sendNowPlaying(title, artist, true); },
+      onPageAction: (a) => {
+        if (a === 'goLive') void goLive();
+        else if (a === 'stop') void stopBroadcast();
+      },
+    });
+  }
   navigator.mediaDevices.addEventListener('devicechange', () => {
     void listDevices().then(() => {
       // The device in use vanished while off air: switch to what is there now.
-      if (!session && stream && stream.getTracks().some((t) => t.readyState === 'ended')) void onDeviceChoiceChanged();
+      if (!busyNow() && stream && stream.getTracks().some((t) => t.readyState === 'ended')) void onDeviceChoiceChanged();
     });
   });
   void listDevices();
-  // With permission already granted, start the meter at once; otherwise wait for a click.
+  if (savedShow !== undefined) {
+    void infoLoaded.then(() => resumeSavedShow());
+    return;
+  }
+  // With permission already granted, start the microphone at once; otherwise wait for a click.
   void navigator.permissions?.query({ name: 'microphone' as PermissionName }).then((st) => {
-    if (st.state === 'granted' && !stream && !session) {
+    if (st.state === 'granted' && !stream && !busyNow()) {
       acquire().catch(async (err: unknown) => showError(await mediaSentence(err)));
     }
   }).catch(() => undefined);
-  void loadInfo();
 }
 
 init();

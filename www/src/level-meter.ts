@@ -74,9 +74,9 @@ export class LevelMeter {
     this.reset();
   }
 
-  private context(): AudioContext {
+  private context(given?: AudioContext): AudioContext {
     if (this.ctx) return this.ctx;
-    const ctx = new AudioContext();
+    const ctx = given ?? new AudioContext();
     this.ctx = ctx;
     // Made without a recent click (permission already granted, or the click's activation used
     // up by the permission prompt) the context may start suspended: the next click resumes it.
@@ -111,12 +111,12 @@ export class LevelMeter {
     if (state === 'suspended') this.readout.textContent = 'Meter paused: click or tap the page to start it';
   }
 
-  /** Start metering a stream's first audio track (replacing any previous one). */
-  attach(stream: MediaStream): void {
+  /** Start metering a stream's first audio track (replacing any previous one), in `ctx` if given. */
+  attach(stream: MediaStream, ctx0?: AudioContext): void {
     this.detach();
     const track = stream.getAudioTracks()[0];
     if (!track) return;
-    const ctx = this.context();
+    const ctx = this.context(ctx0);
     const source = ctx.createMediaStreamSource(new MediaStream([track]));
     const n = Math.min(2, Math.max(1, track.getSettings().channelCount ?? source.channelCount ?? 1));
     const splitter = ctx.createChannelSplitter(n);

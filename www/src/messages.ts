@@ -10,7 +10,7 @@ export function browserProblem(env: {
   hasWebSocket: boolean;
 }): string | undefined {
   if (!env.secure) {
-    return 'Browsers only allow the microphone on secure pages: open this page over https:// (or on localhost).';
+    return 'This page was opened over plain http://, and browsers only let secure pages use a microphone or camera. Open the station\'s https:// address instead (or this page on localhost, on the computer that runs icewire). You can still sign in and see your recordings here.';
   }
   if (!env.hasGetUserMedia) {
     return 'This browser cannot use a microphone. Open this page in a recent Firefox, Chrome or Edge.';
@@ -64,9 +64,9 @@ export function closeSentence(code: number, opened: boolean): string {
   switch (code) {
     case 4400: return 'The server did not understand this page. Reload the page and try again.';
     case 4401: return 'The server refused the user name or password. Check them and try again.';
-    case 4403: return 'You are not allowed to broadcast on this mount from this page. Pick another mount, or ask the station.';
+    case 4403: return 'You are not allowed to broadcast on this station from this page. Pick another station, or ask the station manager.';
     case 4408: return 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.';
-    case 4409: return 'Someone is already live on this mount. Wait until they stop, or pick another mount.';
+    case 4409: return 'Someone is already live on this station. Wait until they stop, or pick another station.';
     case 4413: return 'A piece of your stream was too large for the server. Switch video off or ask the station to raise the limit, then go live again.';
     case 4415: return 'The server cannot take the format this browser records. Use a recent Firefox or Chrome.';
     case 4429: return 'Too many attempts or broadcasts right now. Wait a few minutes, then try again.';
@@ -90,7 +90,7 @@ export function closeSentence(code: number, opened: boolean): string {
 const END_REASON_SENTENCES: Record<Exclude<EndReason, 'stopped'>, string> = {
   'connection-lost': 'The connection to the server was lost for too long, so the broadcast has ended. Check your internet connection, then press Go live again.',
   'icecast-auth': 'Icecast refused the source password. Check it and try again.',
-  'icecast-busy': 'Icecast says someone is already live on this mount. Wait until they stop, or pick another mount.',
+  'icecast-busy': 'Icecast says someone else is already sending to this station\'s mount. Wait until they stop, or tell the station.',
   'icecast-unreachable': 'The Icecast server cannot be reached right now. Try again in a minute; if it persists, tell the station.',
   'icecast-refused': 'The Icecast server refused the stream. Try again later; if it persists, tell the station.',
   'icecast-lost': 'The connection to the Icecast server was lost. Press Go live to start again.',

@@ -1,26 +1,44 @@
 // The webcast protocol over one WebSocket (docs/protocol.md): hello, then the MediaRecorder
 // chunks as binary frames in order, metadata as text; the daemon answers with status and error
-// frames. Knows nothing about the page.
+// frames. Knows nothing about the page; the socket comes from an injected factory (the browser's
+// WebSocket, or a fake in unit tests).
 
-export interface RenditionStatus {
-  mount: string;
-  format: string;
-  url?: string;
-  state?: string;
-  listeners?: number;
-  bytesOut?: number;
+/** What WebcastClient needs of a WebSocket. */
+export interface SocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: string | ArrayBuffer): void;
+  close(code?: number): void;
+  addEventListener(type: 'open' | 'error', fn: () => void): void;
+  addEventListener(type: 'message', fn: (ev: { data: unknown }) => void): void;
+  addEventListener(type: 'close', fn: (ev: { code: number; reason: string }) => void): void;
+}
+export type SocketFactory = (url: string, protocol: string) => SocketLike;
+
+/** A recorded chunk (a Blob in the browser). */
+export interface ChunkLike {
+  readonly size: number;
+  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
-export interface StatusData {
-  state: string;
-  listeners?: number;
-  bytesIn?: number;
-  bytesOut?: number;
-  since?: string;
-  renditions?: RenditionStatus[];
-  reason?: string;
-  resume?: string;
+/** Timers (the browser's, or a fake clock's in unit tests). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
+
+const browserTimers: Timers = {
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
+};
+
+const CONNECTING = 0;
+const OPEN = 1;
+
+// The frames' shapes are the wire contract's; a client still reads them defensively.
+export type { RenditionStatus, StatusData } from './wire-contract.js';
+import type { StatusData } from './wire-contract.js';
 
 export interface Hello {
   mime: string;
@@ -30,6 +48,8 @@ export interface Hello {
   description?: string;
   /** The broadcast's resume token (from a status frame): continue that broadcast after a drop. */
   resume?: string;
+  /** Instead of the password: a login token from POST /api/login (accounts mode). */
+  token?: string;
 }
 
 export interface CloseInfo {
@@ -68,7 +88,7 @@ export function resumeDelayMs(n: number): number {
 }
 
 export class WebcastClient {
-  private readonly ws: WebSocket;
+  private readonly ws: SocketLike;
   private opened = false;
   private closedByUs = false;
   private closed = false;
@@ -80,16 +100,22 @@ export class WebcastClient {
   private handedToSocket = 0;
   private pending = 0;
 
-  constructor(url: string, private readonly hello: Hello, private readonly handlers: WebcastHandlers) {
-    this.ws = new WebSocket(url, 'webcast');
+  constructor(
+    openSocket: SocketFactory,
+    url: string,
+    private readonly hello: Hello,
+    private readonly handlers: WebcastHandlers,
+    private readonly timers: Timers = browserTimers,
+  ) {
+    this.ws = openSocket(url, 'webcast');
     this.ws.binaryType = 'arraybuffer';
     this.ws.addEventListener('open', () => {
       this.opened = true;
       this.ws.send(JSON.stringify({ type: 'hello', data: this.hello }));
       this.handlers.onOpen?.();
     });
-    this.ws.addEventListener('message', (ev) => this.onMessage(ev));
-    this.ws.addEventListener('close', (ev) => {
+    this.ws.addEventListener('message', (ev: { data: unknown }) => this.onMessage(ev));
+    this.ws.addEventListener('close', (ev: { code: number; reason: string }) => {
       this.closed = true;
       this.handlers.onClose?.({ code: ev.code, reason: ev.reason, opened: this.opened, byUs: this.closedByUs });
       for (const w of this.closeWaiters.splice(0)) w();
@@ -99,7 +125,7 @@ export class WebcastClient {
   }
 
   get isOpen(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
+    return this.ws.readyState === OPEN;
   }
 
   /** The close event has come (nothing more will happen on this connection). */
@@ -122,13 +148,13 @@ export class WebcastClient {
     return this.ws.bufferedAmount + this.pending;
   }
 
-  sendChunk(blob: Blob): void {
+  sendChunk(blob: ChunkLike): void {
     if (blob.size === 0) return;
     this.pending += blob.size;
     this.chain = this.chain.then(async () => {
       try {
         const buf = await blob.arrayBuffer();
-        if (this.ws.readyState === WebSocket.OPEN && !this.closedByUs) {
+        if (this.ws.readyState === OPEN && !this.closedByUs) {
           this.ws.send(buf);
           this.handedToSocket += buf.byteLength;
         }
@@ -142,7 +168,7 @@ export class WebcastClient {
   }
 
   sendMetadata(title: string, artist: string): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.ws.readyState !== OPEN) return false;
     this.ws.send(JSON.stringify({ type: 'metadata', data: { title, artist } }));
     return true;
   }
@@ -155,14 +181,14 @@ export class WebcastClient {
   async finish(timeoutMs = 5000): Promise<void> {
     await this.chain;
     this.closedByUs = true;
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    if (this.ws.readyState === OPEN || this.ws.readyState === CONNECTING) this.ws.close(1000);
     await this.waitClosed(timeoutMs);
   }
 
   /** Close at once (chunks still queued are dropped). */
   abort(code = 1000): void {
     this.closedByUs = true;
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code);
+    if (this.ws.readyState === OPEN || this.ws.readyState === CONNECTING) this.ws.close(code);
   }
 
   /**
@@ -173,20 +199,20 @@ export class WebcastClient {
     if (this.statusSeen) return Promise.resolve(true);
     if (this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      this.statusWaiters.push((seen) => { clearTimeout(t); resolve(seen); });
+      const t = this.timers.setTimeout(() => resolve(false), timeoutMs);
+      this.statusWaiters.push((seen) => { this.timers.clearTimeout(t); resolve(seen); });
     });
   }
 
   waitClosed(timeoutMs: number): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, timeoutMs);
-      this.closeWaiters.push(() => { clearTimeout(t); resolve(); });
+      const t = this.timers.setTimeout(resolve, timeoutMs);
+      this.closeWaiters.push(() => { this.timers.clearTimeout(t); resolve(); });
     });
   }
 
-  private onMessage(ev: MessageEvent): void {
+  private onMessage(ev: { data: unknown }): void {
     if (typeof ev.data !== 'string') return;
     let msg: unknown;
     try {

@@ -103,6 +103,11 @@ export interface HelloData {
   readonly description?: string;
   /** The latest `resume` token from a status frame: continue that broadcast after a drop. */
   readonly resume?: string;
+  /**
+   * Accounts mode: a login token from `POST /api/login` for this `user`, in place of the password
+   * (a reloaded broadcaster page resumes with it; the page never keeps the password).
+   */
+  readonly token?: string;
 }
 
 /** "Now playing", at any time after the hello. */
