@@ -88,7 +88,8 @@ export class Daemon {
     const doors = { config, registry: this.registry, auth: this.auth, logger, metrics: this.metrics, broadcastDeps };
     this.ingest = new IngestServer(doors);
     this.sources = new SourceServer(doors);
-    const metadata = sourceMetadataHandler({ config: () => this.config, registry: this.registry, auth: this.auth, logger });
+    const metadataDeps = { config: () => this.config, registry: this.registry, auth: this.auth, logger };
+    const metadata = sourceMetadataHandler(metadataDeps);
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
     this.recordingLedger = new RecordingLedger();
     const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
@@ -124,9 +125,10 @@ export class Daemon {
     this.router = new ConnectionRouter({ http: this.server, source, headTimeoutMs: HEADERS_TIMEOUT_MS, clock: systemClock });
     if (config.sourceListen !== undefined) {
       // sourceListen: source clients and their metadata updates only
+      const direct = sourceMetadataHandler({ ...metadataDeps, trustProxy: false });
       const onlyMetadata = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: BODY_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
         const path = (req.url ?? '').split('?')[0]!;
-        if (req.method === 'GET' && (METADATA_PATHS as readonly string[]).includes(path)) metadata(req, res);
+        if (req.method === 'GET' && (METADATA_PATHS as readonly string[]).includes(path)) direct(req, res);
         else res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('This address takes Icecast source clients only.\r\n');
       });
       onlyMetadata.timeout = IDLE_TIMEOUT_MS;

@@ -22,6 +22,11 @@ export interface SourceMetadataOptions {
   readonly registry: BroadcastRegistry;
   readonly auth: AuthGate;
   readonly logger: Logger;
+  /**
+   * Whether X-Forwarded-For may name the client (config trustProxy). false on `sourceListen`:
+   * what is in front of it is a stream proxy at most, so the header would be the client's own.
+   */
+  readonly trustProxy?: boolean;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -42,7 +47,7 @@ export function sourceMetadataHandler(o: SourceMetadataOptions): (req: IncomingM
   return (req, res) => {
     void (async () => {
       const cfg = o.config();
-      const addr = clientAddress(req, cfg.trustProxy);
+      const addr = clientAddress(req, o.trustProxy ?? cfg.trustProxy);
       const url = req.url ?? '';
       const q = parseMetadataQuery(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
       const basic = basicCredentials(req.headers.authorization);

@@ -119,7 +119,10 @@ export class SourceServer {
   }
 
   private async serve(socket: Socket, head: RequestHead, early: Buffer, cfg: IngestConfig): Promise<void> {
-    const addr = clientAddress({ socket, headers: head.headers }, cfg.trustProxy);
+    // The TCP peer, never X-Forwarded-For: no HTTP proxy carries a source stream (a body with
+    // neither length nor chunking), so such a header here is the client's own, and believing it
+    // behind a stream proxy on loopback would let a guesser pick a new address for every try.
+    const addr = clientAddress({ socket, headers: head.headers }, false);
     const log = this.opts.logger.child({ addr, door: 'icecast-source', method: head.method });
     const creds = basicCredentials(head.headers.authorization);
     let user = creds?.user;
