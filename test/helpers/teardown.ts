@@ -13,11 +13,14 @@
 // Temporary files: the run gets one directory of its own and TMPDIR points at it, so every
 // mkdtemp in a test, and every child process (icecast2, ffmpeg, the browsers' profiles), writes
 // below it; it is removed at the end of the run (kept when ICEWIRE_KEEP_TMP is set, to look at).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const RUN_TMP = mkdtempSync(join(tmpdir(), 'icewire-run-'));
+// mkdtemp makes it 0700: icecast2, which drops root for its own user (managed-icecast.ts), must
+// still reach its directory inside (traverse only, no listing).
+chmodSync(RUN_TMP, 0o711);
 process.env['TMPDIR'] = RUN_TMP;
 
 /** How long a leftover may take to exit on its own after a test. */
