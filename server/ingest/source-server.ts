@@ -27,18 +27,11 @@ import {
   acceptBytes, ANSWERS, answerBytes, answerFor, basicCredentials, clientStreamInfo, decodePath, headEnd, MAX_HEAD_BYTES, parseRequestHead,
   type RequestHead, type SourceAnswer,
 } from './icecast-protocol.js';
-import type { IngestConfig } from './ingest-server.js';
+import type { IngestConfig, IngestOptions } from './ingest-server.js';
 import { authenticateSource, NO_CREDENTIALS, stationTarget } from './source-auth.js';
 
-export interface SourceServerOptions {
-  readonly config: IngestConfig;
-  readonly registry: BroadcastRegistry;
-  readonly broadcastDeps: BroadcastDeps;
-  readonly auth: AuthGate;
-  readonly logger: Logger;
-  readonly metrics?: Metrics;
-  readonly clock?: Clock;
-}
+/** What every front door is built from (the WebSocket door's options). */
+export type SourceServerOptions = IngestOptions;
 
 /** A refusal carried to the point where the client is answered. */
 class Refusal extends Error {
