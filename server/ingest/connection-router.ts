@@ -40,6 +40,7 @@ export interface ConnectionRouterOptions {
 
 export class ConnectionRouter {
   readonly server: NetServer;
+  private trackingStarted = false;
 
   constructor(private readonly o: ConnectionRouterOptions) {
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.route(socket));
@@ -50,6 +51,13 @@ export class ConnectionRouter {
       this.server.once('error', reject);
       this.server.listen(at.port, at.host, () => {
         this.server.off('error', reject);
+        // The HTTP server never listens itself, but its head and request deadlines (headersTimeout,
+        // requestTimeout: a slowloris sending a header byte a second) are checked by a timer that
+        // Node starts on its 'listening' event: start it here, once.
+        if (!this.trackingStarted) {
+          this.trackingStarted = true;
+          this.o.http.emit('listening');
+        }
         resolve(this.server.address() as AddressInfo);
       });
     });
