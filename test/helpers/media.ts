@@ -21,14 +21,24 @@ const OTHER_FIXTURES = {
 } as const;
 export type OtherFixture = keyof typeof OTHER_FIXTURES;
 
+/**
+ * Where one maker writes a fixture before renaming it into place: its own name, so tests that ask
+ * for the same fixture at once (the hostile suite's concurrent cases) don't rename each other's.
+ */
+let tmpSeq = 0;
+function tmpName(file: string): string {
+  return `${file}.${process.pid}-${++tmpSeq}.tmp`;
+}
+
 /** A test tone (440 Hz) in one of the other upload formats. */
 export async function uploadFixture(kind: OtherFixture, seconds = 10, frequency = 440): Promise<string> {
   mkdirSync(FIXTURE_DIR, { recursive: true });
   const f = OTHER_FIXTURES[kind];
   const file = join(FIXTURE_DIR, `${kind}-${seconds}s-${frequency}hz.${f.ext}`);
   if (existsSync(file)) return file;
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`, ...f.args, `${file}.tmp`]);
-  await run('mv', [`${file}.tmp`, file]);
+  const tmp = tmpName(file);
+  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`, ...f.args, tmp]);
+  await run('mv', [tmp, file]);
   return file;
 }
 
@@ -47,8 +57,9 @@ export async function fixture(kind: 'audio-webm' | 'video-webm' | 'video-webm-3m
     ? ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=30:duration=${seconds}`, ...tone, '-map', '0:v', '-map', '1:a',
       '-c:v', 'libvpx', '-b:v', '500k', '-g', '30', '-deadline', 'realtime', '-cpu-used', '8', ...opus, '-cluster_time_limit', '500', '-f', 'webm']
     : kind === 'audio-ogg' ? [...tone, ...opus, '-f', 'ogg'] : [...tone, ...opus, '-cluster_time_limit', '500', '-f', 'webm'];
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, `${file}.tmp`]);
-  await run('mv', [`${file}.tmp`, file]);
+  const tmp = tmpName(file);
+  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, tmp]);
+  await run('mv', [tmp, file]);
   return file;
 }
 
