@@ -150,3 +150,26 @@ export function schedstat(pid: number): { runNs: number; waitNs: number } | unde
     return undefined;
   }
 }
+
+/** CPU time of every thread of a process, ns (schedstat: exact, where utime/stime come in 10 ms ticks). */
+export function processRunNs(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try { ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'latin1').split(' ')[0]); } catch { /* thread gone */ }
+    }
+    return ns;
+  } catch {
+    return undefined;
+  }
+}
+
+/** VmRSS of a process, kB. */
+export function rssKb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m !== null ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -3,8 +3,10 @@
 // broadcast — grace periods, reconnect backoff, idle and stall watchdogs — in milliseconds with a
 // fake clock. The system clock unref()s every timer: a timer never keeps the process alive.
 //
-// Every repeating job goes through every(), so a daemon-wide ticker (one timer serving every
-// broadcast's periodic work) can later stand in for the system clock without touching its users.
+// Every repeating job goes through every(), and the system clock serves all jobs of one period
+// from one timer (a daemon-wide ticker): a thousand broadcasts' status ticks wake the process once
+// a second, not a thousand times. A job's first run comes at the group's next tick (within one
+// period), not exactly one period after every() was called.
 
 /** Stops a timer; calling it again, or after a one-shot timer fired, does nothing. */
 export type Cancel = () => void;
@@ -20,6 +22,49 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
+/** Repeating jobs grouped by period, each group on one unref()ed interval timer. */
+class Ticker {
+  private readonly groups = new Map<number, TickGroup>();
+
+  every(ms: number, fn: () => void): Cancel {
+    let g = this.groups.get(ms);
+    if (g === undefined) {
+      const group: TickGroup = { timer: undefined!, jobs: new Set(), ticks: 0 };
+      group.timer = setInterval(() => runGroup(group), ms);
+      group.timer.unref();
+      this.groups.set(ms, group);
+      g = group;
+    }
+    const group = g;
+    // its own entry (the same fn may be registered twice); not run by a tick already under way
+    const job: TickJob = { fn, from: group.ticks + 1 };
+    group.jobs.add(job);
+    return () => {
+      if (!group.jobs.delete(job) || group.jobs.size > 0) return;
+      clearInterval(group.timer);
+      if (this.groups.get(ms) === group) this.groups.delete(ms);
+    };
+  }
+}
+
+interface TickJob { readonly fn: () => void; readonly from: number }
+interface TickGroup { timer: NodeJS.Timeout; readonly jobs: Set<TickJob>; ticks: number }
+
+function runGroup(group: TickGroup): void {
+  const tick = ++group.ticks;
+  for (const job of group.jobs) {
+    if (job.from > tick) continue;
+    try {
+      job.fn();
+    } catch (err) {
+      // as if the job had its own timer: the error is thrown (uncaught), the other jobs still run
+      queueMicrotask(() => { throw err; });
+    }
+  }
+}
+
+const ticker = new Ticker();
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   after(ms, fn) {
@@ -27,10 +72,6 @@ export const systemClock: Clock = {
     t.unref();
     return () => clearTimeout(t);
   },
-  every(ms, fn) {
-    const t = setInterval(fn, ms);
-    t.unref();
-    return () => clearInterval(t);
-  },
+  every: (ms, fn) => ticker.every(ms, fn),
   sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms).unref(); }),
 };

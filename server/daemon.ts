@@ -52,7 +52,8 @@ export class Daemon {
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
     this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, kickBanMs: config.limits.kickBanMs, logger });
-    this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger });
+    // Icecast's stats only while a broadcast is on; otherwise on demand (/healthz, /metrics)
+    this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger, active: () => this.registry.size > 0 });
     const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
     this.metrics = createMetrics();
     registerGauges(this.metrics, {
@@ -62,7 +63,10 @@ export class Daemon {
         return by;
       },
       listeners: () => this.stats.allListeners(),
-      icecastUp: () => (this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable)),
+      icecastUp: async () => {
+        await this.stats.fresh();
+        return this.stats.isReachable === undefined ? undefined : Number(this.stats.isReachable);
+      },
     });
     // One store of login sessions: POST /api/login issues tokens, and a WebSocket hello may present
     // one in place of the password (a reloaded broadcaster page).

@@ -12,6 +12,8 @@ export interface Metrics {
   readonly pipelineRestarts: Counter<'mount'>;
   readonly icecastReconnects: Counter<'mount'>;
   readonly resumes: Counter<'station'>;
+  /** Late audio dropped so listeners stay at live delay: `stalled-upload` or `encoder-behind`. */
+  readonly audioShed: Counter<'station' | 'why'>;
 }
 
 export interface MetricsSources {
@@ -19,13 +21,20 @@ export interface MetricsSources {
   liveBroadcasts(): ReadonlyMap<string, number>;
   /** Listeners per Icecast mount, from Icecast's stats. */
   listeners(): ReadonlyMap<string, number>;
-  /** 1 when Icecast answered the last stats poll. */
-  icecastUp(): number | undefined;
+  /** 1 when Icecast answers its stats (asked now if the last answer is old). */
+  icecastUp(): Promise<number | undefined>;
 }
+
+/**
+ * The event-loop delay is sampled once a second: a finer timer would wake an idle daemon a
+ * hundred times a second (prom-client's default, ~0.6 % of a core) to measure nothing. Each
+ * sample is the time between two ticks, so the lag figures include this period.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 1000;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'icewire_process_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const c = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
     new Counter({ name, help, labelNames, registers: [registry] });
   return {
@@ -39,6 +48,7 @@ export function createMetrics(): Metrics {
     pipelineRestarts: c('icewire_pipeline_restarts_total', 'ffmpeg restarts after a crash, per rendition mount', ['mount']),
     icecastReconnects: c('icewire_icecast_reconnects_total', 'Successful reconnects to Icecast, per rendition mount', ['mount']),
     resumes: c('icewire_resumes_total', 'Broadcasters who came back after a dropped connection', ['station']),
+    audioShed: c('icewire_audio_shed_seconds_total', 'Late audio dropped so listeners stay live: after a stalled upload, or ahead of a transcoder that fell behind', ['station', 'why']),
   };
 }
 
@@ -64,6 +74,6 @@ export function registerGauges(m: Metrics, src: MetricsSources): void {
   });
   new Gauge({
     name: 'icewire_icecast_up', help: '1 when Icecast answered the last stats poll, else 0', registers: [m.registry],
-    collect() { this.set(src.icecastUp() ?? 0); },
+    async collect() { this.set((await src.icecastUp()) ?? 0); },
   });
 }

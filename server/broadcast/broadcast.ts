@@ -23,9 +23,10 @@ import type { NormaliserFactory } from './input-normaliser.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
-import { broadcastStatus, createRendition, type RenditionContext, type RenditionFactory } from './renditions.js';
+import { createRendition, type RenditionContext, type RenditionFactory } from './renditions.js';
 import type { StationPlan } from './station-plan.js';
 import { mediaShape, ResumeTicket, type IngestKind } from './resume-ticket.js';
+import { StatusFrames } from './status-frames.js';
 import { titleUpdaterFor, type TitleUpdater } from './title-updater.js';
 import { INPUT_GAP_SILENCE_MS, UploadWatch } from './upload-watch.js';
 import type { BroadcastState, EndReason, StatusData } from '../../www/src/wire-contract.js';
@@ -93,6 +94,7 @@ export class Broadcast extends EventEmitter {
   private readonly gap: GapFiller;
   private readonly titles: TitleUpdater;
   private cancelStatus: Cancel | undefined;
+  private readonly frames: StatusFrames;
   private cancelGrace: Cancel | undefined;
   private awaySince: number | undefined;
   private readonly upload: UploadWatch;
@@ -137,7 +139,11 @@ export class Broadcast extends EventEmitter {
     this.media.on('drain', () => this.maybeDrain());
     // the normaliser's packets found a consumer full: the upload waits (and counts as stalled)
     this.media.on('full', () => this.upload.pause());
-    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding);
+    const shed = deps.metrics?.audioShed.labels({ station: plan.id, why: 'stalled-upload' });
+    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000));
+    this.frames = new StatusFrames({
+      source: this, parts: this.parts, icecastPublicUrl: deps.icecastPublicUrl, listeners: (m) => deps.stats?.listeners(m) ?? 0, clock: this.clock, log: this.log,
+    });
     this.titles = titleUpdaterFor(plan, { ...deps, send: deps.updateTitle ?? updateMetadata, current: () => this.title, stopped: () => this.isEnding, clock: this.clock, log: this.log });
   }
 
@@ -317,23 +323,21 @@ export class Broadcast extends EventEmitter {
       case 'ok':
         break;
     }
-    this.pushStatus();
+    this.pushStatus(true);
   }
 
   status(): BroadcastStatus {
-    return broadcastStatus(this.parts, {
-      state: this.state, input: this.input, publicUrl: this.deps.icecastPublicUrl, stats: this.deps.stats, over: this.isEnding,
-      bytesIn: this.bytesIn, since: this.since, reason: this.lifecycle.reason, title: this.title,
-    });
+    return this.frames.status();
   }
 
-  private pushStatus(): void {
-    if (this.sink === undefined) return;
-    try {
-      this.sink.sendStatus({ ...this.status(), ...(this.isEnding ? {} : { resume: this.resumeToken }) });
-    } catch (err) {
-      this.log.warn('could not send status', { err });
-    }
+  /** Late audio dropped so listeners stay live (after a stall, or ahead of a transcoder that fell behind), ms. */
+  get shedMs(): number {
+    return this.parts.reduce((n, p) => n + (p.shedMs ?? 0), this.gap.droppedMs);
+  }
+
+  /** A status frame now; `periodic`: only if one is due (status-frames.ts). */
+  private pushStatus(periodic = false): void {
+    if (this.sink !== undefined) this.frames.push((st) => this.sink?.sendStatus(st), periodic);
   }
 
   // ---- the end --------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export class GapFiller {
   private writtenMs = 0;
   /** Late audio (48 kHz samples) still to drop. */
   private lateSamples = 0;
+  /** Late audio dropped so far (48 kHz samples). */
+  private droppedSamples = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -29,7 +31,14 @@ export class GapFiller {
     private readonly fill: (ms: number) => void,
     /** Whether the streams can take silence now (they have started, the broadcast is not over). */
     private readonly canFill: () => boolean,
+    /** Late audio dropped (ms), for the metrics. */
+    private readonly onDrop?: (ms: number) => void,
   ) {}
+
+  /** Late audio dropped so far, ms. */
+  get droppedMs(): number {
+    return this.droppedSamples / SAMPLES_PER_MS;
+  }
 
   get active(): boolean {
     return this.cancel !== undefined;
@@ -66,7 +75,10 @@ export class GapFiller {
   /** Whether this packet is heard (false: it is late audio the silence already stood in for). */
   admit(packet: Buffer): boolean {
     if (this.lateSamples <= 0) return true;
-    this.lateSamples -= opusPacketSamples(packet);
+    const n = opusPacketSamples(packet);
+    this.lateSamples -= n;
+    this.droppedSamples += n;
+    this.onDrop?.(n / SAMPLES_PER_MS);
     return false;
   }
 

@@ -18,6 +18,8 @@ import { OggReader } from '../pipeline/ogg-reader.js';
 import { WebmDemuxer } from '../pipeline/webm-demuxer.js';
 import type { Normaliser, NormaliserFactory, NormaliserOutput } from './input-normaliser.js';
 
+const NOTHING = Buffer.alloc(0);
+
 /** Bytes held while the stream header is still to say what it carries. */
 const MAX_UNDECIDED_BYTES = 1024 * 1024;
 
@@ -65,7 +67,7 @@ export class InputSession {
   private failed = false;
 
   constructor(readonly input: InputMedia, private readonly o: SessionOptions) {
-    if (input.container === 'webm') this.demuxer = new WebmDemuxer();
+    if (input.container === 'webm') this.demuxer = new WebmDemuxer({ audioFramesOnly: true });
     else if (input.container === 'mp4') this.demuxer = new Mp4Demuxer();
   }
 
@@ -114,6 +116,8 @@ export class InputSession {
   }
 
   private release(): Buffer {
+    // nothing held (the usual case once the codec is known): no new Buffer per chunk on the hot path
+    if (this.held.length === 0) return NOTHING;
     const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
     this.held = [];
     this.heldBytes = 0;

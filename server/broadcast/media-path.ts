@@ -59,8 +59,8 @@ export class MediaPath extends EventEmitter {
     private readonly opts: MediaPathOptions,
   ) {
     super();
-    this.feed = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-stream'));
-    this.copy = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-pages'));
+    this.feed = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-stream'), false, opts.clock);
+    this.copy = new OggFanout(renditions.filter((r) => r.kind.feed === 'opus-pages'), true, opts.clock);
     this.recorder = recorder === undefined ? undefined : guardRecorder(recorder, log);
     this.consumers = [this.feed, this.copy, ...(this.recorder !== undefined ? [this.recorder] : [])];
     this.rawSilence = renditions.some((r) => r.kind.feed === 'upload' && !r.kind.runsFfmpeg);
@@ -147,6 +147,9 @@ export class MediaPath extends EventEmitter {
       if (!this.opts.admit(packet)) continue;
       for (const c of this.consumers) if (!c.packet(packet)) ok = false;
     }
+    // one page per chunk and stream: one write per mount
+    if (!this.feed.flush()) ok = false;
+    if (!this.copy.flush()) ok = false;
     return ok;
   }
 

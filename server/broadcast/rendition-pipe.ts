@@ -19,6 +19,7 @@ import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { ffmpegInputFor, type RenditionKind, type RenditionPlan } from '../pipeline/rendition-kinds.js';
 import { StreamFramer } from '../pipeline/stream-framer.js';
+import { EncoderLag } from './encoder-lag.js';
 import type { OutputState, RenditionOutput } from './rendition-output.js';
 import type { Metrics } from '../metrics.js';
 
@@ -38,6 +39,8 @@ export interface Rendition {
   readonly needsDrain: boolean;
   /** ffmpeg pids (for tests and metrics). */
   readonly pids: number[];
+  /** Late audio this rendition dropped to stay live (its transcoder fell behind), ms. */
+  readonly shedMs?: number;
   /** Resolves when Icecast accepted the stream (and ffmpeg, if any, runs); rejects on a refusal. */
   start(): Promise<void>;
   /** The daemon's Ogg/Opus header pages (once per chain) and audio pages. false = slow down. */
@@ -121,6 +124,8 @@ export interface FfmpegPipeOptions {
   readonly maxQueueBytes: number;
   readonly metrics?: Metrics | undefined;
   readonly clock?: Clock;
+  /** Counts late audio this pipe drops (the broadcast's station, why: encoder-behind). */
+  readonly shedCounter?: { inc(seconds: number): void } | undefined;
 }
 
 export class FfmpegPipe extends OutputPipe implements Rendition {
@@ -132,12 +137,18 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   /** upload feed: after a restart, skip input until a Cluster starts. */
   private awaitingSync = false;
   private readonly clock: Clock;
+  /** How far the encoder is behind the audio it was given ('opus-stream' feeds). */
+  private readonly lag: EncoderLag;
+  /** Late audio dropped ahead of this encoder, ms. */
+  shedMs = 0;
+  private shedding = false;
   restartCount = 0;
 
   constructor(plan: RenditionPlan, kind: RenditionKind, output: RenditionOutput, private readonly opts: FfmpegPipeOptions) {
     super(plan, kind, output);
     this.clock = opts.clock ?? systemClock;
     this.framer = new StreamFramer(kind.framer);
+    this.lag = new EncoderLag(kind.framer, plan.bitrate ?? kind.defaultKbps);
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
     output.on('drain', () => this.ffmpeg.stdout.resume());
@@ -162,7 +173,10 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     ff.stdout.on('data', (chunk: Buffer) => {
       if (ff !== this.ffmpeg) return;
       let ok = true;
-      for (const unit of this.framer.push(chunk)) if (!this.output.write(unit)) ok = false;
+      for (const unit of this.framer.push(chunk)) {
+        this.lag.output(unit);
+        if (!this.output.write(unit)) ok = false;
+      }
       if (!ok) ff.stdout.pause();
     });
     ff.on('drain', () => this.emit('drain'));
@@ -198,6 +212,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       this.awaitingSync = true;
     }
     this.ffmpeg = this.spawn();
+    this.lag.reset();
     try {
       await this.ffmpeg.start();
     } catch (err) {
@@ -224,7 +239,16 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
 
   oggPages(pages: Buffer): boolean {
     if (this.readsUpload) return true;
-    return this.writeToFfmpeg(pages);
+    const { ms, drop } = this.lag.input(pages);
+    if (drop !== this.shedding) {
+      this.shedding = drop;
+      this.opts.logger.log(drop ? 'warn' : 'info', drop ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
+        { rendition: this.plan.mount, lagMs: Math.round(this.lag.lagMs), shedMs: Math.round(this.shedMs) });
+    }
+    if (!drop) return this.writeToFfmpeg(pages);
+    this.shedMs += ms;
+    this.opts.shedCounter?.inc(ms / 1000);
+    return true;
   }
 
   override raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean {

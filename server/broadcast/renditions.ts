@@ -11,7 +11,7 @@ import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
 import { CopyPipe, FfmpegPipe, type Rendition } from './rendition-pipe.js';
 import { UploadCopyPipe } from './upload-copy-pipe.js';
 import type { StationPlan } from './station-plan.js';
-import type { BroadcastState, EndReason, RenditionStatus, StatusData } from '../../www/src/wire-contract.js';
+import type { RenditionStatus } from '../../www/src/wire-contract.js';
 
 export interface RenditionContext {
   readonly station: StationPlan;
@@ -60,6 +60,7 @@ export const createRendition: RenditionFactory = (plan, ctx) => {
   pipe = kind.runsFfmpeg
     ? new FfmpegPipe(plan, kind, output, {
       input: ctx.input, ffmpegPath: ctx.ffmpegPath, logger: log, maxQueueBytes: ctx.maxQueueBytes, metrics: ctx.metrics, clock: ctx.clock,
+      shedCounter: ctx.metrics?.audioShed.labels({ station: ctx.station.id, why: 'encoder-behind' }),
     })
     : kind.feed === 'upload' ? new UploadCopyPipe(plan, kind, output) : new CopyPipe(plan, kind, output);
   return pipe;
@@ -79,21 +80,3 @@ export function renditionStatus(p: Rendition, o: { input: InputMedia; publicBase
   };
 }
 
-/** A broadcast's status frame data: its state and figures, each rendition's, the sums. */
-export function broadcastStatus(parts: readonly Rendition[], o: {
-  state: BroadcastState; input: InputMedia; publicUrl: string; stats: { listeners(mount: string): number } | undefined; over: boolean;
-  bytesIn: number; since: Date | undefined; reason: EndReason | undefined; title: string | undefined;
-}): StatusData {
-  const publicBase = o.publicUrl.replace(/\/+$/, '');
-  const renditions = parts.map((p) => renditionStatus(p, { input: o.input, publicBase, listeners: o.stats?.listeners(p.plan.mount) ?? 0, over: o.over }));
-  return {
-    state: o.state,
-    listeners: renditions.reduce((n, r) => n + r.listeners, 0),
-    bytesIn: o.bytesIn,
-    bytesOut: renditions.reduce((n, r) => n + r.bytesOut, 0),
-    ...(o.since !== undefined ? { since: o.since.toISOString() } : {}),
-    renditions,
-    ...(o.reason !== undefined ? { reason: o.reason } : {}),
-    ...(o.title !== undefined ? { title: o.title } : {}),
-  };
-}

@@ -15,6 +15,8 @@ export interface ManagedIcecastOptions {
   adminPassword?: string;
   /** Icecast's source-timeout in seconds (its default is 10). */
   sourceTimeoutS?: number;
+  /** Icecast's <sources> limit (default 500; the benchmark's thousand broadcasts need more). */
+  maxSources?: number;
   binary?: string;
   /**
    * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`;
@@ -69,14 +71,14 @@ function mountBlocks(mounts: ManagedIcecastOptions['mounts']): string {
   </mount>`).join('');
 }
 
-function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts'] }): string {
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts']; maxSources?: number | undefined }): string {
   const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
   return `<icecast>
   <location>icewire test</location>
   <admin>icewire@localhost</admin>
   <limits>
-    <clients>2000</clients>
-    <sources>500</sources>
+    <clients>${Math.max(2000, (o.maxSources ?? 500) + 1000)}</clients>
+    <sources>${o.maxSources ?? 500}</sources>
     <queue-size>524288</queue-size>
     <client-timeout>30</client-timeout>
     <header-timeout>15</header-timeout>
@@ -163,7 +165,7 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
     chownSync(dir, uid, gid);
   }
   const configPath = join(dir, 'icecast.xml');
-  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts }), { mode: 0o640 });
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts, maxSources: opts.maxSources }), { mode: 0o640 });
   if (asRoot) {
     const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
     chownSync(configPath, 0, gid);

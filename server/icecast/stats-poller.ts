@@ -1,4 +1,7 @@
 // Polls Icecast's public status-json.xsl once for all mounts: listener counts and reachability.
+// Only while a broadcast is live: an idle daemon makes no requests (and no garbage to collect);
+// /healthz and /metrics ask for a fresh answer when they need one (fresh()).
+import { systemClock, type Cancel, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 
 export interface MountStats {
@@ -40,25 +43,48 @@ export function parseStatusJson(text: string): Map<string, MountStats> {
   return out;
 }
 
+export interface StatsPollerOptions {
+  readonly url: string;
+  readonly intervalMs: number;
+  readonly logger: Logger;
+  /** Whether anything needs the stats now (a broadcast is live); polled only then. */
+  readonly active?: () => boolean;
+  readonly clock?: Clock;
+}
+
 export class StatsPoller {
-  private timer: NodeJS.Timeout | undefined;
+  private cancel: Cancel | undefined;
   private stats = new Map<string, MountStats>();
   private reachable: boolean | undefined;
-  private inFlight: AbortController | undefined;
+  private inFlight: Promise<void> | undefined;
+  private abort: AbortController | undefined;
+  private lastPollAt = -Infinity;
+  private readonly clock: Clock;
 
-  constructor(private readonly opts: { url: string; intervalMs: number; logger: Logger }) {}
+  constructor(private readonly opts: StatsPollerOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   start(): void {
-    if (this.timer !== undefined) return;
-    void this.poll();
-    this.timer = setInterval(() => void this.poll(), this.opts.intervalMs);
-    this.timer.unref();
+    if (this.cancel !== undefined) return;
+    this.cancel = this.clock.every(this.opts.intervalMs, () => {
+      if (this.opts.active?.() ?? true) void this.poll();
+      // nothing of ours is on Icecast: its counts are not ours to show
+      else if (this.stats.size > 0) this.stats = new Map();
+    });
+    if (this.opts.active?.() ?? true) void this.poll();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    this.inFlight?.abort();
+    this.cancel?.();
+    this.cancel = undefined;
+    this.abort?.abort();
+  }
+
+  /** Poll unless the last answer is recent (within one interval); for /healthz and /metrics. */
+  async fresh(): Promise<void> {
+    if (this.clock.now() - this.lastPollAt < this.opts.intervalMs && this.reachable !== undefined) return;
+    await this.poll();
   }
 
   get isReachable(): boolean | undefined {
@@ -74,11 +100,15 @@ export class StatsPoller {
     return this.stats.get(mount)?.listeners ?? 0;
   }
 
-  /** Poll now (also used by /healthz and tests). */
-  async poll(): Promise<void> {
-    if (this.inFlight !== undefined) return;
+  /** Poll now (also used by /healthz and tests); joins a poll already under way. */
+  poll(): Promise<void> {
+    this.inFlight ??= this.pollOnce().finally(() => { this.inFlight = undefined; });
+    return this.inFlight;
+  }
+
+  private async pollOnce(): Promise<void> {
     const ac = new AbortController();
-    this.inFlight = ac;
+    this.abort = ac;
     const t = setTimeout(() => ac.abort(), Math.min(this.opts.intervalMs, 5000));
     try {
       const res = await fetch(new URL('/status-json.xsl', this.opts.url), { signal: ac.signal });
@@ -87,7 +117,7 @@ export class StatsPoller {
       if (this.reachable === false) this.opts.logger.info('Icecast is reachable again', { url: this.opts.url });
       this.reachable = true;
     } catch (err) {
-      if (this.timer === undefined && ac.signal.aborted) return; // stopped: not news
+      if (this.cancel === undefined && ac.signal.aborted) return; // stopped: not news
       if (this.reachable !== false) {
         this.opts.logger.warn('Icecast stats are unreachable', { url: this.opts.url, error: (err as Error).message });
       }
@@ -95,7 +125,7 @@ export class StatsPoller {
       this.stats = new Map();
     } finally {
       clearTimeout(t);
-      this.inFlight = undefined;
+      this.lastPollAt = this.clock.now();
     }
   }
 }

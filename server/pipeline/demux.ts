@@ -46,6 +46,7 @@ export interface FrameEvent {
    */
   readonly timeMs: number;
   readonly keyframe: boolean;
+  /** May share memory with the bytes pushed in: copy it to keep it beyond the current chunk. */
   readonly data: Buffer;
   /** BlockDuration in ms, when the block was in a BlockGroup that had one. */
   readonly durationMs?: number;

@@ -15,6 +15,11 @@ export type { ClusterEvent, Codec, DemuxErrorEvent, DemuxEvent, FrameEvent, Trac
 export interface WebmDemuxerOptions {
   /** Largest element read whole (block, Tracks…) or skipped, and largest stream header. */
   readonly maxElementBytes?: number;
+  /**
+   * Frame events for audio tracks only: video SimpleBlocks are skipped as they stream past, never
+   * joined or copied (the daemon passes the upload's video on as bytes; it only needs the Opus).
+   */
+  readonly audioFramesOnly?: boolean;
 }
 
 export const DEFAULT_MAX_ELEMENT_BYTES = 8 * 1024 * 1024;
@@ -38,8 +43,12 @@ export class WebmDemuxer extends Demuxer<TracksEvent | FrameEvent | ClusterEvent
   private clusterOffset = 0;
   private clusterTimecode: number | undefined;
 
+  /** Video SimpleBlocks are skipped unread (no frame events for them). */
+  private readonly audioFramesOnly: boolean;
+
   constructor(options: WebmDemuxerOptions = {}) {
     super();
+    this.audioFramesOnly = options.audioFramesOnly === true;
     const max = options.maxElementBytes ?? DEFAULT_MAX_ELEMENT_BYTES;
     this.maxElementBytes = Number.isFinite(max) && max > 0 ? max : DEFAULT_MAX_ELEMENT_BYTES;
   }
@@ -171,7 +180,9 @@ export class WebmDemuxer extends Demuxer<TracksEvent | FrameEvent | ClusterEvent
     if (cap !== undefined && h.size > cap) {
       throw new InvalidMedia(`element 0x${h.id.toString(16)} of ${h.size} bytes is larger than any real one (${cap})`);
     }
-    const whole = this.wantsWhole(parentId, h.id);
+    const skip = this.audioFramesOnly && parentId === ID.Cluster && h.id === ID.SimpleBlock ? this.isVideoBlock(h) : false;
+    if (skip === undefined) return false;
+    const whole = !skip && this.wantsWhole(parentId, h.id);
     if (!whole) {
       this.consume(h.headerLength);
       this.skipRemaining = h.size;
@@ -182,6 +193,22 @@ export class WebmDemuxer extends Demuxer<TracksEvent | FrameEvent | ClusterEvent
     const body = this.read(h.size);
     this.handleWhole(parentId, h.id, body);
     return true;
+  }
+
+  /**
+   * Whether the SimpleBlock at the front belongs to a video track, from its track number (the
+   * VINT its body starts with) without reading the block; undefined until those bytes are here.
+   */
+  private isVideoBlock(h: ElementHeader): boolean | undefined {
+    const q = this.queue;
+    if (q.length < h.headerLength + 1) return undefined;
+    const first = q.peek(h.headerLength);
+    const len = Math.clz32(first) - 23;
+    if (len < 1 || len > 8) return false; // not a VINT: onBlock() says so
+    if (q.length < h.headerLength + len) return undefined;
+    let track = first & (0xff >> len);
+    for (let i = 1; i < len; i++) track = track * 256 + q.peek(h.headerLength + i);
+    return this.tracks?.get(track)?.type === 'video';
   }
 
   private enter(h: ElementHeader): void {
@@ -309,7 +336,9 @@ export class WebmDemuxer extends Demuxer<TracksEvent | FrameEvent | ClusterEvent
     const keyframe = groupKeyframe ?? (flags & 0x80) !== 0;
     const durationMs = duration === undefined ? undefined : this.toMs(duration);
     for (const size of sizes.sizes) {
-      const data = Buffer.from(body.subarray(pos, pos + size));
+      // a view, not a copy: a frame is passed on at once (an Ogg page copies it), and most are
+      // video frames an audio rendition never looks at
+      const data = body.subarray(pos, pos + size);
       pos += size;
       this.events.push(durationMs === undefined
         ? { type: 'frame', track: track.value, timeMs, keyframe, data }

@@ -12,6 +12,7 @@ import { listen, waitFor, waitForMount, waitForMountGone } from '../helpers/list
 import { oggPages } from '../helpers/ogg-pages.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { useChromium } from '../helpers/browser.js';
+import { STATUS_KEEPALIVE_MS } from '../../server/broadcast/status-frames.js';
 
 // ---- a TCP proxy the test can cut ------------------------------------------------------------
 
@@ -375,8 +376,8 @@ describe('broadcaster page in Chromium resumes after a lost connection', functio
     px.blackhole();
     assert.equal(await waitForState(page, ['reconnecting', 'error', 'ended'], 8000), 'reconnecting');
     const noticedMs = Date.now() - cutAt;
-    // 5 s after the last status frame, which came up to ~1 s before the cut (one every second).
-    assert.ok(noticedMs >= 3500 && noticedMs <= 6500, `noticed after ${noticedMs} ms (the heartbeat gap is 5 s)`);
+    // 5 s after the last status frame, which came up to one keep-alive period (3 s) before the cut
+    assert.ok(noticedMs >= 5000 - STATUS_KEEPALIVE_MS - 500 && noticedMs <= 6500, `noticed after ${noticedMs} ms (the heartbeat gap is 5 s)`);
     assert.equal(await waitForState(page, ['live', 'error', 'ended'], 8000), 'live');
     const st = await pageState(page);
     assert.equal(st.error, '', 'the old connection being closed by the daemon is not an error here');

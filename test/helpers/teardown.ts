@@ -18,9 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const RUN_TMP = mkdtempSync(join(tmpdir(), 'icewire-run-'));
-// mkdtemp makes it 0700: icecast2, which drops root for its own user (managed-icecast.ts), must
-// still reach its directory inside (traverse only, no listing).
-chmodSync(RUN_TMP, 0o711);
+// mkdtemp makes it 0700: run as root, icecast2 drops to its own user (<changeowner>) and could not
+// reach its log directory below it, and exits at once. Each test's own directory stays 0700.
+chmodSync(RUN_TMP, 0o755);
 process.env['TMPDIR'] = RUN_TMP;
 
 /** How long a leftover may take to exit on its own after a test. */

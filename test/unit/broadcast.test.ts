@@ -11,6 +11,7 @@ import { FakeClock } from '../helpers/fake-clock.js';
 import { FakeRendition, FakeSink, OggUpload } from '../helpers/fake-broadcast-parts.js';
 import { captureLogger, type LogLine } from '../helpers/log-capture.js';
 import { oggPages, packetsEnding } from '../helpers/ogg-pages.js';
+import { FIRST_AUDIO_SPLIT_MS } from '../../server/broadcast/ogg-fanout.js';
 
 const OGG = parseMime('audio/ogg;codecs=opus')!;
 const GRACE_MS = 8000;
@@ -269,6 +270,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
     it('no media from an attached broadcaster: silence after 2.5 s, then ended(idle-timeout)', async () => {
       const r = await onAir();
       stream(r, 1);
+      await r.clock.advance(FIRST_AUDIO_SPLIT_MS); // the first audio's second page
       const before = r.part().bytesWritten;
       await r.clock.advance(2000);
       assert.equal(r.part().bytesWritten, before);
@@ -289,6 +291,10 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       // ~4 s of it stood in for by silence: only the last ~1 s is heard
       assert.ok(heard >= 40 && heard <= 60, `${heard} of 250 late packets heard`);
       assert.ok(r.lines().some((l) => l.message === 'the broadcaster\'s stream flows again'));
+      // the broadcaster is told how much was dropped (shedMs), in the next frames
+      assert.ok(r.b.shedMs >= 3500 && r.b.shedMs <= 4200, `shedMs ${r.b.shedMs}`);
+      await r.clock.advance(3000);
+      assert.equal(r.sink.last?.shedMs, Math.round(r.b.shedMs));
     });
 
     it('a rendition that stops reading: the socket pauses, drain resumes it; paused too long -> ended(ingest-too-slow)', async () => {

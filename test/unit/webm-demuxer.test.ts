@@ -218,6 +218,22 @@ describe('WebmDemuxer', function () {
     }
   });
 
+  it('audioFramesOnly: the same audio frames, Clusters and tracks, no video frames, whatever the chunking', function () {
+    this.timeout(20_000);
+    for (const data of [files.video, withUnknownSizes(files.live)]) {
+      const whole = demux(data);
+      const videoTrack = tracksOf(whole).tracks.find((t) => t.type === 'video')!.number;
+      const expected = whole.filter((e) => e.type !== 'frame' || e.track !== videoTrack);
+      assert.ok(expected.length < whole.length, 'the fixture has video frames to skip');
+      const strip = (events: DemuxEvent[]): unknown[] => events.map((e) => (e.type === 'frame' ? { ...e, data: md5(e.data) } : e));
+      assert.deepEqual(strip(new WebmDemuxer({ audioFramesOnly: true }).push(data)), strip(expected));
+      for (const [seed, maxChunk] of [[1, 7], [3, 5000]] as const) {
+        assert.deepEqual(strip(pushChunked(new WebmDemuxer({ audioFramesOnly: true }), data, prng(seed), maxChunk)), strip(expected), `seed ${seed}`);
+      }
+      assert.deepEqual(strip(pushChunked(new WebmDemuxer({ audioFramesOnly: true }), data, () => 0, 1)), strip(expected), '1-byte chunks');
+    }
+  });
+
   it('splits Xiph, EBML and fixed-size laced blocks, reads BlockGroups and honours TimecodeScale', function () {
     const xiph = [frameOf(300, 1), frameOf(10, 2), frameOf(1, 3)];
     const ebml = [frameOf(100, 4), frameOf(300, 5), frameOf(2, 6), frameOf(7, 7)];

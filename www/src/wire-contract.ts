@@ -64,7 +64,11 @@ export interface RenditionStatus {
   readonly bytesOut: number;
 }
 
-/** `{"type":"status","data":…}`: at least every 2 s, and at once on every state change. */
+/**
+ * `{"type":"status","data":…}`: at once on every state change; when what it shows changes, at most
+ * every 2 s; and every 3 s when nothing changed (a keep-alive: 5 s without a frame means the
+ * connection is dead).
+ */
 export interface StatusData {
   readonly state: BroadcastState;
   readonly listeners: number;
@@ -77,6 +81,11 @@ export interface StatusData {
   readonly reason?: EndReason;
   /** "Artist - Title", as Icecast shows it. */
   readonly title?: string;
+  /**
+   * Milliseconds of late audio the daemon dropped so listeners stay live (the upload stalled and
+   * caught up, or the server could not encode in time); present once any was. Worth a warning.
+   */
+  readonly shedMs?: number;
   /** Only in frames to the broadcaster while the broadcast runs: present it in a hello to resume. */
   readonly resume?: string;
 }

@@ -1,0 +1,97 @@
+// How far a transcoding ffmpeg is behind the audio it was given, and what to drop when it falls
+// too far behind. On a saturated machine an encoder runs slower than real time; what it has not
+// encoded yet waits in its stdin pipe (64 kB: four seconds of Opus), and every listener of its
+// mount falls further behind with every second. Instead, once the encoder is LAG_SHED_ABOVE_MS
+// behind, the daemon stops handing it audio (whole Ogg pages: the pages it gets still form a valid
+// stream, with a jump in time that the decoder skips) until it has caught up to LAG_RESUME_BELOW_MS:
+// listeners hear a gap and stay at live delay. Pure: bytes in, milliseconds out.
+import type { FramerFormat, Unit } from '../pipeline/stream-framer.js';
+
+/** Shed input while the encoder is more than this behind (well above its own few tens of ms). */
+export const LAG_SHED_ABOVE_MS = 1000;
+/** ... until it is back under this. */
+export const LAG_RESUME_BELOW_MS = 400;
+
+/** The granule position (48 kHz samples for Opus) of the last Ogg page in buf, or undefined. */
+export function lastGranule(buf: Buffer): number | undefined {
+  let at = 0;
+  let granule: number | undefined;
+  while (at + 27 <= buf.length && buf[at] === 0x4f && buf[at + 1] === 0x67) {
+    const segments = buf[at + 26]!;
+    if (at + 27 + segments > buf.length) break;
+    let body = 0;
+    for (let i = 0; i < segments; i++) body += buf[at + 27 + i]!;
+    const lo = buf.readUInt32LE(at + 6);
+    const hi = buf.readInt32LE(at + 10);
+    if (hi >= 0) granule = hi * 0x100000000 + lo; // -1: no packet ends on this page
+    at += 27 + segments + body;
+  }
+  return granule;
+}
+
+export class EncoderLag {
+  /** Audio handed to the encoder, ms. */
+  private inMs = 0;
+  /** Audio the encoder produced, ms. */
+  private outMs = 0;
+  private inGranule: number | undefined;
+  private outBytes = 0;
+  /** Ogg output: its sample rate (from the codec header); its first granule seen. */
+  private oggRate: number | undefined;
+  private shedding = false;
+
+  /** `format`: the encoder's output framing; `kbps`: its bitrate (MP3 is constant bitrate). */
+  constructor(private readonly format: FramerFormat, private readonly kbps: number) {}
+
+  /** ms of encoding the encoder owes. */
+  get lagMs(): number {
+    return this.inMs - this.outMs;
+  }
+
+  /**
+   * Input pages for the encoder: their length in ms, and whether to drop them (the encoder is
+   * behind). Counted as given only when kept.
+   */
+  input(pages: Buffer): { ms: number; drop: boolean } {
+    const g = lastGranule(pages);
+    if (g === undefined) return { ms: 0, drop: false };
+    const ms = this.inGranule === undefined || g < this.inGranule ? 0 : (g - this.inGranule) / 48;
+    this.inGranule = g;
+    const lag = this.lagMs;
+    this.shedding = this.shedding ? lag > LAG_RESUME_BELOW_MS : lag > LAG_SHED_ABOVE_MS;
+    if (!this.shedding) this.inMs += ms;
+    return { ms, drop: this.shedding };
+  }
+
+  /** A unit the encoder wrote. */
+  output(unit: Unit): void {
+    if (this.format === 'mp3') {
+      this.outBytes += unit.data.length;
+      this.outMs = (this.outBytes * 8) / this.kbps;
+    } else if (this.format === 'ogg') {
+      if (unit.header) {
+        this.oggRate ??= oggSampleRate(unit.data);
+        return;
+      }
+      const g = lastGranule(unit.data);
+      if (g !== undefined && this.oggRate !== undefined) this.outMs = (g / this.oggRate) * 1000;
+    }
+  }
+
+  /** A new encoder (restarted): it owes nothing yet. */
+  reset(): void {
+    this.inMs = 0;
+    this.outMs = 0;
+    this.outBytes = 0;
+    this.oggRate = undefined;
+    this.shedding = false;
+  }
+}
+
+/** The sample rate in an Ogg stream's first header page: OpusHead (granules are always 48 kHz) or a Vorbis identification header. */
+function oggSampleRate(page: Buffer): number | undefined {
+  const body = 27 + page[26]!;
+  if (page.toString('latin1', body, body + 8) === 'OpusHead') return 48000;
+  if (page[body] === 1 && page.toString('latin1', body + 1, body + 7) === 'vorbis') return page.readUInt32LE(body + 12);
+  return undefined;
+}
