@@ -15,6 +15,7 @@ import { IngestServer } from './ingest/ingest-server.js';
 import { SourceServer } from './ingest/source-server.js';
 import { METADATA_PATHS, sourceMetadataHandler } from './ingest/source-metadata.js';
 import { systemClock } from './clock.js';
+import { GuestDoor } from './guests/guest-door.js';
 import { StatsPoller } from './icecast/stats-poller.js';
 import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 import { createMetrics, registerGauges, type Metrics } from './metrics.js';
@@ -37,6 +38,8 @@ export class Daemon {
   private readonly ingest: IngestServer;
   /** Desktop source clients (PUT/SOURCE /<mount>). */
   private readonly sources: SourceServer;
+  /** Guests on air by link: the signalling door (/ws/_guest/<station>). */
+  readonly guests: GuestDoor;
   private readonly server: Server;
   /** The listening socket of the main address, and of sourceListen when set. */
   private readonly router: ConnectionRouter;
@@ -71,11 +74,12 @@ export class Daemon {
     // One store of login sessions: POST /api/login issues tokens, and a WebSocket hello may present
     // one in place of the password (a reloaded broadcaster page).
     this.loginSessions = new SessionStore();
-    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, limits: config.limits, logger, loginTokens: this.loginSessions });
+    this.auth = new AuthGate({ accounts: () => this.config.broadcasters, icecastUser: config.icecast.sourceUser, limits: config.limits, logger, loginTokens: this.loginSessions });
     const broadcastDeps: BroadcastDeps = {
       icecastUrl: config.icecast.url,
       icecastPublicUrl: config.icecast.publicUrl,
       legacySource: config.icecast.legacySource,
+      instanceName: config.instanceName,
       connectTimeoutMs: config.icecast.connectTimeoutMs,
       ffmpegPath,
       stats: this.stats,
@@ -92,6 +96,7 @@ export class Daemon {
     const doors = { config, registry: this.registry, auth: this.auth, logger, metrics: this.metrics, broadcastDeps };
     this.ingest = new IngestServer(doors);
     this.sources = new SourceServer(doors);
+    this.guests = new GuestDoor({ config, auth: this.auth, logger });
     const metadataDeps = { config: () => this.config, registry: this.registry, auth: this.auth, logger };
     const metadata = sourceMetadataHandler(metadataDeps);
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
@@ -120,7 +125,7 @@ export class Daemon {
     this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
     this.server.timeout = IDLE_TIMEOUT_MS;
     this.server.on('upgrade', (req, socket, head) => {
-      if (!this.ingest.handleUpgrade(req, socket, head)) {
+      if (!this.guests.handleUpgrade(req, socket, head) && !this.ingest.handleUpgrade(req, socket, head)) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
     });
@@ -182,6 +187,7 @@ export class Daemon {
     this.currentConfig = merged;
     this.ingest.setConfig(merged);
     this.sources.setConfig(merged);
+    this.guests.setConfig(merged);
     this.logger.level = merged.log.level;
     this.logger.info('config reloaded', {
       authMode: merged.auth.mode, mounts: Object.keys(merged.mounts).length, broadcasters: merged.broadcasters.length,
@@ -193,9 +199,9 @@ export class Daemon {
 
   /** Listen; resolves with the bound address. */
   async start(): Promise<AddressInfo> {
-    await this.router.listen(this.config.listen);
+    await this.router.listen(this.config.listen, LISTEN_BACKLOG);
     if (this.sourceRouter !== undefined && this.config.sourceListen !== undefined) {
-      const s = await this.sourceRouter.listen(this.config.sourceListen);
+      const s = await this.sourceRouter.listen(this.config.sourceListen, LISTEN_BACKLOG);
       this.logger.info('Icecast source clients are also taken on their own address', { address: `${s.address}:${s.port}` });
     }
     if (this.metricsServer !== undefined && this.config.metrics.listen !== undefined) {
@@ -239,7 +245,7 @@ export class Daemon {
       await this.sources.close();
       this.sweeper.stop();
       await this.registry.endAll('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'), SHUTDOWN_BROADCASTS_MS);
-      await this.ingest.close();
+      await Promise.all([this.ingest.close(), this.guests.close()]);
       this.stats.stop();
       this.server.closeAllConnections();
       this.logger.info('icewire stopped');
@@ -248,10 +254,18 @@ export class Daemon {
   }
 }
 
+/**
+ * Connections the kernel may hold for us before we accept them (capped by net.core.somaxconn).
+ * Node's 511 overflows under a burst of a few hundred connections (a login flood), and then an
+ * honest client's connection attempt is dropped and retried by its TCP stack 1 s, 3 s later; a
+ * pending connection costs the kernel a few hundred bytes and us nothing until it is accepted.
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listenOn(server: Server, at: { host: string; port: number }): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(at.port, at.host, () => {
+    server.listen({ port: at.port, host: at.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -64,8 +64,14 @@ export const ERRORS = {
   },
   IW_ERR_AUTH_RATE_LIMITED: {
     close: 4429, http: 429,
-    message: 'Too many failed logins from your address. Wait a few minutes, then try again with the right password.',
-    fix: 'Failed logins from this address exceeded limits.maxFailedLogins within limits.failedLoginWindowMs.',
+    message: 'Too many failed logins from your address or for this name. Wait a few minutes, then try again with the right password.',
+    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed or are being checked that often within limits.failedLoginWindowMs. Refused before the password is checked (docs/security.md).',
+    reason: null,
+  },
+  IW_ERR_AUTH_BUSY: {
+    close: 4429, http: 503,
+    message: 'The server is busy checking other logins. Wait a few seconds, then try again.',
+    fix: 'The daemon\'s password check queue was full (2 checks at a time, 64 waiting): a login flood from many addresses. Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
     reason: null,
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
@@ -164,6 +170,12 @@ export const ERRORS = {
     fix: 'A newer connection presented this broadcast\'s resume token and took it over; the older one is closed.',
     reason: null,
   },
+  IW_ERR_INGEST_TOO_FAST: {
+    close: 4429, http: 429,
+    message: 'Your stream arrived faster than it plays. Send it as it is recorded (in real time), then go live again.',
+    fix: 'The media a broadcaster sent claimed to last longer than the time it took to arrive, beyond the bound (docs/security.md): a client replaying a file at full speed, or forged timestamps. Browsers never do this; send live or paced input.',
+    reason: 'ingest-too-fast',
+  },
   IW_ERR_INGEST_IDLE: {
     close: 4408, http: 408,
     message: 'No audio arrived from your browser for a while, so the broadcast was ended. Press Go live to start again.',
@@ -193,6 +205,12 @@ export const ERRORS = {
     close: 4403, http: 404,
     message: 'The manager API is not enabled on this server.',
     fix: 'Set admin.tokenFile (or admin.token, or ICEWIRE_ADMIN_TOKEN) to enable /api/admin.',
+    reason: null,
+  },
+  IW_ERR_ADMIN_HELD_ELSEWHERE: {
+    close: 4409, http: 409,
+    message: 'This show is held by another icewire daemon. End it there.',
+    fix: 'Several daemons share this Icecast and another one holds the show (the answer\'s heldBy names it, from Icecast\'s statistics). Send the request to that daemon, or through the cluster\'s nginx, which routes /api/admin/broadcasts/<station-mount>/end to the daemon that holds the station (docs/scaling.md).',
     reason: null,
   },
   IW_ERR_NOT_FOUND: {
@@ -236,6 +254,84 @@ export const ERRORS = {
     close: 4408, http: 408,
     message: 'The request took too long to arrive. Check your connection and try again.',
     fix: 'An HTTP request\'s body did not arrive within 10 s of its head (a stalled client, or a slow-request attack): the daemon answered 408 and closed the connection. Behind nginx, client_body_timeout cuts these first (docs/security.md).',
+    reason: null,
+  },
+  IW_ERR_GUESTS_DISABLED: {
+    close: 4403, http: 404,
+    message: 'This server does not take guests. Ask the station\'s operator to turn guests on.',
+    fix: 'guests.enabled is false, or the daemon runs in passthrough mode: guests need accounts mode (hosts log in).',
+    reason: null,
+  },
+  IW_ERR_GUEST_TOKEN_UNKNOWN: {
+    close: 4401, http: 401,
+    message: 'This invitation link is not valid. Open the whole link the host sent (it ends with a long code after #), or ask the host for a new one.',
+    fix: 'The token is not one this daemon issued: a link cut short or mistyped, or the daemon restarted since the host made it (invitations live in memory). The host makes a new invitation.',
+    reason: null,
+  },
+  IW_ERR_GUEST_TOKEN_USED: {
+    close: 4409, http: 409,
+    message: 'This invitation has already been used to join the show. Each link lets one guest in once: ask the host for a link of your own.',
+    fix: 'The invitation was redeemed by another page (a forwarded link), or its guest has left the show. An invitation works once; the host makes a new one.',
+    reason: null,
+  },
+  IW_ERR_GUEST_TOKEN_EXPIRED: {
+    close: 4403, http: 410,
+    message: 'This invitation has expired. Ask the host for a new link.',
+    fix: 'An invitation can be used for guests.invitationTtlMs (default 2 hours) after the host made it. Raise it if hosts invite guests long before a show.',
+    reason: null,
+  },
+  IW_ERR_GUEST_TOKEN_REVOKED: {
+    close: 4403, http: 403,
+    message: 'The host has withdrawn this invitation. If that is a mistake, ask them for a new link.',
+    fix: 'The host withdrew the invitation (or removed its guest from the show) on their page.',
+    reason: null,
+  },
+  IW_ERR_GUEST_OTHER_SHOW: {
+    close: 4403, http: 403,
+    message: 'This invitation is for another show. Open the link exactly as the host sent it.',
+    fix: 'The token was made for another station mount than the one in the page\'s address (/guest/<station>#…): the link was edited, or pasted onto another station\'s address.',
+    reason: null,
+  },
+  IW_ERR_GUEST_AWAY_TOO_LONG: {
+    close: 4403, http: 410,
+    message: 'You were away from the show for too long, so your place was given up. Ask the host for a new link.',
+    fix: 'A guest whose page lost its connection came back after guests.rejoinGraceMs (default 60 s); their invitation ended when the grace ran out.',
+    reason: null,
+  },
+  IW_ERR_GUEST_FULL: {
+    close: 4429, http: 429,
+    message: 'The show has as many guests as it can take right now. Tell the host, then try again in a moment.',
+    fix: 'The host has guests.maxGuests guests in the show already. Raise it if the host\'s computer can mix more.',
+    reason: null,
+  },
+  IW_ERR_GUEST_REMOVED: {
+    close: 4403, http: 403,
+    message: 'The host has taken you out of the show. Thank you for joining; if that was a mistake, ask the host for a new link.',
+    fix: 'The host removed the guest on their page (their invitation is withdrawn).',
+    reason: null,
+  },
+  IW_ERR_GUEST_INVITATIONS_LIMIT: {
+    close: 4429, http: 429,
+    message: 'You have as many open invitations as this show allows. Withdraw the ones you no longer need, then invite again.',
+    fix: 'The host has guests.maxInvitations invitations that are not used or expired yet, for this station.',
+    reason: null,
+  },
+  IW_ERR_SIGNAL_BAD_MESSAGE: {
+    close: 4400, http: 400,
+    message: 'The page sent a message icewire cannot read. Reload the page; if it keeps happening, use a recent Firefox or Chrome.',
+    fix: 'A frame on the guests\' socket (/ws/_guest/<station>) was not a signalling message of docs/guests.md, was longer than 32 KiB, or was binary: guests\' sound goes to the host\'s page, never through the daemon.',
+    reason: null,
+  },
+  IW_ERR_SIGNAL_TOO_FAST: {
+    close: 4429, http: 429,
+    message: 'The page sent messages faster than icewire allows. Reload the page.',
+    fix: 'More than 50 signalling messages a second (200 in a burst) on one socket: a broken or hostile client.',
+    reason: null,
+  },
+  IW_ERR_SIGNAL_REPLACED: {
+    close: 4409, http: 409,
+    message: 'This page was replaced by a newer one (another tab or device) for the same place in the show. Use that one.',
+    fix: 'The same host opened their guests on this station in another tab, or the same guest came back on a new connection while the old one still looked open; the older socket is closed.',
     reason: null,
   },
   IW_ERR_INTERNAL: {

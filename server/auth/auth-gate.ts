@@ -1,22 +1,37 @@
 // The one login gate every front door goes through (the broadcasters' WebSocket, POST /api/login,
-// and later the Icecast-protocol source port and guest tokens): one failed-login limiter for the
-// whole daemon, so a guesser gets the same number of tries whichever door they knock on.
+// the Icecast-protocol source door, the guests' door with its invitation tokens): one count of
+// guesses for the whole daemon, so a guesser gets the same number of tries whichever doors they
+// knock on, and at once.
 //
-// The sequence for an account login: refuse an address over its limit (before any expensive
-// work), check the password (scrypt, the same time for an unknown user), count the failure or
-// clear the address. In passthrough mode Icecast checks the password; its refusal counts here too.
-// Refusals are logged here, once, with the door they came through.
+// An account login (login()): the guess is counted first (refused if its address, its account
+// or the pair is over its limit), then its password is checked in the daemon's one check queue
+// (check-queue.ts: bounded, fair per address), then it fails (it keeps counting) or succeeds
+// (it clears its own failures only). In passthrough mode Icecast checks the password
+// (upstreamGuess()): counted the same way from the moment it is made.
+//
+// Limits, each over limits.failedLoginWindowMs (docs/security.md has the reasoning):
+//   per address   limits.maxFailedLogins guesses being checked or failed, whatever the account
+//   per account   limits.maxFailedLoginsPerAccount, from addresses it has not logged in from
+//   per pair      limits.maxFailedLogins for an (account, address) with a recent success: it
+//                 stands apart from its address's and its account's counts, so neither a flood
+//                 behind the same address nor a lock-out of the account keeps its owner out
+//
+// Refusals are logged here, once, with the door they came through. A name that is not a
+// configured broadcaster (a password typed into the user field, say) is never logged as typed.
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { IcewireError } from '../errors.js';
+import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FailedLoginLimiter } from './login-limiter.js';
+import { CheckQueue } from './check-queue.js';
+import { GuessLedger, type Guess } from './guess-ledger.js';
+import { KnownLogins, pairKey } from './known-logins.js';
 import { verifyPasswordFor } from './password-hash.js';
 
 export { clientAddress } from './client-address.js';
 export { originAllowed } from './origin.js';
 
 /** The ways in. */
-export type Door = 'websocket' | 'http-login' | 'icecast-source';
+export type Door = 'websocket' | 'http-login' | 'icecast-source' | 'guests';
 
 export type Account = Config['broadcasters'][number];
 
@@ -30,61 +45,186 @@ export interface LoginAttempt {
   readonly token?: string | undefined;
 }
 
+/** A password someone else judges (passthrough: Icecast). Counted when made; settle it once. */
+export interface UpstreamGuess {
+  /** Icecast took it. */
+  accepted(): void;
+  /** Icecast refused it: a failed login. */
+  refused(): void;
+  /** It was never judged (Icecast unreachable, the mount busy, the client gone). */
+  withdrawn(): void;
+}
+
 export interface AuthGateOptions {
   /** The accounts now (they change on reload). */
   readonly accounts: () => readonly Account[];
-  readonly limits: Pick<Config['limits'], 'maxFailedLogins' | 'failedLoginWindowMs'>;
+  /** Icecast's source user (passthrough broadcasters type it): a name that may be logged. */
+  readonly icecastUser?: string;
+  readonly limits: Pick<Config['limits'], 'maxFailedLogins' | 'maxFailedLoginsPerAccount' | 'failedLoginWindowMs'>;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** The password check queue (tests give a small one). */
+  readonly checks?: CheckQueue;
   /** The logged-in sessions of POST /api/login: a token's user, while it is valid. */
   readonly loginTokens?: { get(token: string): string | undefined };
 }
 
+/** What refused a guess before it was checked. */
+type Limit = 'address' | 'account' | 'pair';
+
+/** One guess, counted under each key it is limited by. */
+class Claim {
+  private settled = false;
+
+  constructor(
+    private readonly ledger: GuessLedger,
+    private readonly known: KnownLogins,
+    private readonly target: string,
+    private readonly addr: string,
+    private readonly counted: readonly (readonly [key: string, guess: Guess])[],
+  ) {}
+
+  fail(): void {
+    if (this.settle()) for (const [, g] of this.counted) this.ledger.fail(g);
+  }
+
+  withdraw(): void {
+    if (this.settle()) for (const [key, g] of this.counted) this.ledger.drop(key, g);
+  }
+
+  /** Right: this guess and the failures of the same pair stop counting; nobody else's do. */
+  succeed(): void {
+    if (!this.settle()) return;
+    for (const [key, g] of this.counted) this.ledger.drop(key, g);
+    this.ledger.forget(addressKey(this.addr), this.target);
+    this.ledger.forget(accountKey(this.target), this.addr);
+    this.ledger.forget(pairLedgerKey(this.target, this.addr));
+    this.known.remember(this.target, this.addr);
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    return true;
+  }
+}
+
+const addressKey = (addr: string): string => `address ${addr}`;
+const accountKey = (name: string): string => `account ${name}`;
+const pairLedgerKey = (name: string, addr: string): string => `pair ${pairKey(name, addr)}`;
+
 export class AuthGate {
-  private readonly byAddress: FailedLoginLimiter;
+  private readonly ledger: GuessLedger;
+  private readonly known: KnownLogins;
+  private readonly checks: CheckQueue;
+  /** Keys the short names logged for unknown user names: stable for this process, useless to anyone testing guesses against the log. */
+  private readonly logKey = randomBytes(32);
 
   constructor(private readonly opts: AuthGateOptions) {
-    this.byAddress = new FailedLoginLimiter(opts.limits.maxFailedLogins, opts.limits.failedLoginWindowMs, opts.now);
+    this.ledger = new GuessLedger(opts.limits.failedLoginWindowMs, opts.now);
+    this.known = new KnownLogins(opts.now);
+    this.checks = opts.checks ?? new CheckQueue();
   }
 
-  /** Throws IW_ERR_AUTH_RATE_LIMITED when this client may not try to log in now. */
-  admit(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>): void {
-    if (this.byAddress.allowed(a.addr)) return;
-    this.refused(a, 'IW_ERR_AUTH_RATE_LIMITED');
-  }
-
-  /** An account login: resolves with the account, or rejects with IW_ERR_AUTH_RATE_LIMITED / IW_ERR_AUTH_FAILED. */
+  /**
+   * An account login: resolves with the account, or rejects with IW_ERR_AUTH_RATE_LIMITED (not
+   * checked: over a limit), IW_ERR_AUTH_BUSY (not checked: the check queue is full) or
+   * IW_ERR_AUTH_FAILED.
+   */
   async login(a: LoginAttempt): Promise<Account> {
-    this.admit(a);
+    const target = a.user ?? '';
+    const { claim, known } = this.claim(a, target);
     const account = this.opts.accounts().find((b) => b.name === a.user);
     if (a.token !== undefined && a.token !== '') {
-      // A login token stands for the password it was issued for: valid, and this user's.
+      // A login token stands for the password it was issued for: valid, and this user's. It is
+      // counted like any guess (above) but needs no password check.
       const owner = this.opts.loginTokens?.get(a.token);
       if (account === undefined || owner !== account.name) {
-        this.byAddress.recordFailure(a.addr);
+        claim.fail();
         this.refused(a, 'IW_ERR_AUTH_FAILED');
       }
-      this.byAddress.recordSuccess(a.addr);
+      claim.succeed();
       return account;
     }
-    // verifyPasswordFor spends the same time on an unknown user (no user enumeration by timing)
-    const ok = await verifyPasswordFor(a.password ?? '', account?.passwordHash);
+    let ok: boolean;
+    try {
+      // verifyPasswordFor spends the same time on an unknown user (no user enumeration by timing)
+      ok = await this.checks.run(a.addr, known, () => verifyPasswordFor(a.password ?? '', account?.passwordHash));
+    } catch (err) {
+      claim.withdraw();
+      if (err instanceof IcewireError && err.code === 'IW_ERR_AUTH_BUSY') this.refused(a, err.code, { waiting: this.checks.waiting });
+      throw err;
+    }
     if (!ok || account === undefined) {
-      this.byAddress.recordFailure(a.addr);
+      claim.fail();
       this.refused(a, 'IW_ERR_AUTH_FAILED');
     }
-    this.byAddress.recordSuccess(a.addr);
+    claim.succeed();
     return account;
   }
 
-  /** Passthrough mode: Icecast refused the password this client typed. A failed login all the same. */
-  upstreamRefused(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>): void {
-    this.byAddress.recordFailure(a.addr);
-    this.opts.logger.info('login refused by Icecast', { door: a.door, addr: a.addr, user: a.user?.slice(0, 100) });
+  /**
+   * Passthrough mode: the client's password goes to Icecast for `target` (the Icecast mount).
+   * Counted now; throws IW_ERR_AUTH_RATE_LIMITED when over a limit.
+   */
+  upstreamGuess(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'> & { readonly target: string }): UpstreamGuess {
+    const { claim } = this.claim(a, a.target);
+    return {
+      accepted: () => claim.succeed(),
+      refused: () => {
+        claim.fail();
+        this.log(a, 'login refused by Icecast', 'IW_ERR_ICECAST_AUTH');
+      },
+      withdrawn: () => claim.withdraw(),
+    };
   }
 
-  private refused(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>, code: 'IW_ERR_AUTH_FAILED' | 'IW_ERR_AUTH_RATE_LIMITED'): never {
-    this.opts.logger.info('login refused', { door: a.door, code, addr: a.addr, user: a.user?.slice(0, 100) });
+  /**
+   * A secret that is not a password was refused (a guest's invitation link nobody issued): a
+   * failed guess all the same, counted against the address (not an account: that would let one
+   * guesser lock every guest out). Throws `code`, or IW_ERR_AUTH_RATE_LIMITED over the limit.
+   */
+  secretRefused(a: Pick<LoginAttempt, 'door' | 'addr'>, code: ErrorCode): never {
+    this.admit(a);
+    this.ledger.fail(this.ledger.add(addressKey(a.addr), ''));
+    this.refused({ ...a, user: undefined }, code);
+  }
+
+  /** Before a secret that is not a password is looked at: refuse an address over its limit. */
+  admit(a: Pick<LoginAttempt, 'door' | 'addr'>): void {
+    if (this.ledger.count(addressKey(a.addr)) >= this.opts.limits.maxFailedLogins) {
+      this.refused({ ...a, user: undefined }, 'IW_ERR_AUTH_RATE_LIMITED', { limit: 'address' });
+    }
+  }
+
+  /** A user name as the log may show it: as typed when it is one we know, else a short keyed hash. */
+  logName(user: string | undefined): string | undefined {
+    if (user === undefined) return undefined;
+    if (user === this.opts.icecastUser || this.opts.accounts().some((b) => b.name === user)) return user;
+    return `#${createHmac('sha256', this.logKey).update(user).digest('base64url').slice(0, 10)}`;
+  }
+
+  /** Count a guess at `target` from `a.addr` under every limit it falls under, or refuse it. */
+  private claim(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>, target: string): { claim: Claim; known: boolean } {
+    const { maxFailedLogins, maxFailedLoginsPerAccount } = this.opts.limits;
+    const known = this.known.has(target, a.addr);
+    const limits: [Limit, string, string, number][] = known
+      ? [['pair', pairLedgerKey(target, a.addr), '', maxFailedLogins]]
+      : [['address', addressKey(a.addr), target, maxFailedLogins], ['account', accountKey(target), a.addr, maxFailedLoginsPerAccount]];
+    for (const [limit, key, , max] of limits) {
+      if (this.ledger.count(key) >= max) this.refused(a, 'IW_ERR_AUTH_RATE_LIMITED', { limit });
+    }
+    const counted = limits.map(([, key, tag]) => [key, this.ledger.add(key, tag)] as const);
+    return { claim: new Claim(this.ledger, this.known, target, a.addr, counted), known };
+  }
+
+  private refused(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>, code: ErrorCode, extra: Record<string, unknown> = {}): never {
+    this.log(a, 'login refused', code, extra);
     throw new IcewireError(code);
+  }
+
+  /** The one refusal line, for every door. */
+  private log(a: Pick<LoginAttempt, 'door' | 'addr' | 'user'>, what: string, code: ErrorCode, extra: Record<string, unknown> = {}): void {
+    this.opts.logger.info(what, { door: a.door, code, addr: a.addr, user: this.logName(a.user), ...extra });
   }
 }

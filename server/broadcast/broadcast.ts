@@ -132,7 +132,9 @@ export class Broadcast extends EventEmitter {
       return part;
     });
     this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, {
-      ffmpegPath: deps.ffmpegPath, maxQueueBytes: deps.maxQueueBytes, clock: this.clock, admit: (packet) => this.gap.admit(packet),
+      ffmpegPath: deps.ffmpegPath, maxQueueBytes: deps.maxQueueBytes, clock: this.clock,
+      // input running ahead of the clock beyond the bound throws, and the broadcast ends
+      admit: (packet) => this.upload.pace.admit(packet) && this.gap.admit(packet),
       createNormaliser: deps.createNormaliser,
     });
     this.media.on('failed', (err) => this.fail(err));
@@ -368,7 +370,7 @@ export class Broadcast extends EventEmitter {
     await this.media.finish();
     this.move('ended');
     this.log.info('broadcast ended', {
-      reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes,
+      reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes, maxMediaLeadMs: Math.round(this.upload.pace.maxLeadMs),
       seconds: this.since ? Math.round((this.clock.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });

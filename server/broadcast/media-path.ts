@@ -12,7 +12,7 @@
 // packets: the broadcaster is paused), 'failed' (the normaliser can't go on).
 import { EventEmitter } from 'node:events';
 import type { Clock } from '../clock.js';
-import { IcewireError } from '../errors.js';
+import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { createNormaliser, type NormaliserFactory, type NormaliserOutput } from './input-normaliser.js';
@@ -25,7 +25,10 @@ export interface MediaPathOptions {
   /** Bytes queued towards the normaliser before the broadcast is too slow. */
   readonly maxQueueBytes: number;
   readonly clock: Clock;
-  /** Whether each Opus packet is heard (late audio after a stall is not). */
+  /**
+   * Whether each Opus packet is heard (late audio after a stall is not); throws when the packet
+   * must end the broadcast (audio running ahead of the clock).
+   */
   readonly admit: (packet: Buffer) => boolean;
   readonly createNormaliser?: NormaliserFactory | undefined;
 }
@@ -71,7 +74,14 @@ export class MediaPath extends EventEmitter {
   private readonly normalised: NormaliserOutput = {
     head: (opusHead) => this.startOpus(opusHead),
     packets: (packets) => {
-      const ok = this.deliver(packets);
+      let ok: boolean;
+      try {
+        ok = this.deliver(packets);
+      } catch (err) {
+        // admit() refused a packet (audio ahead of the clock): the broadcast ends
+        this.emit('failed', toIcewireError(err));
+        return true;
+      }
       if (!ok) this.emit('full');
       return ok;
     },

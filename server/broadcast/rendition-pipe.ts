@@ -9,7 +9,9 @@
 //                      saved stream header plus the next Cluster, on a new Icecast connection.
 // An ffmpeg that dies mid-broadcast is restarted (at most RESTARTS_PER_MINUTE); one that never
 // worked (it exited before writing any output) or could not read the input ends the broadcast
-// at once: restarting cannot help.
+// at once: restarting cannot help. No ffmpeg runs before Icecast has accepted the stream: a
+// refused password (passthrough mode: anyone's guess) costs no process. What arrives meanwhile
+// waits in its stdin buffer, within maxQueueBytes.
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../clock.js';
 import { IcewireError, type ErrorCode } from '../errors.js';
@@ -137,6 +139,8 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   /** upload feed: after a restart, skip input until a Cluster starts. */
   private awaitingSync = false;
   private readonly clock: Clock;
+  /** ffmpeg was started (after Icecast accepted); until then the current FfmpegProcess only buffers. */
+  private running = false;
   /** How far the encoder is behind the audio it was given ('opus-stream' feeds). */
   private readonly lag: EncoderLag;
   /** Late audio dropped ahead of this encoder, ms. */
@@ -188,7 +192,10 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.ffmpeg.start(), this.output.start()]);
+    await this.output.start();
+    if (this.finishing) return;
+    this.running = true;
+    await this.ffmpeg.start();
   }
 
   /** ffmpeg died mid-broadcast: restart it (bounded), or give up with its error. */
@@ -268,9 +275,11 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     // The broadcaster's new connection starts a new WebM stream: a new ffmpeg for it.
     const old = this.ffmpeg;
     old.stdout.removeAllListeners('data');
-    void old.stop();
     this.framer = new StreamFramer(this.kind.framer);
     this.ffmpeg = this.spawn();
+    // not started yet: start() starts the new one
+    if (!this.running) return;
+    void old.stop();
     void this.ffmpeg.start().then(() => this.output.restartStream(), (err: unknown) => {
       this.emit('failed', err instanceof IcewireError ? err : new IcewireError('IW_ERR_PIPELINE_FAILED', { cause: err }));
     });
@@ -278,6 +287,10 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
 
   async finish(eosPage: Buffer | undefined): Promise<void> {
     this.finishing = true;
+    if (!this.running) {
+      await this.output.end();
+      return;
+    }
     const ff = this.ffmpeg;
     if (eosPage !== undefined && !this.readsUpload && this.oggHeaderPages !== undefined) ff.write(eosPage);
     const ended = new Promise<void>((resolve) => {
@@ -294,7 +307,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
 
   async kill(): Promise<void> {
     this.finishing = true;
-    await this.ffmpeg.kill();
+    if (this.running) await this.ffmpeg.kill();
     this.output.destroy();
   }
 

@@ -19,6 +19,8 @@ export interface RenditionContext {
   readonly input: InputMedia;
   readonly icecastUrl: string;
   readonly legacySource: boolean;
+  /** This daemon's name, sent to Icecast with each source connection (docs/scaling.md). */
+  readonly instanceName?: string | undefined;
   readonly connectTimeoutMs: number;
   readonly reconnect: ReconnectPolicy;
   readonly ffmpegPath: string;
@@ -46,6 +48,7 @@ export const createRendition: RenditionFactory = (plan, ctx) => {
       contentType: kind.contentType(ctx.input),
       ice: { ...ctx.station.ice, bitrate, audioInfo },
       legacySource: ctx.legacySource,
+      instanceName: ctx.instanceName,
       connectTimeoutMs: ctx.connectTimeoutMs,
       logger: log,
     },

@@ -4,7 +4,9 @@
 //   idle      attached and flowing, but no media for idleTimeoutMs (a stuck recorder): end, idle-timeout
 //   fill      no media for a few seconds (a connection that died without closing; the page notices
 //             only after a few seconds): keep the streams going on silence
+// and, packet by packet, whether the audio's claimed time runs ahead of the clock (media-pace.ts).
 import type { Clock } from '../clock.js';
+import { MediaPace } from './media-pace.js';
 
 /** A browser sends a chunk at least every second: this long without one, silence fills in. */
 export const INPUT_GAP_SILENCE_MS = 2500;
@@ -16,9 +18,12 @@ export class UploadWatch {
   lastDataAt: number;
   /** The socket is paused since then (undefined: flowing). */
   pausedSince: number | undefined;
+  /** The audio's claimed time against the clock, over every connection of the broadcast. */
+  readonly pace: MediaPace;
 
   constructor(private readonly clock: Clock, private readonly limits: { readonly stallTimeoutMs: number; readonly idleTimeoutMs: number }) {
     this.lastDataAt = clock.now();
+    this.pace = new MediaPace(clock);
   }
 
   /** Media arrived. */

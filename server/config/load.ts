@@ -6,8 +6,9 @@
 // secret value: messages name keys and file paths, never what was read from them.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { hostname } from 'node:os';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document } from 'yaml';
-import { configSchema, type Config, type RawConfig } from './schema.js';
+import { configSchema, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
 import { registerSecret } from '../log.js';
 import { issuesFromZod, joinPath, zodMessage, type ConfigIssue } from './issues.js';
 import { fsReason, resolveSecret } from './secrets.js';
@@ -58,6 +59,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Pure: a host name as an instanceName (characters outside the allowed set become `-`). */
+export function defaultInstanceName(host: string): string {
+  const name = host.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return INSTANCE_NAME_RE.test(name) ? name : 'icewire';
+}
+
 // Renditions' listener URLs are `publicUrl + mount`; a trailing slash would make `//live.ogg`.
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
@@ -83,6 +90,11 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
     issues.push({ path: 'admin.token', message: 'the admin token must be at least 16 characters (e.g. openssl rand -base64 24)' });
   }
 
+  // TURN secrets: read here, handed to pages only as short-lived credentials (guests/ice-servers.ts).
+  const iceServers = c.webrtc.iceServers.map((server, i) => ({
+    urls: server.urls,
+    secret: resolveSecret(server, { key: 'secret' }, env, baseDir, issues, `webrtc.iceServers.${i}`).value,
+  }));
   const mode = c.auth.mode ?? (c.broadcasters.length > 0 ? 'accounts' : 'passthrough');
   if (mode === 'accounts' && source.value === undefined && !source.failed) {
     issues.push({
@@ -99,7 +111,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   for (const i of issues) i.rawPath = i.path.split('.');
   if (issues.length > 0) return { issues };
 
-  for (const s of [source.value, admin.value, adminToken.value, ...c.broadcasters.map((b) => b.passwordHash)]) registerSecret(s);
+  for (const s of [source.value, admin.value, adminToken.value, ...c.broadcasters.map((b) => b.passwordHash), ...iceServers.map((i) => i.secret)]) registerSecret(s);
 
   const icecastUrl = trimSlash(c.icecast.url);
   // Spread, then override: keys added to the schema later flow through without touching this
@@ -107,6 +119,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
   const { sourcePasswordFile: _sf, adminPasswordFile: _af, ...icecast } = c.icecast;
   const config: Config = {
     ...c,
+    instanceName: c.instanceName ?? defaultInstanceName(hostname()),
     publicUrl: c.publicUrl === undefined ? undefined : trimSlash(c.publicUrl),
     sourceListen: c.sourceListen,
     ffmpegPath: c.ffmpegPath,
@@ -120,6 +133,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
     },
     auth: { ...c.auth, mode },
     admin: { token: adminToken.value },
+    webrtc: { ...c.webrtc, iceServers },
   };
   return { config: deepFreeze(config), issues: [] };
 }

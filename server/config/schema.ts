@@ -7,6 +7,8 @@ import { RENDITION_FORMATS, TITLE_CHARSETS, type RenditionFormat, type TitleChar
 // The wire contract owns the pattern (the page checks names with it too); config users read it here.
 export { STATION_MOUNT_RE };
 export const ICECAST_MOUNT_RE = /^\/[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/;
+/** A daemon's name among several (instanceName): what Icecast's source statistics show for it. */
+export const INSTANCE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 // The rendition kinds table owns the formats: a new format is a row there, and the config accepts it.
 export { RENDITION_FORMATS, TITLE_CHARSETS, type RenditionFormat, type TitleCharset };
@@ -58,6 +60,14 @@ const broadcasterSchema = z.strictObject({
   mounts: z.array(z.string().regex(STATION_MOUNT_RE, 'must be a station mount name')).min(1),
 });
 
+/** A STUN or TURN server for guests' WebRTC connections; TURN gets short-lived credentials from `secret`. */
+const iceServerSchema = z.strictObject({
+  urls: z.array(z.string().regex(/^(stun|stuns|turn|turns):[^\s/?#]+(\?transport=(udp|tcp))?$/, 'must be a stun:, stuns:, turn: or turns: URL such as turn:turn.example.org:3478?transport=udp')).min(1).max(8),
+  /** coturn's static-auth-secret (use-auth-secret): icewire hands out credentials made from it, never the secret. */
+  secret: z.string().min(1).optional(),
+  secretFile: z.string().min(1).optional(),
+});
+
 export const configSchema = z
   .strictObject({
     listen: z
@@ -75,6 +85,11 @@ export const configSchema = z
     publicUrl: httpUrl.optional(),
     /** Extra page origins allowed to open broadcast WebSockets. */
     allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin like https://live.example.org (no path)')).default([]),
+    /**
+     * This daemon's name when several share one Icecast (docs/scaling.md): sent to Icecast with
+     * every source connection, so any daemon can tell which one holds a show. Default: the host name.
+     */
+    instanceName: z.string().regex(INSTANCE_NAME_RE, 'must be letters, digits, . _ - (max 64), e.g. the host name').optional(),
     /** Behind a reverse proxy on loopback: take the client address from X-Forwarded-For (for rate limits and logs). */
     trustProxy: z.boolean().default(false),
     /** ffmpeg binary; default: ffmpeg-static if installed, else `ffmpeg` on PATH. */
@@ -110,6 +125,8 @@ export const configSchema = z
         maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1048576),
         helloTimeoutMs: z.number().int().min(100).max(120000).default(10000),
         maxFailedLogins: z.number().int().min(1).max(10000).default(10),
+        /** Failed (or pending) logins for one account from addresses it has not logged in from, per window. */
+        maxFailedLoginsPerAccount: z.number().int().min(1).max(100000).default(50),
         failedLoginWindowMs: z.number().int().min(1000).max(86400000).default(600000),
         maxConnectionsPerAddress: z.number().int().min(1).max(100000).default(20),
         /** Bytes queued towards one ffmpeg or Icecast before the broadcast ends with ingest-too-slow. */
@@ -124,10 +141,34 @@ export const configSchema = z
         kickBanMs: z.number().int().min(0).max(86400000).default(300000),
       })
       .default({
-        maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10,
+        maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10, maxFailedLoginsPerAccount: 50,
         failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
         reconnectGraceMs: 8000, stallTimeoutMs: 15000, idleTimeoutMs: 15000, kickBanMs: 300000,
       }),
+    /** Guests on air by link (accounts mode): hosts invite, guests join from the browser (docs/guests.md). */
+    guests: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Guests in one host's show at once. */
+        maxGuests: z.number().int().min(1).max(16).default(4),
+        /** Open (not yet used) invitations per host and station. */
+        maxInvitations: z.number().int().min(1).max(200).default(20),
+        /** How long an invitation link can be used after the host made it. */
+        invitationTtlMs: z.number().int().min(1000).max(7 * 86400000).default(7200000),
+        /** How long a guest whose page lost its connection keeps their place. */
+        rejoinGraceMs: z.number().int().min(1000).max(3600000).default(60000),
+      })
+      .default({ enabled: true, maxGuests: 4, maxInvitations: 20, invitationTtlMs: 7200000, rejoinGraceMs: 60000 }),
+    /** WebRTC between hosts and guests: ICE servers (STUN, TURN with short-lived credentials). */
+    webrtc: z
+      .strictObject({
+        iceServers: z.array(iceServerSchema).max(8).default([]),
+        /** `relay`: media only through TURN (hides each party's address from the other). */
+        iceTransportPolicy: z.enum(['all', 'relay']).default('all'),
+        /** How long the TURN credentials handed to a page are good for (pages get fresh ones before they lapse). */
+        credentialTtlMs: z.number().int().min(60000).max(86400000).default(3600000),
+      })
+      .default({ iceServers: [], iceTransportPolicy: 'all', credentialTtlMs: 3600000 }),
     /** The station manager API (/api/admin): off unless a token is set. */
     admin: z
       .strictObject({
@@ -188,6 +229,25 @@ export const configSchema = z
     if (cfg.icecast.adminPassword !== undefined && cfg.icecast.adminPasswordFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['icecast', 'adminPasswordFile'], message: 'set adminPassword or adminPasswordFile, not both' });
     }
+    cfg.webrtc.iceServers.forEach((server, i) => {
+      const turn = server.urls.some((u) => u.startsWith('turn'));
+      const hasSecret = server.secret !== undefined || server.secretFile !== undefined;
+      if (server.secret !== undefined && server.secretFile !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['webrtc', 'iceServers', i, 'secretFile'], message: 'set secret or secretFile, not both' });
+      }
+      if (turn && !hasSecret) {
+        ctx.addIssue({ code: 'custom', path: ['webrtc', 'iceServers', i, 'secretFile'], message: 'a TURN server needs coturn\'s static-auth-secret (secretFile or secret): icewire hands pages short-lived credentials made from it' });
+      }
+      if (!turn && hasSecret) {
+        ctx.addIssue({ code: 'custom', path: ['webrtc', 'iceServers', i, 'secret'], message: 'a secret is for turn: and turns: servers only; STUN needs none' });
+      }
+      if (turn && server.urls.some((u) => u.startsWith('stun'))) {
+        ctx.addIssue({ code: 'custom', path: ['webrtc', 'iceServers', i, 'urls'], message: 'list STUN and TURN URLs as separate entries (TURN ones share a secret)' });
+      }
+    });
+    if (cfg.webrtc.iceTransportPolicy === 'relay' && !cfg.webrtc.iceServers.some((s) => s.urls.some((u) => u.startsWith('turn')))) {
+      ctx.addIssue({ code: 'custom', path: ['webrtc', 'iceTransportPolicy'], message: 'relay needs a TURN server under webrtc.iceServers' });
+    }
     if (cfg.auth.mode === 'accounts' && cfg.broadcasters.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['broadcasters'], message: 'auth.mode is accounts but no broadcasters are configured' });
     }
@@ -201,6 +261,17 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type RenditionConfig = z.infer<typeof renditionSchema>;
 export type StationMountConfig = z.infer<typeof stationMountSchema>;
 export type BroadcasterConfig = z.infer<typeof broadcasterSchema>;
+/** A resolved ICE server: the TURN secret read (from secret or secretFile), never sent to a page. */
+export interface IceServerConfig {
+  readonly urls: readonly string[];
+  readonly secret: string | undefined;
+}
+
+export interface WebrtcConfig {
+  readonly iceServers: readonly IceServerConfig[];
+  readonly iceTransportPolicy: 'all' | 'relay';
+  readonly credentialTtlMs: number;
+}
 
 /** The resolved config the daemon runs with: secrets read from files/env, auth mode decided, frozen. */
 export interface IcecastConfig {
@@ -221,6 +292,8 @@ export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   /** A second address for Icecast source clients only (the main one takes them too). */
   readonly sourceListen: { readonly host: string; readonly port: number } | undefined;
+  /** instanceName, or the host name when unset. */
+  readonly instanceName: string;
   readonly publicUrl: string | undefined;
   readonly allowedOrigins: readonly string[];
   readonly trustProxy: boolean;
@@ -235,4 +308,6 @@ export interface Config {
   readonly admin: { readonly token: string | undefined };
   readonly metrics: Readonly<RawConfig['metrics']>;
   readonly recordings: Readonly<RawConfig['recordings']>;
+  readonly guests: Readonly<RawConfig['guests']>;
+  readonly webrtc: WebrtcConfig;
 }

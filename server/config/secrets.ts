@@ -52,13 +52,15 @@ export function fsReason(err: unknown): string {
 
 interface SecretSpec {
   /** Config key of the inline value, e.g. `sourcePassword`; the file key is this + `File`. */
-  key: 'sourcePassword' | 'adminPassword' | 'token';
-  envName: string;
+  key: 'sourcePassword' | 'adminPassword' | 'token' | 'secret';
+  /** The ICEWIRE_* variable that overrides it, if any. */
+  envName?: string;
 }
 
 /** How to make a missing secret file: a command to paste (run as root; config.sample.yaml says the same). */
-function createSecretHint(key: SecretSpec['key'], abs: string, envName: string): string {
+function createSecretHint(key: SecretSpec['key'], abs: string, envName: string | undefined): string {
   const file = /^[\w./-]+$/.test(abs) ? abs : `'${abs.replace(/'/g, "'\\''")}'`;
+  if (key === 'secret') return `Create it with coturn's static-auth-secret on its first line (the same value as in /etc/turnserver.conf), e.g. openssl rand -hex 32 | install -D -m 0600 /dev/stdin ${file}`;
   if (key === 'token') return `Create it with a random token: openssl rand -hex 24 | install -D -m 0600 /dev/stdin ${file} (or set ${envName})`;
   const tag = key === 'sourcePassword' ? 'source-password' : 'admin-password';
   return `Create it with Icecast's <${tag}> on its first line, e.g. from Icecast's own config: sed -n 's|.*<${tag}>\\(.*\\)</${tag}>.*|\\1|p' /etc/icecast2/icecast.xml | install -D -m 0600 /dev/stdin ${file} (or set ${envName})`;
@@ -73,7 +75,7 @@ export function resolveSecret(
   section: Readonly<Record<string, unknown>>, spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string, issues: ConfigIssue[],
   sectionName = 'icecast',
 ): { value: string | undefined; failed: boolean } {
-  const fromEnv = env[spec.envName];
+  const fromEnv = spec.envName === undefined ? undefined : env[spec.envName];
   if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, failed: false };
   const inline = section[spec.key];
   if (typeof inline === 'string') return { value: inline, failed: false };

@@ -10,6 +10,7 @@ import type { StatsPoller } from '../icecast/stats-poller.js';
 import { contentTypeFor } from '../pipeline/ffmpeg-args.js';
 import { passthroughFormat } from '../broadcast/station-plan.js';
 import { STATION_MOUNT_RE } from '../config/schema.js';
+import { GUEST_PAGE_PREFIX } from '../../www/src/wire-contract.js';
 import { WWW_DIR, WWW_JS_DIR } from '../paths.js';
 import type { Registry } from 'prom-client';
 import { adminRoutes } from './admin-routes.js';
@@ -18,7 +19,7 @@ import { requestDeadlines } from './request-deadlines.js';
 
 export interface AppDeps {
   /** The current config (it changes on reload). */
-  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics' | 'trustProxy'>;
+  readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics' | 'trustProxy' | 'instanceName' | 'guests'>;
   /** Prometheus registry, served at /metrics unless metrics are off or on their own address. */
   readonly metricsRegistry?: Registry | undefined;
   readonly registry: BroadcastRegistry;
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   if (deps.sourceMetadata !== undefined) app.get([...deps.sourceMetadata.paths], deps.sourceMetadata.handle);
-  app.use('/api/admin', adminRoutes({ token: () => deps.config().admin.token, registry, logger }));
+  app.use('/api/admin', adminRoutes({ token: () => deps.config().admin.token, config: deps.config, registry, logger }));
   if (deps.recordings !== undefined) app.use(recordingsRoutes(deps.recordings));
 
   const { metricsRegistry } = deps;
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({
       authMode: config.auth.mode,
       maxFrameBytes: config.limits.maxFrameBytes,
+      guests: { enabled: config.auth.mode === 'accounts' && config.guests.enabled, maxGuests: config.guests.maxGuests },
       mounts: config.auth.mode === 'passthrough' ? [] : Object.entries(config.mounts).map(([id, m]) => ({
         id,
         name: m.name ?? id,
@@ -126,6 +128,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/listen/:mount', (_req, res) => {
     res.sendFile(join(WWW_DIR, 'listen.html'));
+  });
+  // The invitation token is in the address's fragment (/guest/<station>#<token>), which browsers
+  // never send: it reaches neither this log nor a proxy's access log.
+  app.get(`${GUEST_PAGE_PREFIX}:mount`, (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.sendFile(join(WWW_DIR, 'guest.html'));
   });
   app.use('/js', express.static(WWW_JS_DIR, { fallthrough: false }));
   // www/ holds the pages' TypeScript sources too; only the built files are served

@@ -8,6 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyIcecastAnswer, isUnreachable, parseResponseHead } from './icecast-answer.js';
+import { sourceUserAgent } from './icecast-sources.js';
 
 export interface IceHeaders {
   readonly name?: string | undefined;
@@ -29,27 +30,28 @@ export interface IcecastSourceOptions {
   readonly contentType: string;
   readonly ice: IceHeaders;
   readonly legacySource?: boolean;
+  /** This daemon's instanceName, sent in the User-Agent so Icecast's statistics show who holds the mount. */
+  readonly instanceName?: string | undefined;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
   /** Bytes queued (before the answer, or in the socket) before write() returns false. */
   readonly highWaterMark?: number;
 }
 
-const USER_AGENT = 'icewire/0.1';
 
 /** Header value as the bytes of its UTF-8 encoding (Node writes header strings as latin1). */
 function headerValue(v: string): string {
   return Buffer.from(v.replace(/[\r\n]+/g, ' ').slice(0, 1000), 'utf8').toString('latin1');
 }
 
-export function buildSourceRequest(o: Pick<IcecastSourceOptions, 'url' | 'mount' | 'user' | 'password' | 'contentType' | 'ice' | 'legacySource'>): string {
+export function buildSourceRequest(o: Pick<IcecastSourceOptions, 'url' | 'mount' | 'user' | 'password' | 'contentType' | 'ice' | 'legacySource' | 'instanceName'>): string {
   const u = new URL(o.url);
   const basePath = u.pathname.replace(/\/+$/, '');
   const lines = [
     o.legacySource ? `SOURCE ${basePath}${o.mount} HTTP/1.0` : `PUT ${basePath}${o.mount} HTTP/1.1`,
     `Host: ${u.host}`,
     `Authorization: Basic ${Buffer.from(`${o.user}:${o.password}`, 'utf8').toString('base64')}`,
-    `User-Agent: ${USER_AGENT}`,
+    `User-Agent: ${sourceUserAgent(o.instanceName)}`,
     `Content-Type: ${o.contentType}`,
     `ice-public: ${o.ice.public === true ? 1 : 0}`,
   ];

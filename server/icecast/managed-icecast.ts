@@ -21,14 +21,40 @@ export interface ManagedIcecastOptions {
   /**
    * Per-mount settings written as <mount> blocks, e.g. `{ '/live.mp3': { charset: 'UTF-8' } }`;
    * `'*'` is the default for every mount (`<mount type="default">`).
-   * Without a charset, Icecast takes MP3 titles as ISO-8859-1 (docs/notes/icecast.md).
    */
-  mounts?: Readonly<Record<string, { readonly charset?: string }>>;
+  mounts?: Readonly<Record<string, IcecastMountSettings>>;
+  /** Make this Icecast a relay: pull these mounts from a master (`<relay>` per mount). */
+  relay?: IcecastRelaySettings;
   /**
    * Called once each time icecast2 exits when nobody asked it to (not stop(), kill() or
    * restart()): a crash, or a kill from outside. restart() brings it back.
    */
   onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void;
+}
+
+export interface IcecastMountSettings {
+  /** Without a charset, Icecast takes MP3 titles as ISO-8859-1 (docs/notes/icecast.md). */
+  readonly charset?: string;
+  /**
+   * Where listeners go when the mount's source disconnects. Icecast moves them only to a mount
+   * that is running (fed in real time, e.g. by icecast/fallback.liq) or to a file in webroot
+   * (sent faster than real time: see docs/scaling.md).
+   */
+  readonly fallbackMount?: string;
+  /** Move the fallback's listeners back when a source connects to this mount again (default true). */
+  readonly fallbackOverride?: boolean;
+}
+
+export interface IcecastRelaySettings {
+  /** The master Icecast, e.g. http://127.0.0.1:8000. */
+  readonly masterUrl: string;
+  /** Mounts to pull, each to the same mount here. */
+  readonly mounts: readonly string[];
+  /**
+   * Icecast's master-update-interval in seconds: also how long a relay waits before asking the
+   * master again for a mount it did not have (Icecast's default, 120, is slow for live shows).
+   */
+  readonly retryIntervalS?: number;
 }
 
 export interface ManagedIcecast {
@@ -63,15 +89,35 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function mountBlocks(mounts: ManagedIcecastOptions['mounts']): string {
-  return Object.entries(mounts ?? {}).map(([name, m]) => `
-  <mount type="${name === '*' ? 'default' : 'normal'}">${name === '*' ? '' : `
-    <mount-name>${xmlEscape(name)}</mount-name>`}${m.charset !== undefined ? `
-    <charset>${xmlEscape(m.charset)}</charset>` : ''}
-  </mount>`).join('');
+/** Pure: the `<mount>` sections for `mounts`. */
+export function mountSectionsXml(mounts: ManagedIcecastOptions['mounts']): string {
+  return Object.entries(mounts ?? {}).map(([name, m]) => {
+    const lines = name === '*' ? [] : [`    <mount-name>${xmlEscape(name)}</mount-name>`];
+    if (m.charset !== undefined) lines.push(`    <charset>${xmlEscape(m.charset)}</charset>`);
+    if (m.fallbackMount !== undefined) {
+      lines.push(`    <fallback-mount>${xmlEscape(m.fallbackMount)}</fallback-mount>`);
+      lines.push(`    <fallback-override>${m.fallbackOverride === false ? 0 : 1}</fallback-override>`);
+    }
+    return `  <mount type="${name === '*' ? 'default' : 'normal'}">\n${lines.map((l) => `${l}\n`).join('')}  </mount>\n`;
+  }).join('');
 }
 
-function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts']; maxSources?: number | undefined }): string {
+/** Pure: `<master-update-interval>` and one `<relay>` per mount (never on-demand: listeners of a live show must not wait for a pull). */
+export function relaySectionsXml(relay: IcecastRelaySettings): string {
+  const master = new URL(relay.masterUrl);
+  const port = master.port !== '' ? master.port : master.protocol === 'https:' ? '443' : '80';
+  return `  <master-update-interval>${relay.retryIntervalS ?? 5}</master-update-interval>\n${relay.mounts.map((m) => `  <relay>
+    <server>${xmlEscape(master.hostname)}</server>
+    <port>${port}</port>
+    <mount>${xmlEscape(m)}</mount>
+    <local-mount>${xmlEscape(m)}</local-mount>
+    <on-demand>0</on-demand>
+    <relay-shoutcast-metadata>1</relay-shoutcast-metadata>
+  </relay>
+`).join('')}`;
+}
+
+function icecastXml(o: { port: number; dir: string; sourcePassword: string; adminPassword: string; sourceTimeoutS: number; asRoot: boolean; mounts: ManagedIcecastOptions['mounts']; relay: IcecastRelaySettings | undefined; maxSources?: number | undefined }): string {
   const share = existsSync('/usr/share/icecast2') ? '/usr/share/icecast2' : '/usr/local/share/icecast';
   return `<icecast>
   <location>icewire test</location>
@@ -96,9 +142,9 @@ function icecastXml(o: { port: number; dir: string; sourcePassword: string; admi
   <listen-socket>
     <port>${o.port}</port>
     <bind-address>127.0.0.1</bind-address>
-  </listen-socket>${mountBlocks(o.mounts)}
+  </listen-socket>
   <fileserve>1</fileserve>
-  <paths>
+${mountSectionsXml(o.mounts)}${o.relay !== undefined ? relaySectionsXml(o.relay) : ''}  <paths>
     <basedir>${share}</basedir>
     <logdir>${o.dir}/log</logdir>
     <webroot>${share}/web</webroot>
@@ -165,7 +211,7 @@ export async function startIcecast(opts: ManagedIcecastOptions = {}): Promise<Ma
     chownSync(dir, uid, gid);
   }
   const configPath = join(dir, 'icecast.xml');
-  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts, maxSources: opts.maxSources }), { mode: 0o640 });
+  writeFileSync(configPath, icecastXml({ port, dir, sourcePassword, adminPassword, sourceTimeoutS: opts.sourceTimeoutS ?? 10, asRoot, mounts: opts.mounts, relay: opts.relay, maxSources: opts.maxSources }), { mode: 0o640 });
   if (asRoot) {
     const gid = Number(execFileSync('id', ['-g', 'icecast2']).toString().trim());
     chownSync(configPath, 0, gid);

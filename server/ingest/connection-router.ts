@@ -46,10 +46,11 @@ export class ConnectionRouter {
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.route(socket));
   }
 
-  listen(at: { host: string; port: number }): Promise<AddressInfo> {
+  /** `backlog`: connections the kernel may hold for us before we accept them (Node's default: 511). */
+  listen(at: { host: string; port: number }, backlog?: number): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(at.port, at.host, () => {
+      this.server.listen({ port: at.port, host: at.host, backlog }, () => {
         this.server.off('error', reject);
         // The HTTP server never listens itself, but its head and request deadlines (headersTimeout,
         // requestTimeout: a slowloris sending a header byte a second) are checked by a timer that

@@ -1,10 +1,15 @@
 // The broadcasters' WebSocket endpoint, /ws/<station-mount>: webcast hello, the auth gate, a
-// broadcast claimed from the registry, then binary chunks into it with backpressure (the socket is
-// paused while a rendition's queue is full), and a heartbeat that drops dead sockets.
+// broadcast claimed from the registry, then binary chunks into it with backpressure (inflow.ts:
+// bounded holding, then the socket is paused), and a heartbeat that drops dead sockets.
+//
+// Unauthenticated connections cost little and not for long: what they send before their hello is
+// answered is held within a small, daemon-wide bound (inflow.ts) and dropped on refusal; a refused
+// client that goes on sending is cut, and every socket that does not finish its closing handshake
+// is destroyed after CLOSE_HANDSHAKE_MS.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { clientAddress, originAllowed, type AuthGate } from '../auth/auth-gate.js';
+import { WebSocketServer, WebSocket, type RawData, type ServerOptions } from 'ws';
+import { clientAddress, originAllowed, type AuthGate, type UpstreamGuess } from '../auth/auth-gate.js';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { ERRORS, IcewireError, toIcewireError } from '../errors.js';
@@ -16,10 +21,13 @@ import { planStation, type StationPlan } from '../broadcast/station-plan.js';
 import { parseMime, type InputMedia } from '../pipeline/media-type.js';
 import { CLOSE, WS_PATH_PREFIX, WS_SUBPROTOCOL, type ServerFrame } from '../../www/src/wire-contract.js';
 import { ConnectionCounter } from './address-limits.js';
+import { HoldPool, Inflow } from './inflow.js';
 import { parseClientMessage, type Hello } from './webcast-protocol.js';
 
 export { WS_PATH_PREFIX };
 const HEARTBEAT_MS = 15000;
+/** A socket we closed is destroyed if the client has not answered our close frame by then. */
+export const CLOSE_HANDSHAKE_MS = 3000;
 
 export type IngestConfig = Pick<Config, 'auth' | 'broadcasters' | 'mounts' | 'icecast' | 'limits' | 'allowedOrigins' | 'publicUrl' | 'trustProxy'>;
 
@@ -47,9 +55,20 @@ interface Accepted {
   readonly sink: SocketSink;
 }
 
+/** Who a hello turned out to be; in passthrough mode Icecast is still to judge the password. */
+interface Identity {
+  readonly user: string;
+  readonly guess: UpstreamGuess | undefined;
+}
+
+/** A socket's liveness for the heartbeat: anything received since the last ping. */
+type Watched = WebSocket & { iwHeard?: boolean };
+
 export class IngestServer {
   private readonly wss: WebSocketServer;
   private readonly connections: ConnectionCounter;
+  /** What connections not yet authenticated may hold, together. */
+  private readonly preAuth = new HoldPool();
   private readonly clock: Clock;
   private readonly stopHeartbeat: Cancel;
   private closing = false;
@@ -61,22 +80,30 @@ export class IngestServer {
     this.clock = opts.clock ?? systemClock;
     const limits = opts.config.limits;
     this.connections = new ConnectionCounter(limits.maxConnectionsPerAddress);
-    this.wss = new WebSocketServer({
+    const options: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       // Frames up to maxFrameBytes are ours to refuse with 4413 and a sentence; ws itself stops
       // anything much larger (1009) before buffering it.
       maxPayload: limits.maxFrameBytes + 64 * 1024,
       perMessageDeflate: false,
+      // (ws takes it; its type definitions lag behind)
+      closeTimeout: CLOSE_HANDSHAKE_MS,
       handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
-    });
+    };
+    this.wss = new WebSocketServer(options);
     this.stopHeartbeat = this.clock.every(HEARTBEAT_MS, () => {
-      for (const ws of this.wss.clients) {
-        const state = ws as WebSocket & { iwAlive?: boolean };
-        if (state.iwAlive === false) {
+      for (const ws of this.wss.clients as Set<Watched>) {
+        // Paused by us (its broadcast is full): its pong waits behind the media we are not
+        // reading, so silence proves nothing; stallTimeoutMs bounds how long that may last.
+        if (ws.isPaused) {
+          ws.iwHeard = true;
+          continue;
+        }
+        if (ws.iwHeard === false) {
           ws.terminate();
           continue;
         }
-        state.iwAlive = false;
+        ws.iwHeard = false;
         ws.ping();
       }
     });
@@ -130,16 +157,26 @@ export class IngestServer {
       mountId = rawMount;
     }
     const conn: Connection = { ws, addr, mountId, log: this.opts.logger.child({ addr, station: mountId.slice(0, 64) }) };
-    /** The hello's user name, for the log of a refusal. */
+    /** The account (or logged form of the passthrough user) once the gate let it in, for the log of a refusal. */
     let user: string | undefined;
+    const inflow = new Inflow(ws, this.preAuth);
+    /** Bytes a refused client sent after our close. */
+    let afterRefusal = 0;
     const refuse = (err: IcewireError): void => {
-      conn.log.info('broadcaster refused', {
-        code: err.code, ...(user !== undefined ? { user: user.slice(0, 100) } : {}), ...(err.detail !== undefined ? { detail: err.detail } : {}),
-      });
+      // the gate logged its own refusals (without the name as typed)
+      if (!GATE_CODES.has(err.code)) {
+        conn.log.info('broadcaster refused', { code: err.code, ...(user !== undefined ? { user } : {}), ...(err.detail !== undefined ? { detail: err.detail } : {}) });
+      }
+      inflow.discard();
       sendError(ws, err, this.opts.metrics);
+      // read on, so a client's answer to our close is seen (and whatever comes first, dropped)
+      ws.resume();
     };
-    (ws as WebSocket & { iwAlive?: boolean }).iwAlive = true;
-    ws.on('pong', () => { (ws as WebSocket & { iwAlive?: boolean }).iwAlive = true; });
+    const watched = ws as Watched;
+    watched.iwHeard = true;
+    const heard = (): void => { watched.iwHeard = true; };
+    ws.on('pong', heard);
+    ws.on('ping', heard);
     ws.on('error', (err) => conn.log.debug('websocket error', { error: err.message }));
 
     if (!this.connections.acquire(addr)) {
@@ -154,9 +191,6 @@ export class IngestServer {
 
     let phase: 'hello' | 'auth' | 'streaming' | 'done' = 'hello';
     let accepted: Accepted | undefined;
-    // Frames that arrive while the hello is being checked (clients don't wait for an answer).
-    const early: Buffer[] = [];
-    let earlyBytes = 0;
     const cancelHelloTimer = this.clock.after(cfg.limits.helloTimeoutMs, () => {
       if (phase === 'hello') { phase = 'done'; refuse(new IcewireError('IW_ERR_PROTO_HELLO_TIMEOUT')); }
     });
@@ -168,26 +202,21 @@ export class IngestServer {
       else refuse(err);
     };
 
-    const feed = (chunk: Buffer): void => {
-      if (accepted !== undefined && !accepted.broadcast.write(chunk)) ws.pause();
-    };
-
     const onHello = (hello: Hello): void => {
       phase = 'auth';
-      user = hello.user;
       cancelHelloTimer();
-      this.accept(conn, hello).then((a) => {
+      this.accept(conn, hello, (name) => { user = name; }).then((a) => {
         if (phase === 'done' || ws.readyState !== WebSocket.OPEN) {
           // the client went away while we checked
+          inflow.discard();
           a?.broadcast.detach(a.sink);
           return;
         }
-        if (a === undefined) { phase = 'done'; return; }
+        if (a === undefined) { phase = 'done'; inflow.discard(); return; }
         accepted = a;
         phase = 'streaming';
-        a.broadcast.on('drain', () => ws.resume());
-        for (const c of early.splice(0)) feed(c);
-        earlyBytes = 0;
+        a.broadcast.on('drain', () => inflow.drain());
+        inflow.accepted((chunk) => a.broadcast.write(chunk));
       }, (err: unknown) => {
         if (!(err instanceof IcewireError)) conn.log.error('unexpected error while accepting a broadcaster', { err });
         failConnection(toIcewireError(err));
@@ -195,7 +224,12 @@ export class IngestServer {
     };
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (phase === 'done') return;
+      heard();
+      if (phase === 'done') {
+        // a client that goes on sending after its refusal is not answering our close: cut it
+        if (accepted === undefined && (afterRefusal += rawLength(data)) > cfg.limits.maxFrameBytes) ws.terminate();
+        return;
+      }
       const buf = toBuffer(data);
       if (buf.length > cfg.limits.maxFrameBytes) {
         failConnection(new IcewireError('IW_ERR_PROTO_FRAME_TOO_LARGE', { detail: `frame of ${buf.length} bytes` }));
@@ -203,12 +237,7 @@ export class IngestServer {
       }
       if (isBinary) {
         if (phase === 'hello') failConnection(new IcewireError('IW_ERR_PROTO_EXPECTED_HELLO'));
-        else if (phase === 'streaming') feed(buf);
-        else {
-          early.push(buf);
-          earlyBytes += buf.length;
-          if (earlyBytes > cfg.limits.maxQueueBytes) failConnection(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: 'too much data before the hello was answered' }));
-        }
+        else inflow.push(buf);
         return;
       }
       let msg;
@@ -227,7 +256,12 @@ export class IngestServer {
       cancelHelloTimer();
       const wasStreaming = phase === 'streaming';
       phase = 'done';
-      if (accepted === undefined || !wasStreaming || !accepted.broadcast.isAttached(accepted.sink)) return;
+      if (accepted === undefined || !wasStreaming || !accepted.broadcast.isAttached(accepted.sink)) {
+        inflow.discard();
+        return;
+      }
+      // what was read ahead of a full broadcast was sent before the close: it goes out first
+      inflow.flush();
       if (isStopClose(code)) void accepted.broadcast.end('stopped');
       // anything else is a drop: the broadcast waits reconnectGraceMs for a resume
       else accepted.broadcast.detach(accepted.sink);
@@ -238,35 +272,52 @@ export class IngestServer {
    * Check the hello and claim a broadcast for it. Throws IcewireError for a refusal (the caller
    * tells the client); undefined when the client went away meanwhile.
    */
-  private async accept(c: Connection, hello: Hello): Promise<Accepted | undefined> {
+  private async accept(c: Connection, hello: Hello, identified: (user: string) => void): Promise<Accepted | undefined> {
     const input = parseMime(hello.mime);
     if (input === undefined) throw new IcewireError('IW_ERR_INGEST_UNSUPPORTED_MEDIA', { detail: `mime ${JSON.stringify(hello.mime.slice(0, 100))}` });
-    const user = await this.authenticate(c, hello);
-    const plan = this.plan(c.mountId, input, hello);
-    const sink = new SocketSink(c.ws, this.opts.metrics);
-    const claim = await this.opts.registry.claim({
-      stationMount: c.mountId, user, sourcePassword: plan.sourcePassword, input, resume: hello.resume, sink,
-      stillWanted: () => c.ws.readyState === WebSocket.OPEN,
-      create: () => new Broadcast(plan, input, user, this.opts.broadcastDeps, sink),
-    });
-    if (claim.kind === 'gone') return undefined;
-    if (claim.kind === 'resumed') c.log.info('broadcaster resumed', { user });
-    else this.start(claim.broadcast, c, user);
-    return { broadcast: claim.broadcast, sink };
+    const { user, guess } = await this.authenticate(c, hello);
+    identified(user);
+    try {
+      const plan = this.plan(c.mountId, input, hello);
+      const sink = new SocketSink(c.ws, this.opts.metrics);
+      const claim = await this.opts.registry.claim({
+        stationMount: c.mountId, user, sourcePassword: plan.sourcePassword, input, resume: hello.resume, sink,
+        stillWanted: () => c.ws.readyState === WebSocket.OPEN,
+        create: () => new Broadcast(plan, input, user, this.opts.broadcastDeps, sink),
+      });
+      if (claim.kind === 'gone') {
+        guess?.withdrawn();
+        return undefined;
+      }
+      if (claim.kind === 'resumed') {
+        // passthrough: the running broadcast's source password matched
+        guess?.accepted();
+        c.log.info('broadcaster resumed', { user });
+      } else {
+        this.start(claim.broadcast, guess);
+      }
+      return { broadcast: claim.broadcast, sink };
+    } catch (err) {
+      guess?.withdrawn();
+      throw err;
+    }
   }
 
-  /** Who this is: an account allowed on the mount, or (passthrough) whoever Icecast will judge. */
-  private async authenticate(c: Connection, hello: Hello): Promise<string> {
+  /**
+   * Who this is: an account allowed on the mount, or (passthrough) whoever Icecast will judge,
+   * named in the log only as the gate allows until then.
+   */
+  private async authenticate(c: Connection, hello: Hello): Promise<Identity> {
     const cfg = this.config;
-    const attempt = { door: 'websocket' as const, addr: c.addr, user: hello.user, password: hello.password, token: hello.token };
+    const auth = this.opts.auth;
     if (cfg.auth.mode !== 'accounts') {
-      this.opts.auth.admit(attempt);
-      return hello.user ?? '';
+      const guess = auth.upstreamGuess({ door: 'websocket', addr: c.addr, user: hello.user, target: `/${c.mountId}` });
+      return { user: auth.logName(hello.user) ?? '', guess };
     }
-    const account = await this.opts.auth.login(attempt);
+    const account = await auth.login({ door: 'websocket', addr: c.addr, user: hello.user, password: hello.password, token: hello.token });
     if (!Object.hasOwn(cfg.mounts, c.mountId)) throw new IcewireError('IW_ERR_MOUNT_UNKNOWN');
     if (!account.mounts.includes(c.mountId)) throw new IcewireError('IW_ERR_MOUNT_FORBIDDEN');
-    return account.name;
+    return { user: account.name, guess: undefined };
   }
 
   private plan(mountId: string, input: InputMedia, hello: Hello): StationPlan {
@@ -275,13 +326,12 @@ export class IngestServer {
     return planned.plan;
   }
 
-  private start(b: Broadcast, c: Connection, user: string): void {
-    const passthrough = this.config.auth.mode === 'passthrough';
-    b.start().catch((err: unknown) => {
-      // Icecast refused: in passthrough mode a wrong source password is a failed login.
-      if (passthrough && err instanceof IcewireError && err.code === 'IW_ERR_ICECAST_AUTH') {
-        this.opts.auth.upstreamRefused({ door: 'websocket', addr: c.addr, user });
-      }
+  /** Start a new broadcast; in passthrough mode its first Icecast answer settles the guess. */
+  private start(b: Broadcast, guess: UpstreamGuess | undefined): void {
+    b.start().then(() => guess?.accepted(), (err: unknown) => {
+      // Icecast refused: a wrong source password is a failed login; any other failure judged nothing
+      if (err instanceof IcewireError && err.code === 'IW_ERR_ICECAST_AUTH') guess?.refused();
+      else guess?.withdrawn();
     });
   }
 }
@@ -320,6 +370,13 @@ class SocketSink implements BroadcastSink {
     if (err !== undefined) sendError(this.ws, err, this.metrics);
     else if (this.ws.readyState === WebSocket.OPEN) this.ws.close(CLOSE.normal);
   }
+}
+
+/** Refusals the auth gate logs itself. */
+export const GATE_CODES: ReadonlySet<string> = new Set(['IW_ERR_AUTH_FAILED', 'IW_ERR_AUTH_RATE_LIMITED', 'IW_ERR_AUTH_BUSY']);
+
+function rawLength(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
 }
 
 function toBuffer(data: RawData): Buffer {

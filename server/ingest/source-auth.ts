@@ -2,9 +2,11 @@
 // on a source request or a metadata update. In accounts mode the user and password are the host's
 // icewire login; clients that can only send the user `source` (some can't change it) name the
 // host in the mount path instead: `/live/alice` with `source:<alice's password>`. In passthrough
-// mode Icecast judges the credentials when the daemon connects with them. Failed logins count in
-// the same per-address limiter as the page's.
-import type { AuthGate } from '../auth/auth-gate.js';
+// mode Icecast judges the credentials when the daemon connects with them: the password is an
+// upstream guess, counted from the moment it is made, which the caller settles once (accepted when
+// Icecast takes it, refused on Icecast's 401, withdrawn when it was never judged). Every guess
+// counts in the same ledger as the page's.
+import type { AuthGate, UpstreamGuess } from '../auth/auth-gate.js';
 import type { Config } from '../config/schema.js';
 import { STATION_MOUNT_RE } from '../config/schema.js';
 import { IcewireError } from '../errors.js';
@@ -33,29 +35,38 @@ export function stationTarget(cfg: SourceAuthConfig, decodedPath: string): Mount
   return target;
 }
 
+/** Who a source client turned out to be. */
+export interface SourceIdentity {
+  /** The account (accounts mode), or the Icecast user as the log may show it (auth.logName()). */
+  readonly user: string;
+  /** Passthrough: Icecast is still to judge the password; the caller settles it exactly once. */
+  readonly guess: UpstreamGuess | undefined;
+}
+
 /**
- * The account (accounts mode) or the Icecast user (passthrough) behind these credentials, allowed
- * on the target's station. Throws IW_ERR_AUTH_FAILED / IW_ERR_AUTH_RATE_LIMITED (counted by the
- * gate) or IW_ERR_MOUNT_FORBIDDEN.
+ * The account (accounts mode) allowed on the target's station, or (passthrough) the Icecast user
+ * with the guess Icecast is to judge. Throws IW_ERR_AUTH_FAILED / IW_ERR_AUTH_RATE_LIMITED /
+ * IW_ERR_AUTH_BUSY (counted and logged by the gate) or IW_ERR_MOUNT_FORBIDDEN.
  */
 export async function authenticateSource(
   auth: AuthGate,
   cfg: SourceAuthConfig,
   o: { addr: string; target: MountTarget; creds: { user: string; password: string } | undefined },
-): Promise<string> {
+): Promise<SourceIdentity> {
   if (o.creds === undefined) {
-    // libshout asks without credentials first, for the challenge: not a login attempt, not counted
-    auth.admit({ door: 'icecast-source', addr: o.addr, user: undefined });
+    // libshout asks without credentials first, for the challenge: not a guess, not counted (but
+    // an address over its limit hears so now)
+    auth.admit({ door: 'icecast-source', addr: o.addr });
     throw new IcewireError('IW_ERR_AUTH_FAILED', { detail: NO_CREDENTIALS });
   }
   if (cfg.auth.mode !== 'accounts') {
-    auth.admit({ door: 'icecast-source', addr: o.addr, user: o.creds.user });
-    return o.creds.user;
+    const guess = auth.upstreamGuess({ door: 'icecast-source', addr: o.addr, user: o.creds.user, target: `/${o.target.station}` });
+    return { user: auth.logName(o.creds.user) ?? '', guess };
   }
   const user = o.creds.user === SOURCE_USER && o.target.host !== undefined ? o.target.host : o.creds.user;
   const account = await auth.login({ door: 'icecast-source', addr: o.addr, user, password: o.creds.password });
   if (!account.mounts.includes(o.target.station)) {
     throw new IcewireError('IW_ERR_MOUNT_FORBIDDEN', { detail: `${account.name} may not broadcast on ${o.target.station}` });
   }
-  return account.name;
+  return { user: account.name, guess: undefined };
 }

@@ -61,11 +61,21 @@ export function sourceMetadataHandler(o: SourceMetadataOptions): (req: IncomingM
         let b;
         if (q.mount !== undefined) {
           const target = stationTarget(cfg, q.mount);
-          const user = await authenticateSource(o.auth, cfg, { addr, target, creds });
+          const { user, guess } = await authenticateSource(o.auth, cfg, { addr, target, creds });
           b = live(target.station);
-          // passthrough: the credentials Icecast accepted for this mount are the proof
-          const owner = cfg.auth.mode === 'accounts' ? b?.user === user : b !== undefined && sameSecret(b.plan.sourcePassword, creds?.password ?? '') && b.user === user;
-          if (!owner) b = undefined;
+          if (guess === undefined) {
+            if (b?.user !== user) b = undefined;
+          } else if (b === undefined) {
+            // passthrough, nothing on air: nobody judged the password
+            guess.withdrawn();
+          } else if (sameSecret(b.plan.sourcePassword, creds?.password ?? '') && b.user === user) {
+            // the credentials Icecast accepted for this mount are the proof
+            guess.accepted();
+          } else {
+            // not what Icecast took for this mount: a failed guess like any other
+            guess.refused();
+            b = undefined;
+          }
         } else if (cfg.auth.mode === 'accounts') {
           // admin.cgi names no mount: the one show this host has on air
           const account = await o.auth.login({ door: 'icecast-source', addr, user: creds?.user, password: creds?.password });

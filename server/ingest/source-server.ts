@@ -12,7 +12,7 @@
 // back (butt does), recognised without a token as the same account, station and kind of media
 // (resume-ticket.ts), and ends `stopped` if it does not.
 import type { Socket } from 'node:net';
-import { clientAddress, type AuthGate } from '../auth/auth-gate.js';
+import { clientAddress } from '../auth/auth-gate.js';
 import { systemClock, type Clock } from '../clock.js';
 import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -27,8 +27,8 @@ import {
   acceptBytes, ANSWERS, answerBytes, answerFor, basicCredentials, clientStreamInfo, decodePath, headEnd, MAX_HEAD_BYTES, parseRequestHead,
   type RequestHead, type SourceAnswer,
 } from './icecast-protocol.js';
-import type { IngestConfig, IngestOptions } from './ingest-server.js';
-import { authenticateSource, NO_CREDENTIALS, stationTarget } from './source-auth.js';
+import { GATE_CODES, type IngestConfig, type IngestOptions } from './ingest-server.js';
+import { authenticateSource, NO_CREDENTIALS, stationTarget, type SourceIdentity } from './source-auth.js';
 
 /** What every front door is built from (the WebSocket door's options). */
 export type SourceServerOptions = IngestOptions;
@@ -118,16 +118,26 @@ export class SourceServer {
     const addr = clientAddress({ socket, headers: head.headers }, false);
     const log = this.opts.logger.child({ addr, door: 'icecast-source', method: head.method });
     const creds = basicCredentials(head.headers.authorization);
-    let user = creds?.user;
+    /** The name for the log: as the gate allows until it knows who this is. */
+    let user = this.opts.auth.logName(creds?.user);
     try {
       const path = decodePath(head.path);
       if (path === undefined) throw new Refusal(ANSWERS.badRequest, 'bad-path');
       const target = stationTarget(cfg, path);
-      user = await authenticateSource(this.opts.auth, cfg, { addr, target, creds });
-      const input = this.inputOf(head, early);
-      const plan = this.plan(cfg, target.station, input, head, creds);
+      const who = await authenticateSource(this.opts.auth, cfg, { addr, target, creds });
+      user = who.user;
+      let input: InputMedia;
+      let plan: StationPlan;
+      try {
+        input = this.inputOf(head, early);
+        plan = this.plan(cfg, target.station, input, head, creds);
+      } catch (err) {
+        // refused before Icecast saw the password: it was never judged
+        who.guess?.withdrawn();
+        throw err;
+      }
       const sink = new SourceSink(socket, log);
-      const b = await this.claim(plan, input, user, sink, socket, addr);
+      const b = await this.claim(plan, input, who, sink, socket);
       if (b === undefined) return;
       if (socket.destroyed) { b.detach(sink, 'stopped'); return; }
       socket.write(acceptBytes(/100-continue/i.test(head.headers.expect ?? '')));
@@ -140,8 +150,11 @@ export class SourceServer {
       if (e !== undefined && e.code === 'IW_ERR_INTERNAL') log.error('unexpected error while accepting a source client', { err });
       const answer = refusal?.answer ?? answerFor(e!.code, e!.message);
       const code = refusal?.code ?? e!.code;
-      const level = e?.detail === NO_CREDENTIALS ? 'debug' : 'info';
-      log.log(level, 'source client refused', { code, status: answer.status, ...(user !== undefined ? { user: user.slice(0, 100) } : {}), ...(refusal?.detail ?? e?.detail ? { detail: refusal?.detail ?? e?.detail } : {}) });
+      // the gate logged its own refusals; a request without credentials is a client's first knock
+      const level = e?.detail === NO_CREDENTIALS ? 'debug' : e !== undefined && GATE_CODES.has(e.code) ? undefined : 'info';
+      if (level !== undefined) {
+        log.log(level, 'source client refused', { code, status: answer.status, ...(user !== undefined ? { user } : {}), ...(refusal?.detail ?? e?.detail ? { detail: refusal?.detail ?? e?.detail } : {}) });
+      }
       if (e !== undefined) this.opts.metrics?.errors.inc({ code: e.code });
       if (!socket.destroyed) socket.end(answerBytes(answer));
     }
@@ -181,23 +194,39 @@ export class SourceServer {
     };
   }
 
-  private async claim(plan: StationPlan, input: InputMedia, user: string, sink: SourceSink, socket: Socket, addr: string): Promise<Broadcast | undefined> {
-    const claim = await this.opts.registry.claim({
-      stationMount: plan.id, user, sourcePassword: plan.sourcePassword, input, resume: undefined, ingest: 'icecast-source', sink,
-      stillWanted: () => !socket.destroyed,
-      create: () => new Broadcast(plan, input, user, this.opts.broadcastDeps, sink, 'icecast-source'),
-    });
-    if (claim.kind === 'gone') return undefined;
-    if (claim.kind === 'resumed') return claim.broadcast;
+  /**
+   * Claim the station and start (or resume) its broadcast. In passthrough mode this settles the
+   * password's guess, once: accepted when Icecast took it (or the running broadcast has it),
+   * refused on Icecast's 401, withdrawn on anything that judged nothing.
+   */
+  private async claim(plan: StationPlan, input: InputMedia, who: SourceIdentity, sink: SourceSink, socket: Socket): Promise<Broadcast | undefined> {
+    const { user, guess } = who;
+    let claim;
     try {
-      await claim.broadcast.start();
+      claim = await this.opts.registry.claim({
+        stationMount: plan.id, user, sourcePassword: plan.sourcePassword, input, resume: undefined, ingest: 'icecast-source', sink,
+        stillWanted: () => !socket.destroyed,
+        create: () => new Broadcast(plan, input, user, this.opts.broadcastDeps, sink, 'icecast-source'),
+      });
     } catch (err) {
-      // Icecast refused: in passthrough mode a wrong source password is a failed login.
-      if (this.config.auth.mode === 'passthrough' && err instanceof IcewireError && err.code === 'IW_ERR_ICECAST_AUTH') {
-        this.opts.auth.upstreamRefused({ door: 'icecast-source', addr, user });
-      }
+      guess?.withdrawn();
       throw err;
     }
+    if (claim.kind === 'gone') {
+      guess?.withdrawn();
+      return undefined;
+    }
+    if (claim.kind === 'new') {
+      try {
+        await claim.broadcast.start();
+      } catch (err) {
+        // Icecast refused: a wrong source password is a failed login; any other failure judged nothing
+        if (err instanceof IcewireError && err.code === 'IW_ERR_ICECAST_AUTH') guess?.refused();
+        else guess?.withdrawn();
+        throw err;
+      }
+    }
+    guess?.accepted();
     return claim.broadcast;
   }
 

@@ -106,7 +106,9 @@ export async function spawnDaemon(o: DaemonOptions): Promise<DaemonProcess> {
   afterThisTest(() => stop('SIGKILL'));
   const url = await waitFor('the daemon to listen', () => {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon exited (${child.exitCode ?? child.signalCode}): ${out}`);
-    return /"url":"(http:\/\/[^"]+?)\/?"/.exec(out)?.[1];
+    // the listening line's url: with metrics.listen set, a line naming the metrics address comes first
+    const line = out.split('\n').find((l) => l.includes('icewire is listening'));
+    return line === undefined ? undefined : /"url":"(http:\/\/[^"]+?)\/?"/.exec(line)?.[1];
   }, 10000);
   return {
     child, url, wsBase: `${url.replace(/^http/, 'ws')}/ws/`, configFile, exited,

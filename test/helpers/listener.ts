@@ -12,7 +12,7 @@ export interface Recording {
   stop(): void;
 }
 
-export function listen(url: string, opts: { maxMs?: number } = {}): Recording {
+export function listen(url: string, opts: { maxMs?: number; onData?: (bytes: number) => void } = {}): Recording {
   const chunks: Buffer[] = [];
   let total = 0;
   let endedByServer = false;
@@ -26,7 +26,7 @@ export function listen(url: string, opts: { maxMs?: number } = {}): Recording {
   const req = get(url, { headers: { 'User-Agent': 'icewire-test-listener' } }, (r) => {
     res = r;
     resolveStatus(r.statusCode ?? 0);
-    r.on('data', (c: Buffer) => { chunks.push(c); total += c.length; });
+    r.on('data', (c: Buffer) => { chunks.push(c); total += c.length; opts.onData?.(c.length); });
     r.on('end', () => { endedByServer = true; finish(); });
     r.on('close', () => finish());
     r.on('error', () => finish());

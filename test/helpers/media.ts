@@ -8,6 +8,22 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const FIXTURE_DIR = join(tmpdir(), 'icewire-fixtures-v1');
 
+type FixtureKind = 'audio-webm' | 'video-webm' | 'video-webm-3mbps' | 'audio-ogg';
+
+/** Fixtures being made: cases running at once that want the same file share one ffmpeg (two would race on its .tmp). */
+const making = new Map<string, Promise<string>>();
+
+/** `file`, made by `make` once however many cases ask for it at once. */
+function madeOnce(file: string, make: () => Promise<string>): Promise<string> {
+  let made = making.get(file);
+  if (made === undefined) {
+    made = make();
+    making.set(file, made);
+    made.catch(() => making.delete(file));
+  }
+  return made;
+}
+
 /** Uploads that are not a browser's WebM/Ogg Opus: Safari's and Chromium's MP4, and what desktop source clients send. */
 const OTHER_FIXTURES = {
   // fragmented like Safari's MediaRecorder output (the moov first, then moof+mdat fragments)
@@ -21,32 +37,28 @@ const OTHER_FIXTURES = {
 } as const;
 export type OtherFixture = keyof typeof OTHER_FIXTURES;
 
-/**
- * Where one maker writes a fixture before renaming it into place: its own name, so tests that ask
- * for the same fixture at once (the hostile suite's concurrent cases) don't rename each other's.
- */
-let tmpSeq = 0;
-function tmpName(file: string): string {
-  return `${file}.${process.pid}-${++tmpSeq}.tmp`;
-}
-
 /** A test tone (440 Hz) in one of the other upload formats. */
-export async function uploadFixture(kind: OtherFixture, seconds = 10, frequency = 440): Promise<string> {
-  mkdirSync(FIXTURE_DIR, { recursive: true });
+export function uploadFixture(kind: OtherFixture, seconds = 10, frequency = 440): Promise<string> {
   const f = OTHER_FIXTURES[kind];
   const file = join(FIXTURE_DIR, `${kind}-${seconds}s-${frequency}hz.${f.ext}`);
-  if (existsSync(file)) return file;
-  const tmp = tmpName(file);
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`, ...f.args, tmp]);
-  await run('mv', [tmp, file]);
-  return file;
+  return madeOnce(file, async () => {
+    mkdirSync(FIXTURE_DIR, { recursive: true });
+    if (existsSync(file)) return file;
+    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`, ...f.args, `${file}.tmp`]);
+    await run('mv', [`${file}.tmp`, file]);
+    return file;
+  });
 }
 
 /** A WebM/Opus (or VP8+Opus) file as a browser would record it: Opus 48 kHz, short clusters. */
-export async function fixture(kind: 'audio-webm' | 'video-webm' | 'video-webm-3mbps' | 'audio-ogg', seconds = 10): Promise<string> {
-  mkdirSync(FIXTURE_DIR, { recursive: true });
+export function fixture(kind: FixtureKind, seconds = 10): Promise<string> {
   const ext = kind === 'audio-ogg' ? 'ogg' : 'webm';
   const file = join(FIXTURE_DIR, `${kind}-${seconds}s.${ext}`);
+  return madeOnce(file, () => makeFixture(kind, seconds, file));
+}
+
+async function makeFixture(kind: FixtureKind, seconds: number, file: string): Promise<string> {
+  mkdirSync(FIXTURE_DIR, { recursive: true });
   if (existsSync(file)) return file;
   const tone = ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`];
   const opus = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2', '-frame_duration', '20'];
@@ -57,9 +69,8 @@ export async function fixture(kind: 'audio-webm' | 'video-webm' | 'video-webm-3m
     ? ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=30:duration=${seconds}`, ...tone, '-map', '0:v', '-map', '1:a',
       '-c:v', 'libvpx', '-b:v', '500k', '-g', '30', '-deadline', 'realtime', '-cpu-used', '8', ...opus, '-cluster_time_limit', '500', '-f', 'webm']
     : kind === 'audio-ogg' ? [...tone, ...opus, '-f', 'ogg'] : [...tone, ...opus, '-cluster_time_limit', '500', '-f', 'webm'];
-  const tmp = tmpName(file);
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, tmp]);
-  await run('mv', [tmp, file]);
+  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args, `${file}.tmp`]);
+  await run('mv', [`${file}.tmp`, file]);
   return file;
 }
 

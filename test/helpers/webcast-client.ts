@@ -10,6 +10,8 @@ export interface ClientOptions {
   protocols?: string[];
   origin?: string;
   headers?: Record<string, string>;
+  /** Trust this CA for wss:// (a test's self-signed certificate). */
+  ca?: string;
 }
 
 export class WebcastClient {
@@ -25,6 +27,7 @@ export class WebcastClient {
     this.ws = new WebSocket(url, opts.protocols ?? ['webcast'], {
       ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
       ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
     });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());

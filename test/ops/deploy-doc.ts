@@ -1,22 +1,36 @@
-// Commands from docs/deploy.md, for the ops tests to run: the tests execute the guide's own lines
-// (with test paths substituted), so the guide cannot drift from what is tested.
+// Commands from docs/deploy.md (and docs/scaling.md), for the ops and cluster tests to run: the
+// tests execute the guides' own lines (with test paths substituted), so a guide cannot drift from
+// what is tested.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../server/paths.js';
 
-const DEPLOY_MD = join(PACKAGE_ROOT, 'docs', 'deploy.md');
+/** The fenced blocks of docs/<doc> in `lang` (```sh, ```xml …), each as its text. */
+export function docFencedBlocks(doc: string, lang: string): string[] {
+  const text = readFileSync(join(PACKAGE_ROOT, 'docs', doc), 'utf8');
+  return [...text.matchAll(new RegExp(`^\`\`\`${lang}\\n([\\s\\S]*?)^\`\`\`$`, 'gm'))].map((m) => m[1]!);
+}
+
+/** The ```sh blocks of docs/<doc>, each as its command lines (backslash continuations joined). */
+export function docBlocks(doc: string): string[][] {
+  return docFencedBlocks(doc, 'sh').map((b) => b.replace(/\\\n/g, '').split('\n').filter((l) => l !== ''));
+}
+
+/** The one command line in docs/<doc> that matches `re` (it may appear in several steps). */
+export function docCommand(doc: string, re: RegExp): string {
+  const hits = [...new Set(docBlocks(doc).flat().filter((l) => !l.startsWith('#') && re.test(l)))];
+  if (hits.length !== 1) throw new Error(`docs/${doc}: expected one command matching ${re}, found ${hits.length}: ${hits.join(' | ')}`);
+  return hits[0]!;
+}
 
 /** The ```sh blocks of docs/deploy.md, each as its command lines (backslash continuations joined). */
 export function deployBlocks(): string[][] {
-  const text = readFileSync(DEPLOY_MD, 'utf8');
-  return [...text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!.replace(/\\\n/g, '').split('\n').filter((l) => l !== ''));
+  return docBlocks('deploy.md');
 }
 
 /** The one command line in docs/deploy.md that matches `re` (it may appear in several steps). */
 export function deployCommand(re: RegExp): string {
-  const hits = [...new Set(deployBlocks().flat().filter((l) => !l.startsWith('#') && re.test(l)))];
-  if (hits.length !== 1) throw new Error(`docs/deploy.md: expected one command matching ${re}, found ${hits.length}: ${hits.join(' | ')}`);
-  return hits[0]!;
+  return docCommand('deploy.md', re);
 }
 
 /** Every command line in docs/deploy.md that matches `re`. */

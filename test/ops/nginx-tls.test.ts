@@ -5,14 +5,12 @@
 // broadcaster page over https://, goes live over wss:// through nginx, and a listener gets the
 // stream through nginx's Icecast block over https.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../server/icecast/managed-icecast.js';
@@ -22,6 +20,7 @@ import { probe } from '../helpers/media.js';
 import { waitFor, waitForMount } from '../helpers/listener.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { deployCommand, substitute } from './deploy-doc.js';
+import { assertNginxTestOk, NginxDir } from './nginx-dir.js';
 
 const run = promisify(execFile);
 const SHIPPED = join(PACKAGE_ROOT, 'nginx', 'icewire.conf');
@@ -35,80 +34,10 @@ const RADIO = 'radio.localhost';
 declare const document: { getElementById(id: string): { dataset: Record<string, string | undefined>; textContent: string | null } | null };
 declare const window: { isSecureContext: boolean };
 
-/** A private nginx prefix: certificate, nginx.conf that includes one copy of icewire.conf. */
-class NginxDir {
-  readonly dir: string;
-  readonly cert: string;
-  readonly key: string;
-  readonly conf: string;
-  readonly site: string;
-  readonly webroot: string;
-
-  constructor() {
-    this.dir = mkdtempSync(join(tmpdir(), 'icewire-nginx-'));
-    // nginx's workers run as an unprivileged user (nobody / www-data) and must reach the temp
-    // paths and the webroot; the private key stays 0600 (only the root master reads it).
-    chmodSync(this.dir, 0o755);
-    this.cert = join(this.dir, 'fullchain.pem');
-    this.key = join(this.dir, 'privkey.pem');
-    this.conf = join(this.dir, 'nginx.conf');
-    this.site = join(this.dir, 'icewire.conf');
-    this.webroot = join(this.dir, 'www');
-    mkdirSync(this.webroot, { mode: 0o755 });
-    for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(this.dir, t));
-    writeFileSync(this.conf, `# The distribution's nginx.conf minus what would touch the system: everything in ${this.dir}.
-pid ${this.dir}/nginx.pid;
-error_log ${this.dir}/error.log;
-events { worker_connections 256; }
-http {
-    access_log ${this.dir}/access.log;
-    client_body_temp_path ${this.dir}/client_body;
-    proxy_temp_path ${this.dir}/proxy;
-    fastcgi_temp_path ${this.dir}/fastcgi;
-    uwsgi_temp_path ${this.dir}/uwsgi;
-    scgi_temp_path ${this.dir}/scgi;
-    include ${this.site};
-}
-`);
-  }
-
-  async makeCertificate(): Promise<void> {
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${LIVE}`,
-      '-addext', `subjectAltName=DNS:${LIVE},DNS:${RADIO}`, '-keyout', this.key, '-out', this.cert]);
-    chmodSync(this.key, 0o600);
-  }
-
-  /** The shipped file with the certificate paths pointed at ours (both server blocks). */
-  siteWithCert(text: string): string {
-    return text.replace(/\/etc\/letsencrypt\/live\/[^/\s]+\/fullchain\.pem/g, this.cert).replace(/\/etc\/letsencrypt\/live\/[^/\s]+\/privkey\.pem/g, this.key);
-  }
-
-  /** `nginx -t` on this prefix: exit code and what it printed. */
-  async test(): Promise<{ code: number; out: string }> {
-    try {
-      const { stdout, stderr } = await run('nginx', ['-t', '-c', this.conf, '-p', `${this.dir}/`, '-e', `${this.dir}/error.log`]);
-      return { code: 0, out: stdout + stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-    }
-  }
-
-  /** Run docs/deploy.md's sed line (matched by `re`) on the site file, with LIVE/RADIO set. */
-  async deploySed(re: RegExp): Promise<void> {
-    const cmd = substitute(deployCommand(re), [['/etc/nginx/conf.d/icewire.conf', this.site]]);
-    await run('sh', ['-ec', cmd], { env: { ...process.env, LIVE, RADIO } });
-  }
-
-  remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function assertNginxTestOk(r: { code: number; out: string }, conf: string): void {
-  assert.equal(r.code, 0, r.out);
-  assert.match(r.out, new RegExp(`the configuration file ${conf} syntax is ok`));
-  assert.match(r.out, new RegExp(`configuration file ${conf} test is successful`));
+/** Run docs/deploy.md's sed line (matched by `re`) on the site file, with LIVE/RADIO set. */
+async function deploySed(n: NginxDir, re: RegExp): Promise<void> {
+  const cmd = substitute(deployCommand(re), [['/etc/nginx/conf.d/icewire.conf', n.site]]);
+  await run('sh', ['-ec', cmd], { env: { ...process.env, LIVE, RADIO } });
 }
 
 interface Answer { status: number; headers: IncomingHttpHeaders; distinct: NodeJS.Dict<string[]>; body: string }
@@ -154,28 +83,17 @@ function recordHttps(port: number, host: string, path: string, ca: string, ms: n
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, errors: () => string): Promise<void> {
-  await waitFor(`nginx to listen on ${port}`, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}): ${errors()}`);
-    return new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-  }, 10000);
-}
-
 describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () {
   this.timeout(60000);
 
   it('nginx -t passes on the shipped file with only the certificate paths substituted, with and without the Icecast block', async () => {
     const n = new NginxDir();
     try {
-      await n.makeCertificate();
-      writeFileSync(n.site, n.siteWithCert(readFileSync(SHIPPED, 'utf8')));
+      await n.makeCertificate([LIVE, RADIO]);
+      writeFileSync(n.site, n.withCert(readFileSync(SHIPPED, 'utf8')));
       assertNginxTestOk(await n.test(), n.conf);
       // docs/deploy.md step 7's sed that uncomments the Icecast block, exactly as written
-      await n.deploySed(/^sed -i '\/\^# server/);
+      await deploySed(n, /^sed -i '\/\^# server/);
       const site = readFileSync(n.site, 'utf8');
       assert.match(site, /^server \{\n {4}listen 443 ssl http2;\n(.*\n)* {4}server_name radio\.example\.org;/m, 'the Icecast block is on');
       assert.doesNotMatch(site, /^# ?(server \{| {4}|\})/m, 'nothing of the block is left commented out');
@@ -192,8 +110,6 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
 
   describe('live over https and wss through nginx', () => {
     let n: NginxDir;
-    let nginx: ChildProcess | undefined;
-    let nginxExit: Promise<void> | undefined;
     let stack: Stack | undefined;
     // The one browser fixture, plus: the certificate is self-signed.
     const chrome = useChromium(['--ignore-certificate-errors']);
@@ -203,7 +119,7 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
 
     before(async () => {
       n = new NginxDir();
-      await n.makeCertificate();
+      await n.makeCertificate([LIVE, RADIO]);
       ca = readFileSync(n.cert, 'utf8');
       httpPort = await freePort();
       httpsPort = await freePort();
@@ -219,9 +135,9 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
       // docs/deploy.md step 7, its own lines: install the file, the names, the Icecast block on
       await run('sh', ['-ec', substitute(deployCommand(/^install .*\/nginx\/icewire\.conf /), [
         [`${INSTALLED_PACKAGE}/`, PACKAGE_ROOT.replace(/\/?$/, '/')], ['/etc/nginx/conf.d/icewire.conf', n.site]])]);
-      await n.deploySed(/^sed -i "s\/live.* \/etc\/nginx\/conf\.d\/icewire\.conf$/);
-      await n.deploySed(/^sed -i '\/\^# server/);
-      let site = n.siteWithCert(readFileSync(n.site, 'utf8'));
+      await deploySed(n, /^sed -i "s\/live.* \/etc\/nginx\/conf\.d\/icewire\.conf$/);
+      await deploySed(n, /^sed -i '\/\^# server/);
+      let site = n.withCert(readFileSync(n.site, 'utf8'));
       const before = site;
       site = site
         // Free high ports on loopback instead of 80/443 on every address. The IPv6 listens go: the
@@ -241,22 +157,12 @@ describe('nginx with TLS in front of icewire (nginx/icewire.conf)', function () 
       mkdirSync(join(n.webroot, '.well-known', 'acme-challenge'), { recursive: true, mode: 0o755 });
       writeFileSync(join(n.webroot, '.well-known', 'acme-challenge', 'token-1'), 'acme-token-1\n', { mode: 0o644 });
 
-      nginx = spawn('nginx', ['-c', n.conf, '-p', `${n.dir}/`, '-e', `${n.dir}/error.log`, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let errs = '';
-      nginx.stderr!.on('data', (d: Buffer) => { errs += d.toString(); });
-      nginxExit = new Promise((resolve) => nginx!.once('exit', () => resolve()));
-      await waitForPort(httpsPort, nginx, () => `${errs}${readFileSync(join(n.dir, 'error.log'), 'utf8')}`);
-      await waitForPort(httpPort, nginx, () => errs);
+      await n.start([httpsPort, httpPort]);
     });
 
     after(async () => {
       await stack?.stop();
-      if (nginx !== undefined && nginx.exitCode === null && nginx.signalCode === null) {
-        nginx.kill('SIGTERM'); // nginx's fast shutdown; the master stops its workers
-        const t = setTimeout(() => nginx!.kill('SIGKILL'), 5000);
-        await nginxExit;
-        clearTimeout(t);
-      }
+      await n?.stop();
       n?.remove();
     });
 

@@ -1,10 +1,11 @@
 // The parts of the broadcast core on their own, with a fake clock: the state machine's transition
-// table (every pair), an impossible transition inside a broadcast, and a rendition's Icecast
-// connection losing Icecast, reconnecting with backoff and giving up.
+// table (every pair), an impossible transition inside a broadcast, a rendition's Icecast
+// connection losing Icecast, reconnecting with backoff and giving up, and the media pace bound.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Broadcast } from '../../server/broadcast/broadcast.js';
 import { Lifecycle, TRANSITIONS, type LifecycleState } from '../../server/broadcast/lifecycle.js';
+import { MEDIA_LEAD_MS, MediaPace } from '../../server/broadcast/media-pace.js';
 import { FIRST_SYNC_WAIT_MS, RenditionOutput, type SourceConnection } from '../../server/broadcast/rendition-output.js';
 import { IcewireError } from '../../server/errors.js';
 import type { IcecastSourceOptions } from '../../server/icecast/icecast-source.js';
@@ -280,5 +281,36 @@ describe('RenditionOutput: losing Icecast, reconnecting with backoff, giving up 
     assert.equal(o.sources.length, 1);
     assert.equal(o.out.state, 'ended');
     assert.equal(o.clock.pending, 0);
+  });
+});
+
+describe('MediaPace: audio claimed against the clock', () => {
+  const SAMPLES_PER_S = 48000;
+  // [what, steps: advance ms then take seconds of audio, expect each take's answer]
+  const rows: { what: string; steps: [number, number, boolean][] }[] = [
+    { what: 'real time is always fine', steps: Array.from({ length: 100 }, () => [1000, 1, true] as [number, number, boolean]) },
+    { what: 'a burst of the whole lead at the start is fine, a packet more is not', steps: [[0, MEDIA_LEAD_MS / 1000, true], [0, 0.02, false]] },
+    { what: 'time away earns the audio recorded meanwhile', steps: [[0, 5, true], [20000, 20, true], [0, MEDIA_LEAD_MS / 1000 - 5, true], [0, 1, false]] },
+    { what: 'clock drift: 1 % of the elapsed time on top of the lead', steps: [[1000000, 1000 + MEDIA_LEAD_MS / 1000 + 9.9, true], [0, 0.2, false]] },
+    { what: 'runaway input (120 ms packets as fast as they come) is refused after the lead', steps: [[0, 29.88, true], [0, 0.12, true], [0, 0.12, false]] },
+  ];
+  for (const r of rows) {
+    it(r.what, () => {
+      let now = 0;
+      const pace = new MediaPace({ now: () => now });
+      r.steps.forEach(([advance, seconds, want], i) => {
+        now += advance;
+        assert.equal(pace.take(Math.round(seconds * SAMPLES_PER_S)), want, `step ${i} at t=${now}`);
+      });
+    });
+  }
+
+  it('admit() throws IW_ERR_INGEST_TOO_FAST for a packet beyond the bound, and counts nothing for it', () => {
+    const pace = new MediaPace({ now: () => 0 });
+    const packet = Buffer.from([0xff, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // claims 120 ms
+    let admitted = 0;
+    assert.throws(() => { for (;;) { pace.admit(packet); admitted++; } }, (e: unknown) => e instanceof IcewireError && e.code === 'IW_ERR_INGEST_TOO_FAST');
+    assert.equal(admitted, MEDIA_LEAD_MS / 120);
+    assert.equal(pace.mediaMs, MEDIA_LEAD_MS);
   });
 });

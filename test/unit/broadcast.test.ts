@@ -3,6 +3,7 @@
 // the idle and stall watchdogs, silence for gaps and "now playing". No process, no socket.
 import assert from 'node:assert/strict';
 import { Broadcast, type BroadcastDeps, type EndReason } from '../../server/broadcast/broadcast.js';
+import { MEDIA_LEAD_MS } from '../../server/broadcast/media-pace.js';
 import type { StationPlan } from '../../server/broadcast/station-plan.js';
 import { IcewireError, type ErrorCode } from '../../server/errors.js';
 import { parseMime, type InputMedia } from '../../server/pipeline/media-type.js';
@@ -311,6 +312,34 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       r.b.write(r.upload.audio(5));
       await r.clock.advance(STALL_MS + 1000);
       await ended(r, 'ingest-too-slow', 'IW_ERR_INGEST_TOO_SLOW');
+    });
+
+    it('audio far ahead of the clock (a file at full speed) ends it with ingest-too-fast; what went out stays within the bound', async () => {
+      const r = await onAir();
+      r.b.write(r.upload.header());
+      r.b.write(r.upload.audio(50 * (MEDIA_LEAD_MS / 1000 + 5)));
+      await ended(r, 'ingest-too-fast', 'IW_ERR_INGEST_TOO_FAST');
+      // the two header packets, then exactly the lead's worth of 20 ms packets
+      assert.equal(countPackets(r.part()) - 2, (MEDIA_LEAD_MS / 1000) * 50);
+    });
+
+    it('what a resumed page sends at once (the time it was away) and a stalled upload catching up stay within the bound', async () => {
+      const r = await onAir();
+      stream(r, 2);
+      r.b.detach(r.sink);
+      await r.clock.advance(GRACE_MS - 1000);
+      r.b.attach(new FakeSink(), OGG);
+      // everything it recorded while away, then 20 s of real time, then a 10 s stall and its catch-up
+      const again = new OggUpload();
+      r.b.write(again.header());
+      r.b.write(again.audio(50 * 9));
+      for (let i = 0; i < 20; i++) { await r.clock.advance(1000); r.b.write(again.audio(50)); }
+      await r.clock.advance(10000);
+      r.b.write(again.audio(50 * 10));
+      assert.equal(r.b.isEnding, false);
+      await r.b.end('stopped');
+      const line = r.lines().find((l) => l.message === 'broadcast ended');
+      assert.ok(Number(line?.maxMediaLeadMs) < MEDIA_LEAD_MS / 2, `lead ${line?.maxMediaLeadMs} ms`);
     });
 
     it('bytes that are not Ogg/Opus end it with invalid-media', async () => {

@@ -68,6 +68,7 @@ describe('the end reason each catalogue entry names', () => {
     IW_ERR_INGEST_INVALID_MEDIA: 'invalid-media',
     IW_ERR_INGEST_UNSUPPORTED_MEDIA: 'invalid-media',
     IW_ERR_INGEST_TOO_SLOW: 'ingest-too-slow',
+    IW_ERR_INGEST_TOO_FAST: 'ingest-too-fast',
     IW_ERR_SHUTTING_DOWN: 'shutdown',
     IW_ERR_PROTO_BAD_MESSAGE: 'protocol-error',
     IW_ERR_PROTO_EXPECTED_HELLO: 'protocol-error',

@@ -1,11 +1,10 @@
 // The ingest server's pure rules: which page origins may broadcast, which address a connection
-// is counted against, and the per-address limiters.
+// is counted against, and the per-address connection counter (the login limits: auth-gate.test.ts).
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { parseConfig } from '../../server/config/load.js';
 import type { Config } from '../../server/config/schema.js';
 import { clientAddress, originAllowed } from '../../server/auth/auth-gate.js';
-import { FailedLoginLimiter } from '../../server/auth/login-limiter.js';
 import { ConnectionCounter } from '../../server/ingest/address-limits.js';
 
 type OriginCfg = Pick<Config, 'allowedOrigins' | 'publicUrl'>;
@@ -82,94 +81,6 @@ describe('clientAddress', () => {
       assert.equal(clientAddress(req(r.peer, r.xff), r.trustProxy), r.want);
     });
   }
-});
-
-type LimiterStep =
-  | ['fail', string]
-  | ['success', string]
-  | ['tick', number]
-  | ['allowed', string, boolean];
-
-describe('FailedLoginLimiter (injected clock)', () => {
-  const rows: { what: string; max: number; windowMs: number; steps: LimiterStep[] }[] = [
-    {
-      what: 'refuses once max failures are reached',
-      max: 3, windowMs: 1000,
-      steps: [['allowed', 'a', true], ['fail', 'a'], ['fail', 'a'], ['allowed', 'a', true], ['fail', 'a'], ['allowed', 'a', false]],
-    },
-    {
-      what: 'counts per address',
-      max: 2, windowMs: 1000,
-      steps: [['fail', 'a'], ['fail', 'a'], ['allowed', 'a', false], ['allowed', 'b', true], ['fail', 'b'], ['allowed', 'b', true]],
-    },
-    {
-      what: 'allows again when the window has passed',
-      max: 3, windowMs: 1000,
-      steps: [['fail', 'a'], ['fail', 'a'], ['fail', 'a'], ['tick', 999], ['allowed', 'a', false], ['tick', 1], ['allowed', 'a', true]],
-    },
-    {
-      what: 'slides: each failure expires on its own',
-      max: 3, windowMs: 1000,
-      steps: [
-        ['fail', 'a'], ['tick', 500], ['fail', 'a'], ['tick', 400], ['fail', 'a'], ['allowed', 'a', false],
-        ['tick', 100], ['allowed', 'a', true], // the t=0 failure expired
-        ['fail', 'a'], ['allowed', 'a', false],
-        ['tick', 499], ['allowed', 'a', false], ['tick', 1], ['allowed', 'a', true], // the t=500 one expired at t=1500
-      ],
-    },
-    {
-      what: 'a success resets the count',
-      max: 3, windowMs: 1000,
-      steps: [['fail', 'a'], ['fail', 'a'], ['success', 'a'], ['fail', 'a'], ['fail', 'a'], ['allowed', 'a', true], ['fail', 'a'], ['allowed', 'a', false]],
-    },
-    {
-      what: 'a success on another address resets nothing',
-      max: 2, windowMs: 1000,
-      steps: [['fail', 'a'], ['fail', 'a'], ['success', 'b'], ['allowed', 'a', false]],
-    },
-    {
-      what: 'max 1: one failure blocks until the window passes',
-      max: 1, windowMs: 60000,
-      steps: [['allowed', 'a', true], ['fail', 'a'], ['allowed', 'a', false], ['tick', 59999], ['allowed', 'a', false], ['tick', 1], ['allowed', 'a', true]],
-    },
-  ];
-  for (const r of rows) {
-    it(r.what, () => {
-      let now = 0;
-      const limiter = new FailedLoginLimiter(r.max, r.windowMs, () => now);
-      r.steps.forEach((step, i) => {
-        switch (step[0]) {
-          case 'fail': limiter.recordFailure(step[1]); break;
-          case 'success': limiter.recordSuccess(step[1]); break;
-          case 'tick': now += step[1]; break;
-          case 'allowed': assert.equal(limiter.allowed(step[1]), step[2], `step ${i}: allowed(${step[1]}) at t=${now}`); break;
-        }
-      });
-    });
-  }
-
-  it('memory stays bounded with 20000 failing addresses; the oldest are forgotten', () => {
-    let now = 0;
-    const limiter = new FailedLoginLimiter(1, 3600000, () => now);
-    for (let i = 0; i < 20000; i++) {
-      limiter.recordFailure(`2001:db8::${i.toString(16)}`);
-      now += 1;
-    }
-    const tracked = (limiter as unknown as { failures: Map<string, unknown> }).failures.size;
-    assert.ok(tracked <= 10000, `${tracked} addresses tracked`);
-    assert.ok(tracked > 0);
-    assert.equal(limiter.allowed(`2001:db8::${(19999).toString(16)}`), false, 'the newest is still blocked');
-    assert.equal(limiter.allowed('2001:db8::0'), true, 'the oldest was evicted');
-  });
-
-  it('expired entries are dropped from memory when looked at', () => {
-    let now = 0;
-    const limiter = new FailedLoginLimiter(3, 1000, () => now);
-    limiter.recordFailure('a');
-    now = 2000;
-    assert.equal(limiter.allowed('a'), true);
-    assert.equal((limiter as unknown as { failures: Map<string, unknown> }).failures.size, 0);
-  });
 });
 
 type CounterStep = ['acquire', string, boolean] | ['release', string];

@@ -16,7 +16,7 @@ describe('login tokens in place of the password (auth gate)', () => {
     ];
     const g = new AuthGate({
       accounts: () => accounts as never,
-      limits: { maxFailedLogins: 3, failedLoginWindowMs: 60_000 },
+      limits: { maxFailedLogins: 3, maxFailedLoginsPerAccount: 50, failedLoginWindowMs: 60_000 },
       logger: createLogger({ level: 'error', json: true, console: false }),
       loginTokens: sessions,
     });

@@ -352,6 +352,31 @@ describe('page session (www/src/session.ts)', () => {
     assert.equal(r.saved.at(-1)!.resume, 'tok9');
   });
 
+  it('a drop after a long show lands on a daemon without it: the new broadcast gets its own time to go live', async () => {
+    const { s, sock, sockets, clock } = await goneLive();
+    for (let i = 0; i < 20; i++) { // on air for 40 s, well past CONNECT_MAX_MS
+      await clock.advance(2000);
+      sock.status(live());
+    }
+    assert.equal((s.state as SessionState).kind, 'live');
+    sock.closed(1006);
+    await clock.advance(500);
+    const other = sockets[1]!;
+    other.open();
+    other.status({ state: 'connecting' });
+    assert.equal((s.state as SessionState).kind, 'connecting');
+    // The other daemon's new broadcast takes a few seconds to reach Icecast, saying so every 2 s.
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(2000);
+      other.status({ state: 'connecting' });
+      assert.equal((s.state as SessionState).kind, 'connecting', `still connecting after ${(i + 1) * 2} s, not given up`);
+    }
+    assert.equal(other.closedWith, undefined);
+    other.status(live({ since: '2026-11-21T14:01:00.000Z', resume: 'tok9' }));
+    assert.equal((s.state as SessionState).kind, 'live');
+    assert.equal(s.snapshot().continuedAsNew, true);
+  });
+
   it('reload onto a daemon whose mount Icecast still holds (4409 mount in use): retried until it frees', async () => {
     const r = rig();
     const saved: SavedShow = { url: 'ws://x/ws/live', hello: { mime: 'audio/webm;codecs=opus', user: 'alice', password: '', token: 't' }, video: false, resume: 'tok1', since: SINCE, savedAt: r.clock.now() };

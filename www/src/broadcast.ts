@@ -16,6 +16,7 @@ import { Studio } from './studio.js';
 import { formatBytes, formatDuration } from './format.js';
 import { STATION_MOUNT_RE } from './wire-contract.js';
 import { RecordingsPanel, type Credentials } from './recordings.js';
+import { GuestDesk } from './guest-desk.js';
 
 interface MountInfo {
   id: string;
@@ -27,6 +28,7 @@ interface Info {
   authMode: 'accounts' | 'passthrough';
   mounts: MountInfo[];
   maxFrameBytes?: number;
+  guests?: { enabled: boolean; maxGuests: number };
 }
 
 type UiState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'error';
@@ -390,6 +392,7 @@ async function loadInfo(): Promise<void> {
 
 function setupForm(i: Info): void {
   el.body.dataset['authMode'] = i.authMode;
+  setupGuests(i);
   el.loading.hidden = true;
   el.login.hidden = false;
   if (i.authMode === 'passthrough') {
@@ -478,6 +481,31 @@ function readForm(): { user: string; password: string; mount: string } | { probl
     if (mount === '') return { problem: 'Pick the station to go live on.', field: mountEl };
   }
   return { user, password, mount };
+}
+
+// ---- guests ----
+let guestDesk: GuestDesk | undefined;
+
+/** The Guests card: accounts mode with guests on, once the studio is there to mix them. */
+function setupGuests(i: Info): void {
+  const card = document.getElementById('guests-card');
+  if (card === null || studio === undefined || i.authMode !== 'accounts' || i.guests?.enabled !== true || guestDesk !== undefined) return;
+  const st = studio;
+  card.hidden = false;
+  guestDesk = new GuestDesk({
+    root: card,
+    studio: st,
+    login: () => {
+      const form = readForm();
+      if ('problem' in form) return { problem: form.problem.replace(/to go live\.$/, 'to invite guests.'), field: form.field };
+      return { user: form.user, password: form.password, station: form.mount };
+    },
+    loginToken: async (user, password) => {
+      await st.whenReady();
+      await st.wake();
+      return loginToken(user, password);
+    },
+  });
 }
 
 // ---- devices ----

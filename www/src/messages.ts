@@ -97,6 +97,7 @@ const END_REASON_SENTENCES: Record<Exclude<EndReason, 'stopped'>, string> = {
   'ffmpeg-failed': 'The server\'s encoder stopped unexpectedly. Press Go live to start again.',
   'invalid-media': 'The server could not read the audio this browser sent. Reload the page and try again; if it keeps happening, try another browser.',
   'ingest-too-slow': 'The server could not keep up with your stream. Check your connection or switch video off, then go live again.',
+  'ingest-too-fast': 'Your stream arrived faster than it plays, so the server stopped it. Go live again from this page; other programs must send the stream as it is recorded.',
   'idle-timeout': 'The server received no audio for too long and ended the broadcast. Press Go live to start again.',
   'protocol-error': 'The server did not understand this page. Reload the page and try again.',
   // Normally the daemon's error frame (with the manager's reason) is shown instead.

@@ -306,6 +306,42 @@ export class Mixer {
     return { channel, remove: () => this.removeChannel(spec.id) };
   }
 
+  /**
+   * Mix-minus for a channel's source (a guest): the show without that channel, so a guest hears
+   * the host, the music and the other guests but never their own voice coming back late. It is
+   * the master bus plus the channel's own contribution inverted: the same samples in the same
+   * render quantum, so the channel cancels exactly, whatever its fader, on/off or ducking. Taken
+   * before the master limiter, so a fast limiter of its own keeps it out of clipping. Remove it
+   * before the channel.
+   */
+  addReturnFeed(id: string): { stream: MediaStream; remove(): void } {
+    const ch = this.channels.get(id);
+    if (ch === undefined) throw new Error(`no mixer channel ${id}`);
+    const sum = this.graph.createGain();
+    const invert = this.graph.createGain();
+    invert.gain.value = -1;
+    const safety = this.graph.createDynamicsCompressor();
+    safety.threshold.value = -3;
+    safety.knee.value = 0;
+    safety.ratio.value = 20;
+    safety.attack.value = 0.001;
+    safety.release.value = 0.1;
+    const out = this.graph.createMediaStreamDestination();
+    this.masterBus.connect(sum);
+    ch.xfade.connect(invert);
+    invert.connect(sum);
+    sum.connect(safety);
+    safety.connect(out);
+    return {
+      stream: out.stream,
+      remove: () => {
+        try { this.masterBus.disconnect(sum); } catch { /* already gone */ }
+        try { ch.xfade.disconnect(invert); } catch { /* already gone */ }
+        for (const n of [invert, sum, safety]) n.disconnect();
+      },
+    };
+  }
+
   removeChannel(id: string): void {
     const ch = this.channels.get(id);
     if (ch === undefined) return;

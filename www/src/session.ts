@@ -138,6 +138,7 @@ const END_WORDS: Record<EndReason, string> = {
   'icecast-lost': 'Icecast stayed unreachable',
   'ffmpeg-failed': 'the server\'s encoder failed',
   'ingest-too-slow': 'the server could not keep up',
+  'ingest-too-fast': 'the stream arrived faster than it plays',
   'idle-timeout': 'no audio reached the server for too long',
   shutdown: 'the server shut down',
   kicked: 'the station ended it',
@@ -380,6 +381,9 @@ export class BroadcastSession {
         if (st.state === 'connecting' || (typeof st.since === 'string' && this.expectSince !== undefined && st.since !== this.expectSince)) {
           this.newBroadcast = true;
         }
+        // A new broadcast gets its own time to go live (CONNECT_MAX_MS), counted from now, not
+        // from the Go live click of the show that was lost.
+        if (st.state === 'connecting') this.openedAt = now;
         this.setState({ kind: st.state === 'connecting' ? 'connecting' : 'live' });
         this.startRecording();
       }

@@ -23,7 +23,8 @@ export interface StudioHooks {
  */
 const LIMITER_CEILING_DB = -2;
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+/** An element with attributes (`text`: its text) and children: the studio's and the guests card's markup. */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'text') e.textContent = v;
@@ -55,6 +56,8 @@ export class Studio {
   private micWanted = true;
   private talkHeld = false;
   private coughHeld = false;
+  /** A guest is on air (guest-desk.ts): the music ducks for them as for the mic. */
+  private guestsTalking = false;
   private meters: ChannelMeterView[] = [];
   private frame = 0;
   private onAirKey = '';
@@ -172,8 +175,9 @@ export class Studio {
   private applyMic(): void {
     const open = this.micOpen;
     this.mic.setOn(open);
-    // Talk-over: music goes down while the mic is open (and not while it is only coughing).
-    this.mixer.setTalkOver((this.micWanted || this.talkHeld));
+    // Talk-over: music goes down while the mic is open (and not while it is only coughing), or a
+    // guest is on air.
+    this.mixer.setTalkOver(this.micWanted || this.talkHeld || this.guestsTalking);
     const b = this.root.querySelector<HTMLButtonElement>('#mic-on');
     if (b) {
       b.setAttribute('aria-pressed', String(open));
@@ -181,6 +185,21 @@ export class Studio {
       b.firstChild!.textContent = open ? 'Mic on air ' : 'Mic off ';
     }
     this.root.querySelector<HTMLElement>('#strip-mic')?.setAttribute('data-open', String(open));
+  }
+
+  // ---- guests (guest-desk.ts) ----
+
+  /** Guests on air talk over the music like the mic does. */
+  setGuestsTalking(on: boolean): void {
+    if (on === this.guestsTalking) return;
+    this.guestsTalking = on;
+    this.applyMic();
+  }
+
+  /** A channel meter drawn with the studio's own (data-peak-db like #meter-mic); remove() stops drawing it. */
+  channelMeter(id: string, analyser: AnalyserNode): { el: HTMLElement; remove(): void } {
+    const el = this.meterEl(id, analyser);
+    return { el, remove: () => { this.meters = this.meters.filter((m) => m.el !== el); } };
   }
 
   // ---- keys ----

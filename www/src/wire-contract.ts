@@ -22,7 +22,7 @@ export type BroadcastState = (typeof BROADCAST_STATES)[number];
 /** Why a broadcast ended (status `reason` once `state` is `ended`). */
 export const END_REASONS = [
   'stopped', 'connection-lost', 'icecast-auth', 'icecast-busy', 'icecast-unreachable', 'icecast-refused',
-  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'idle-timeout', 'protocol-error', 'kicked',
+  'icecast-lost', 'ffmpeg-failed', 'invalid-media', 'ingest-too-slow', 'ingest-too-fast', 'idle-timeout', 'protocol-error', 'kicked',
   'shutdown', 'internal',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
@@ -128,3 +128,112 @@ export interface MetadataData {
 export type ClientTextFrame =
   | { readonly type: 'hello'; readonly data: HelloData }
   | { readonly type: 'metadata'; readonly data: MetadataData };
+
+// ---- Guests: the signalling socket (docs/guests.md, "Signalling") ----
+// A host's page (the "desk") and each guest's page talk to the daemon on one WebSocket each; the
+// daemon relays offers, answers and ICE candidates between the two parties of one invitation and
+// nothing else. Media goes browser to browser (WebRTC), never through the daemon.
+
+/** `/ws/_guest/<station-mount>` (a station mount name never starts with `_`). */
+export const GUEST_WS_PATH_PREFIX = '/ws/_guest/';
+export const GUEST_WS_SUBPROTOCOL = 'icewire-guests';
+/** The guest page: `/guest/<station-mount>#<invitation token>` (the fragment never reaches a server). */
+export const GUEST_PAGE_PREFIX = '/guest/';
+/** Longest text frame on the signalling socket, in bytes (an audio SDP is a few KiB). */
+export const MAX_SIGNAL_FRAME_BYTES = 32 * 1024;
+
+/** An offer (host to guest) or an answer (guest to host): RTCSessionDescriptionInit. */
+export interface SignalDescription {
+  readonly type: 'offer' | 'answer';
+  readonly sdp: string;
+}
+
+/** RTCIceCandidateInit; `null` in a signal means the sender has no more candidates. */
+export interface SignalCandidate {
+  readonly candidate: string;
+  readonly sdpMid?: string | null;
+  readonly sdpMLineIndex?: number | null;
+  readonly usernameFragment?: string | null;
+}
+
+/** What a party gives RTCPeerConnection: STUN/TURN servers, TURN with short-lived credentials. */
+export interface IceConfig {
+  readonly iceServers: readonly { readonly urls: readonly string[]; readonly username?: string; readonly credential?: string }[];
+  readonly iceTransportPolicy: 'all' | 'relay';
+}
+
+/**
+ * An invitation as its host sees it (never its token). `open`: the link is waiting to be used;
+ * `joined`: a guest is in (present or away for a moment).
+ */
+export interface InvitationInfo {
+  readonly id: string;
+  readonly label: string;
+  readonly state: 'open' | 'joined';
+  readonly createdAt: string;
+  /** When an open link stops working. */
+  readonly expiresAt: string;
+  readonly guestName?: string;
+}
+
+/** Why a guest is gone from the desk. */
+export const GUEST_GONE_REASONS = ['left', 'lost', 'removed'] as const;
+export type GuestGoneReason = (typeof GUEST_GONE_REASONS)[number];
+
+/** A guest, to the host: `joined` once, `back` after a rejoin, `away` while their page is gone, `gone` at the end. */
+export interface GuestEvent {
+  readonly guest: string;
+  readonly event: 'joined' | 'back' | 'away' | 'gone';
+  readonly name: string;
+  /** The guest page's instance: a `back` with another instance is a reloaded page (a new peer connection). */
+  readonly instance: string;
+  readonly why?: GuestGoneReason;
+}
+
+/** The host's on-air and mute switches for a guest, relayed to that guest. */
+export interface CueData {
+  readonly onAir: boolean;
+  readonly muted: boolean;
+}
+
+/** A relayed signal: a description, a candidate (null: end of candidates), or a guest asking for an ICE restart. */
+export interface SignalData {
+  readonly description?: SignalDescription;
+  readonly candidate?: SignalCandidate | null;
+  readonly restart?: true;
+}
+
+/** Host desk -> daemon. `signal` and `cue` name the guest (an invitation id); `withdraw` ends a link or removes a guest. */
+export type HostClientFrame =
+  | { readonly type: 'hello'; readonly data: { readonly role: 'host'; readonly user: string; readonly token: string } }
+  | { readonly type: 'invite'; readonly data: { readonly label?: string } }
+  | { readonly type: 'withdraw'; readonly data: { readonly id: string } }
+  | { readonly type: 'signal'; readonly data: SignalData & { readonly guest: string } }
+  | { readonly type: 'cue'; readonly data: CueData & { readonly guest: string } };
+
+/** Guest page -> daemon. `rejoin` is the secret from `welcome`: the same guest coming back. */
+export type GuestClientFrame =
+  | { readonly type: 'hello'; readonly data: { readonly role: 'guest'; readonly invitation: string; readonly name: string; readonly instance: string; readonly rejoin?: string } }
+  | { readonly type: 'signal'; readonly data: SignalData }
+  | { readonly type: 'leave'; readonly data: Record<string, never> };
+
+/** Daemon -> host desk. */
+export type HostServerFrame =
+  | { readonly type: 'desk'; readonly data: { readonly station: string; readonly ice: IceConfig; readonly maxGuests: number; readonly invitations: readonly InvitationInfo[]; readonly guests: readonly GuestEvent[] } }
+  | { readonly type: 'invited'; readonly data: { readonly id: string; readonly token: string; readonly expiresAt: string } }
+  | { readonly type: 'invitations'; readonly data: { readonly invitations: readonly InvitationInfo[] } }
+  | { readonly type: 'guest'; readonly data: GuestEvent }
+  | { readonly type: 'signal'; readonly data: SignalData & { readonly guest: string } }
+  | { readonly type: 'ice'; readonly data: IceConfig }
+  /** A request the daemon would not do (the socket stays open). */
+  | { readonly type: 'refused'; readonly data: ErrorData & { readonly request: string } }
+  | { readonly type: 'error'; readonly data: ErrorData };
+
+/** Daemon -> guest page. */
+export type GuestServerFrame =
+  | { readonly type: 'welcome'; readonly data: { readonly guest: string; readonly rejoin: string; readonly station: { readonly id: string; readonly name: string }; readonly ice: IceConfig; readonly host: boolean; readonly cue: CueData } }
+  | { readonly type: 'host'; readonly data: { readonly present: boolean } }
+  | { readonly type: 'signal'; readonly data: SignalData }
+  | { readonly type: 'cue'; readonly data: CueData }
+  | { readonly type: 'ice'; readonly data: IceConfig }
+  | { readonly type: 'error'; readonly data: ErrorData };
