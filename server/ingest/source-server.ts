@@ -141,6 +141,7 @@ export class SourceServer {
       if (b === undefined) return;
       if (socket.destroyed) { b.detach(sink, 'stopped'); return; }
       socket.write(acceptBytes(/100-continue/i.test(head.headers.expect ?? '')));
+      sink.answered = true;
       this.pending.delete(socket);
       log.info('source client is streaming', { user, station: plan.id, mime: input.mime, agent: head.headers['user-agent']?.slice(0, 100) });
       this.stream(socket, b, sink, early);
@@ -253,11 +254,16 @@ export class SourceServer {
 
 /** The broadcast's side of a source client's connection: there is nothing to tell it after the 200. */
 class SourceSink implements BroadcastSink {
+  /** The client has its 200; before that, a broadcast that fails leaves the answer to the door. */
+  answered = false;
+
   constructor(private readonly socket: Socket, private readonly log: Logger) {}
 
   sendStatus(): void {}
 
   close(err: IcewireError | undefined): void {
+    // failed while starting (Icecast refused, say): serve() answers with Icecast's status
+    if (!this.answered) return;
     if (err !== undefined) this.log.info('source client connection closed', { code: err.code, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
     // after the 200 the protocol has no way to say why: the connection closes
     this.socket.destroy();

@@ -4,7 +4,8 @@
 // with AAC over the legacy SOURCE method and PUT. Listeners get valid audio on every rendition;
 // an MP3 upload reaches the MP3 mount frame for frame; "now playing" reaches Icecast; a client
 // whose connection dies and comes back 3 s later continues the same show; recordings, listener
-// counts and the manager's kick work for these shows. One icecast2 and daemon for the file;
+// counts and the manager's kick work for these shows. In passthrough mode Icecast's 401 reaches the
+// client and counts as a failed login; a refusal before Icecast saw the password does not. One icecast2 and daemon for the file;
 // shows on the two stations run at the same time where a case has two clients.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -319,5 +320,40 @@ describe('the source door shares the page\'s failed-login limit (sourceListen; n
     assert.equal(page.status, 404);
     assert.match(await page.text(), /Icecast source clients only/);
     assert.ok(!s.logLines.some((l) => l.includes(password)), 'no password in the log');
+  });
+});
+
+describe('passthrough mode: a source client\'s password is Icecast\'s to judge, and counted while it does', function () {
+  this.timeout(60000);
+
+  it('refused by Icecast counts as a failed login; refusals before Icecast saw it do not; the right one goes live', async () => {
+    const s = await startStack({ mode: 'passthrough', limits: { maxFailedLogins: 2 } });
+    try {
+      const port = Number(new URL(s.baseUrl).port);
+      const right = { user: 'source', password: s.icecast!.sourcePassword };
+      // the right password: Icecast takes it, the show is on /live.mp3
+      const client = ffmpegSource({ port, ...right, mount: '/live.mp3', file: await uploadFixture('mp3', 14, 440), muxer: 'mp3', contentType: 'audio/mpeg', loop: true });
+      try {
+        await waitForMount(s.icecastUrl, s.icecast!.adminPassword, '/live.mp3', 15000);
+        assert.equal(s.daemon.registry.get('live.mp3')?.ingest, 'icecast-source');
+      } finally {
+        await client.stop();
+      }
+      // refused before any Icecast answer (no type, a bad type): never judged, so never counted
+      for (let i = 0; i < 3; i++) {
+        assert.match(await rawSource(port, '/other.mp3', { user: 'source', password: `wrong-${i}` }, undefined), /^HTTP\/1\.0 403 Forbidden\r\n[^]*No Content-type given/);
+      }
+      // Icecast's 401, twice from this address: the limit (2) is reached
+      for (let i = 0; i < 2; i++) {
+        assert.match(await rawSource(port, '/other.mp3', { user: 'source', password: `wrong-${i}` }, 'audio/mpeg'), /^HTTP\/1\.0 401 /);
+      }
+      const limited = await rawSource(port, '/other.mp3', right, 'audio/mpeg');
+      assert.match(limited, /^HTTP\/1\.0 403 Forbidden\r\n[^]*too many/i, 'over the limit: refused before Icecast is asked');
+      const refused = s.logLines.filter((l) => /"message":"login refused/.test(l)).map((l) => `${/"door":"([a-z-]+)"/.exec(l)?.[1]} ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(l)?.[1]}`);
+      assert.deepEqual(refused, ['icecast-source IW_ERR_ICECAST_AUTH', 'icecast-source IW_ERR_ICECAST_AUTH', 'icecast-source IW_ERR_AUTH_RATE_LIMITED']);
+      assert.ok(!s.logLines.some((l) => l.includes(right.password)), 'no password in the log');
+    } finally {
+      await s.stop();
+    }
   });
 });
