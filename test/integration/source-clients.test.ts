@@ -4,9 +4,10 @@
 // with AAC over the legacy SOURCE method and PUT. Listeners get valid audio on every rendition;
 // an MP3 upload reaches the MP3 mount frame for frame; "now playing" reaches Icecast; a client
 // whose connection dies and comes back 3 s later continues the same show; recordings, listener
-// counts and the manager's kick work for these shows. In passthrough mode Icecast's 401 reaches the
-// client and counts as a failed login; a refusal before Icecast saw the password does not. One icecast2 and daemon for the file;
-// shows on the two stations run at the same time where a case has two clients.
+// counts and the manager's kick work for these shows. One icecast2 and daemon for the file; shows
+// on the two stations run at the same time where a case has two clients. In passthrough mode (its
+// own stack) Icecast's 401 reaches the client and counts as a failed login; a refusal before
+// Icecast saw the password does not.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
