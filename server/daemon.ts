@@ -1,6 +1,6 @@
 // Composition root: builds every part from the frozen config, start() and stop() in order.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config/schema.js';
 import { AuthGate } from './auth/auth-gate.js';
 import { SessionStore } from './http/recordings-routes.js';
@@ -9,13 +9,17 @@ import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
 import { DEFAULT_RECONNECT } from './broadcast/rendition-output.js';
 import { createApp } from './http/app.js';
-import { HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './http/request-deadlines.js';
+import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS } from './http/request-deadlines.js';
+import { ConnectionRouter } from './ingest/connection-router.js';
 import { IngestServer } from './ingest/ingest-server.js';
+import { SourceServer } from './ingest/source-server.js';
+import { METADATA_PATHS, sourceMetadataHandler } from './ingest/source-metadata.js';
+import { systemClock } from './clock.js';
 import { GuestDoor } from './guests/guest-door.js';
 import { StatsPoller } from './icecast/stats-poller.js';
 import { resolveFfmpegPath } from './pipeline/ffmpeg-process.js';
 import { createMetrics, registerGauges, type Metrics } from './metrics.js';
-import type { Broadcast } from './broadcast/broadcast.js';
+import type { Broadcast, BroadcastDeps } from './broadcast/broadcast.js';
 import type { ShowRecorder } from './broadcast/ogg-fanout.js';
 import { RecordingLedger } from './recorder/recording-ledger.js';
 import { RetentionSweeper } from './recorder/retention.js';
@@ -32,9 +36,14 @@ export class Daemon {
   readonly auth: AuthGate;
   private readonly loginSessions: SessionStore;
   private readonly ingest: IngestServer;
+  /** Desktop source clients (PUT/SOURCE /<mount>). */
+  private readonly sources: SourceServer;
   /** Guests on air by link: the signalling door (/ws/_guest/<station>). */
   readonly guests: GuestDoor;
   private readonly server: Server;
+  /** The listening socket of the main address, and of sourceListen when set. */
+  private readonly router: ConnectionRouter;
+  private readonly sourceRouter: ConnectionRouter | undefined;
   /** /metrics on its own private address, when metrics.listen is set. */
   private readonly metricsServer: Server | undefined;
   private stopping: Promise<void> | undefined;
@@ -45,13 +54,17 @@ export class Daemon {
 
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
-    this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, logger });
+    this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, kickBanMs: config.limits.kickBanMs, logger });
     // Icecast's stats only while a broadcast is on; otherwise on demand (/healthz, /metrics)
     this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger, active: () => this.registry.size > 0 });
     const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
     this.metrics = createMetrics();
     registerGauges(this.metrics, {
-      liveBroadcasts: () => this.registry.size,
+      liveBroadcasts: () => {
+        const by = new Map<string, number>();
+        for (const b of this.registry.all()) by.set(b.ingest, (by.get(b.ingest) ?? 0) + 1);
+        return by;
+      },
       listeners: () => this.stats.allListeners(),
       icecastUp: async () => {
         await this.stats.fresh();
@@ -62,31 +75,30 @@ export class Daemon {
     // one in place of the password (a reloaded broadcaster page).
     this.loginSessions = new SessionStore();
     this.auth = new AuthGate({ accounts: () => this.config.broadcasters, icecastUser: config.icecast.sourceUser, limits: config.limits, logger, loginTokens: this.loginSessions });
-    this.ingest = new IngestServer({
-      config,
-      registry: this.registry,
-      auth: this.auth,
+    const broadcastDeps: BroadcastDeps = {
+      icecastUrl: config.icecast.url,
+      icecastPublicUrl: config.icecast.publicUrl,
+      legacySource: config.icecast.legacySource,
+      instanceName: config.instanceName,
+      connectTimeoutMs: config.icecast.connectTimeoutMs,
+      ffmpegPath,
+      stats: this.stats,
       logger,
+      reconnect: { ...DEFAULT_RECONNECT, giveUpMs: config.icecast.reconnectGiveUpMs },
+      reconnectGraceMs: config.limits.reconnectGraceMs,
+      stallTimeoutMs: config.limits.stallTimeoutMs,
+      idleTimeoutMs: config.limits.idleTimeoutMs,
+      maxQueueBytes: config.limits.maxQueueBytes,
       metrics: this.metrics,
-      broadcastDeps: {
-        icecastUrl: config.icecast.url,
-        icecastPublicUrl: config.icecast.publicUrl,
-        legacySource: config.icecast.legacySource,
-        instanceName: config.instanceName,
-        connectTimeoutMs: config.icecast.connectTimeoutMs,
-        ffmpegPath,
-        stats: this.stats,
-        logger,
-        reconnect: { ...DEFAULT_RECONNECT, giveUpMs: config.icecast.reconnectGiveUpMs },
-        reconnectGraceMs: config.limits.reconnectGraceMs,
-        stallTimeoutMs: config.limits.stallTimeoutMs,
-        idleTimeoutMs: config.limits.idleTimeoutMs,
-        maxQueueBytes: config.limits.maxQueueBytes,
-        metrics: this.metrics,
-        createRecorder: (b) => this.recorderFor(b),
-      },
-    });
+      createRecorder: (b) => this.recorderFor(b),
+    };
+    // every front door builds the same broadcasts: the webcast WebSocket and the Icecast-protocol source door
+    const doors = { config, registry: this.registry, auth: this.auth, logger, metrics: this.metrics, broadcastDeps };
+    this.ingest = new IngestServer(doors);
+    this.sources = new SourceServer(doors);
     this.guests = new GuestDoor({ config, auth: this.auth, logger });
+    const metadataDeps = { config: () => this.config, registry: this.registry, auth: this.auth, logger };
+    const metadata = sourceMetadataHandler(metadataDeps);
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
     this.recordingLedger = new RecordingLedger();
     const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
@@ -94,6 +106,7 @@ export class Daemon {
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
       metricsRegistry: metricsHere ? this.metrics.registry : undefined,
       recordings: { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger, sessions: this.loginSessions },
+      sourceMetadata: { paths: METADATA_PATHS, handle: metadata },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {
       const reg = this.metrics.registry;
@@ -116,6 +129,20 @@ export class Daemon {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       }
     });
+    // The listening socket: Icecast source requests to the source door, the rest to this.server.
+    const source = (socket: Socket, first: Buffer): void => this.sources.handle(socket, first);
+    this.router = new ConnectionRouter({ http: this.server, source, headTimeoutMs: HEADERS_TIMEOUT_MS, clock: systemClock });
+    if (config.sourceListen !== undefined) {
+      // sourceListen: source clients and their metadata updates only
+      const direct = sourceMetadataHandler({ ...metadataDeps, trustProxy: false });
+      const onlyMetadata = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: BODY_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
+        const path = (req.url ?? '').split('?')[0]!;
+        if (req.method === 'GET' && (METADATA_PATHS as readonly string[]).includes(path)) direct(req, res);
+        else res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('This address takes Icecast source clients only.\r\n');
+      });
+      onlyMetadata.timeout = IDLE_TIMEOUT_MS;
+      this.sourceRouter = new ConnectionRouter({ http: onlyMetadata, source, headTimeoutMs: HEADERS_TIMEOUT_MS, clock: systemClock });
+    }
   }
 
   get config(): Config {
@@ -135,7 +162,8 @@ export class Daemon {
       dir: cfg.recordings.dir,
       stationMount: b.stationMount,
       user: b.user,
-      video: b.input.video !== undefined,
+      // a WebM video upload is archived as sent; every other upload as its Opus audio
+      video: b.input.video !== undefined && b.input.container === 'webm',
       segmentMs: m.segmentMinutes !== undefined ? m.segmentMinutes * 60000 : undefined,
       logger: this.logger,
       ledger: this.recordingLedger,
@@ -151,12 +179,14 @@ export class Daemon {
     const prev = this.currentConfig;
     const needRestart: string[] = [];
     if (JSON.stringify(next.listen) !== JSON.stringify(prev.listen)) needRestart.push('listen');
+    if (JSON.stringify(next.sourceListen) !== JSON.stringify(prev.sourceListen)) needRestart.push('sourceListen');
     if (JSON.stringify(next.icecast) !== JSON.stringify(prev.icecast)) needRestart.push('icecast');
     if (next.ffmpegPath !== prev.ffmpegPath) needRestart.push('ffmpegPath');
     if (JSON.stringify(next.recordings) !== JSON.stringify(prev.recordings)) needRestart.push('recordings');
-    const merged: Config = Object.freeze({ ...next, listen: prev.listen, icecast: prev.icecast, ffmpegPath: prev.ffmpegPath, recordings: prev.recordings });
+    const merged: Config = Object.freeze({ ...next, listen: prev.listen, sourceListen: prev.sourceListen, icecast: prev.icecast, ffmpegPath: prev.ffmpegPath, recordings: prev.recordings });
     this.currentConfig = merged;
     this.ingest.setConfig(merged);
+    this.sources.setConfig(merged);
     this.guests.setConfig(merged);
     this.logger.level = merged.log.level;
     this.logger.info('config reloaded', {
@@ -169,7 +199,11 @@ export class Daemon {
 
   /** Listen; resolves with the bound address. */
   async start(): Promise<AddressInfo> {
-    await listenOn(this.server, this.config.listen);
+    await this.router.listen(this.config.listen, LISTEN_BACKLOG);
+    if (this.sourceRouter !== undefined && this.config.sourceListen !== undefined) {
+      const s = await this.sourceRouter.listen(this.config.sourceListen, LISTEN_BACKLOG);
+      this.logger.info('Icecast source clients are also taken on their own address', { address: `${s.address}:${s.port}` });
+    }
     if (this.metricsServer !== undefined && this.config.metrics.listen !== undefined) {
       await listenOn(this.metricsServer, this.config.metrics.listen);
       const m = this.metricsServer.address() as AddressInfo;
@@ -177,7 +211,7 @@ export class Daemon {
     }
     this.stats.start();
     this.sweeper.start();
-    const addr = this.server.address() as AddressInfo;
+    const addr = this.router.address;
     this.logger.info('icewire is listening', {
       url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`,
       authMode: this.config.auth.mode,
@@ -187,7 +221,12 @@ export class Daemon {
   }
 
   get address(): AddressInfo {
-    return this.server.address() as AddressInfo;
+    return this.router.address;
+  }
+
+  /** Where sourceListen is served, when set. */
+  get sourceAddress(): AddressInfo | undefined {
+    return this.sourceRouter?.address;
   }
 
   /** Where /metrics is served when metrics.listen is set. */
@@ -199,8 +238,11 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info('icewire is stopping', { broadcasts: this.registry.size });
+      this.router.close();
+      this.sourceRouter?.close();
       this.server.close();
       this.metricsServer?.close();
+      await this.sources.close();
       this.sweeper.stop();
       await this.registry.endAll('shutdown', new IcewireError('IW_ERR_SHUTTING_DOWN'), SHUTDOWN_BROADCASTS_MS);
       await Promise.all([this.ingest.close(), this.guests.close()]);

@@ -46,14 +46,14 @@ export const ERRORS = {
   },
   IW_ERR_INGEST_UNSUPPORTED_MEDIA: {
     close: 4415, http: 415,
-    message: 'This media type is not supported. Use a recent Chrome or Firefox; icewire accepts WebM (Opus, VP8, VP9) and Ogg/Opus.',
-    fix: 'The hello mime is not one icewire can stream (audio/webm;codecs=opus, audio/ogg;codecs=opus, video/webm;codecs=vp8|vp9,opus).',
+    message: 'This media type is not supported. Use a recent Firefox, Chrome, Edge or Safari (they record WebM, Ogg or MP4); a desktop source client must send MP3, AAC, Ogg (Opus, Vorbis or FLAC), FLAC or WebM.',
+    fix: 'The hello mime (or a source client\'s Content-Type) is not one icewire takes: WebM (Opus or Vorbis; VP8/VP9 video), Ogg (Opus, Vorbis, FLAC), MP4 (Opus or AAC), MP3, AAC (ADTS) or FLAC (docs/protocol.md).',
     reason: 'invalid-media',
   },
   IW_ERR_INGEST_INVALID_MEDIA: {
     close: 4415, http: 415,
-    message: 'The data sent is not valid WebM/Ogg media. Reload the page and try again; if it keeps happening, try another browser.',
-    fix: 'The first bytes were not a WebM/Ogg header, or ffmpeg could not parse the stream. Check the client sends MediaRecorder output unmodified.',
+    message: 'The data sent is not valid media of the type it was announced as. Reload the page and try again; if it keeps happening, try another browser.',
+    fix: 'The first bytes did not match the announced type (WebM, Ogg, MP4, MP3, AAC, FLAC), the stream header named a codec icewire does not take, or ffmpeg could not parse the stream. Check the client sends its encoder\'s output unmodified and announces it right.',
     reason: 'invalid-media',
   },
   IW_ERR_AUTH_FAILED: {
@@ -188,6 +188,12 @@ export const ERRORS = {
     fix: 'A station manager ended the broadcast through the manager API (POST /api/admin/broadcasts/<station>/end); the reason they gave is shown to the broadcaster.',
 
     reason: 'kicked',
+  },
+  IW_ERR_KICKED_WAIT: {
+    close: 4403, http: 403,
+    message: 'The station ended your broadcast a moment ago. You can go live on this station again in a few minutes.',
+    fix: 'A station manager ended this broadcaster\'s show on this station (the manager API); they are refused there for limits.kickBanMs, so a client that reconnects by itself is not straight back on air.',
+    reason: null,
   },
   IW_ERR_ADMIN_AUTH: {
     close: 4401, http: 401,

@@ -4,9 +4,9 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly broadcastsStarted: Counter<'station'>;
-  readonly broadcastsEnded: Counter<'station' | 'reason'>;
-  readonly bytesIn: Counter<'station'>;
+  readonly broadcastsStarted: Counter<'station' | 'ingest'>;
+  readonly broadcastsEnded: Counter<'station' | 'reason' | 'ingest'>;
+  readonly bytesIn: Counter<'station' | 'ingest'>;
   readonly bytesOut: Counter<'mount'>;
   readonly errors: Counter<'code'>;
   readonly pipelineRestarts: Counter<'mount'>;
@@ -17,8 +17,8 @@ export interface Metrics {
 }
 
 export interface MetricsSources {
-  /** Live broadcasts right now. */
-  liveBroadcasts(): number;
+  /** Live broadcasts right now, by front door. */
+  liveBroadcasts(): ReadonlyMap<string, number>;
   /** Listeners per Icecast mount, from Icecast's stats. */
   listeners(): ReadonlyMap<string, number>;
   /** 1 when Icecast answers its stats (asked now if the last answer is old). */
@@ -39,9 +39,10 @@ export function createMetrics(): Metrics {
     new Counter({ name, help, labelNames, registers: [registry] });
   return {
     registry,
-    broadcastsStarted: c('icewire_broadcasts_started_total', 'Broadcasts that went live', ['station']),
-    broadcastsEnded: c('icewire_broadcasts_ended_total', 'Broadcasts that ended, by end reason', ['station', 'reason']),
-    bytesIn: c('icewire_ingest_bytes_total', 'Bytes received from broadcasters', ['station']),
+    // ingest: the front door, "websocket" (browsers, webcast clients) or "icecast-source" (desktop source clients)
+    broadcastsStarted: c('icewire_broadcasts_started_total', 'Broadcasts that went live, by front door', ['station', 'ingest']),
+    broadcastsEnded: c('icewire_broadcasts_ended_total', 'Broadcasts that ended, by end reason and front door', ['station', 'reason', 'ingest']),
+    bytesIn: c('icewire_ingest_bytes_total', 'Bytes received from broadcasters, by front door', ['station', 'ingest']),
     bytesOut: c('icewire_icecast_bytes_total', 'Bytes sent to Icecast, per rendition mount', ['mount']),
     errors: c('icewire_errors_total', 'Errors told to broadcasters, by IW_ERR_ code', ['code']),
     pipelineRestarts: c('icewire_pipeline_restarts_total', 'ffmpeg restarts after a crash, per rendition mount', ['mount']),
@@ -55,7 +56,14 @@ export function createMetrics(): Metrics {
 export function registerGauges(m: Metrics, src: MetricsSources): void {
   new Gauge({
     name: 'icewire_broadcasts_live', help: 'Broadcasts live now', registers: [m.registry],
-    collect() { this.set(src.liveBroadcasts()); },
+    collect() { this.set([...src.liveBroadcasts().values()].reduce((a, b) => a + b, 0)); },
+  });
+  new Gauge({
+    name: 'icewire_broadcasts_live_by_ingest', help: 'Broadcasts live now, by front door', labelNames: ['ingest'], registers: [m.registry],
+    collect() {
+      this.reset();
+      for (const ingest of ['websocket', 'icecast-source']) this.set({ ingest }, src.liveBroadcasts().get(ingest) ?? 0);
+    },
   });
   new Gauge({
     name: 'icewire_listeners', help: 'Listeners per Icecast mount (from Icecast stats)', labelNames: ['mount'], registers: [m.registry],

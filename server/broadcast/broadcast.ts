@@ -14,23 +14,24 @@ import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { endReasonFor, IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StatsPoller } from '../icecast/stats-poller.js';
-import { acceptsUrlMetadata, updateMetadata } from '../icecast/metadata-update.js';
+import { updateMetadata } from '../icecast/metadata-update.js';
 import { cleanMetadata } from '../icecast/title-text.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { displayTitle, type ShowRecorder } from './ogg-fanout.js';
 import { GapFiller } from './gap-filler.js';
+import type { NormaliserFactory } from './input-normaliser.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
 import { createRendition, type RenditionContext, type RenditionFactory } from './renditions.js';
 import type { StationPlan } from './station-plan.js';
-import { ResumeTicket } from './resume-ticket.js';
+import { mediaShape, ResumeTicket, type IngestKind } from './resume-ticket.js';
 import { StatusFrames } from './status-frames.js';
-import { TitleUpdater } from './title-updater.js';
-import { UploadWatch } from './upload-watch.js';
+import { titleUpdaterFor, type TitleUpdater } from './title-updater.js';
+import { INPUT_GAP_SILENCE_MS, UploadWatch } from './upload-watch.js';
 import type { BroadcastState, EndReason, StatusData } from '../../www/src/wire-contract.js';
 
-export type { EndReason };
+export type { EndReason, IngestKind };
 /** A status frame's data (the wire contract). */
 export type BroadcastStatus = StatusData;
 
@@ -60,6 +61,8 @@ export interface BroadcastDeps extends Omit<RenditionContext, 'station' | 'input
   readonly createRendition?: RenditionFactory;
   /** Sends a title to one Icecast mount (default: Icecast's /admin/metadata). */
   readonly updateTitle?: typeof updateMetadata;
+  /** Makes Opus of an upload whose audio is not Opus (default: an ffmpeg). */
+  readonly createNormaliser?: NormaliserFactory;
 }
 
 export declare interface Broadcast {
@@ -106,6 +109,8 @@ export class Broadcast extends EventEmitter {
     readonly user: string,
     private readonly deps: BroadcastDeps,
     private sink: BroadcastSink | undefined,
+    /** The front door it came through (the webcast WebSocket, or a desktop source client). */
+    readonly ingest: IngestKind = 'websocket',
   ) {
     super();
     this.clock = deps.clock ?? systemClock;
@@ -113,8 +118,11 @@ export class Broadcast extends EventEmitter {
     this.upload = new UploadWatch(this.clock, deps);
     this.log = deps.logger.child({ broadcast: this.id.slice(0, 8), mount: plan.id });
     this.endedPromise = new Promise((r) => { this.resolveEnded = r; });
-    this.bytesInCounter = deps.metrics?.bytesIn.labels({ station: plan.id });
-    this.ticket = new ResumeTicket({ user, sourcePassword: plan.sourcePassword, video: () => this.input.video !== undefined });
+    this.bytesInCounter = deps.metrics?.bytesIn.labels({ station: plan.id, ingest });
+    this.ticket = new ResumeTicket({
+      user, sourcePassword: plan.sourcePassword, ingest, shape: () => mediaShape(this.input),
+      clientGone: () => this.sink === undefined || this.upload.quietMs > INPUT_GAP_SILENCE_MS,
+    });
     const make = deps.createRendition ?? createRendition;
     this.parts = plan.renditions.map((r) => {
       const part = make(r, { ...deps, station: plan, input, clock: this.clock, log: this.log });
@@ -123,26 +131,22 @@ export class Broadcast extends EventEmitter {
       part.on('state', () => this.settle());
       return part;
     });
-    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, this.clock);
+    this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, {
+      ffmpegPath: deps.ffmpegPath, maxQueueBytes: deps.maxQueueBytes, clock: this.clock,
+      // input running ahead of the clock beyond the bound throws, and the broadcast ends
+      admit: (packet) => this.upload.pace.admit(packet) && this.gap.admit(packet),
+      createNormaliser: deps.createNormaliser,
+    });
+    this.media.on('failed', (err) => this.fail(err));
+    this.media.on('drain', () => this.maybeDrain());
+    // the normaliser's packets found a consumer full: the upload waits (and counts as stalled)
+    this.media.on('full', () => this.upload.pause());
     const shed = deps.metrics?.audioShed.labels({ station: plan.id, why: 'stalled-upload' });
     this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000));
     this.frames = new StatusFrames({
       source: this, parts: this.parts, icecastPublicUrl: deps.icecastPublicUrl, listeners: (m) => deps.stats?.listeners(m) ?? 0, clock: this.clock, log: this.log,
     });
-    const send = deps.updateTitle ?? updateMetadata;
-    const byUrl = new Map(plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => [r.mount, r]));
-    this.titles = new TitleUpdater({
-      mounts: [...byUrl.keys()],
-      current: () => this.title,
-      // each mount gets the title in its charset (title-text.ts)
-      send: (mount, title) => send({
-        url: deps.icecastUrl, mount, user: plan.sourceUser, password: plan.sourcePassword, title, timeoutMs: deps.connectTimeoutMs,
-        format: byUrl.get(mount)!.format, charset: byUrl.get(mount)!.charset,
-      }),
-      stopped: () => this.isEnding,
-      clock: this.clock,
-      log: this.log,
-    });
+    this.titles = titleUpdaterFor(plan, { ...deps, send: deps.updateTitle ?? updateMetadata, current: () => this.title, stopped: () => this.isEnding, clock: this.clock, log: this.log });
   }
 
   get stationMount(): string {
@@ -174,7 +178,7 @@ export class Broadcast extends EventEmitter {
     if (this.isEnding) throw new IcewireError('IW_ERR_INTERNAL', { detail: 'broadcast ended while starting' });
     this.since = new Date(this.clock.now());
     this.log.info('broadcast is live', { renditions: this.plan.renditions.map((r) => r.mount).join(',') });
-    this.deps.metrics?.broadcastsStarted.inc({ station: this.stationMount });
+    this.deps.metrics?.broadcastsStarted.inc({ station: this.stationMount, ingest: this.ingest });
     this.settle();
     // live pushes the title itself; a source that is up while its broadcaster is away gets it too
     if (this.lifecycle.state === 'reconnecting') void this.titles.push();
@@ -192,8 +196,7 @@ export class Broadcast extends EventEmitter {
     }
     let ok: boolean;
     try {
-      // input running ahead of the clock beyond the bound throws, and the broadcast ends
-      ok = this.media.push(chunk, (packet) => this.upload.pace.admit(packet) && this.gap.admit(packet));
+      ok = this.media.push(chunk);
     } catch (err) {
       this.fail(toIcewireError(err));
       return true;
@@ -204,8 +207,9 @@ export class Broadcast extends EventEmitter {
 
   private maybeDrain(): void {
     if (this.upload.pausedSince === undefined) return;
-    if (this.parts.every((p) => !p.needsDrain)) {
+    if (this.parts.every((p) => !p.needsDrain) && !this.media.needsDrain) {
       this.upload.flow();
+      this.media.resume();
       this.emit('drain');
     }
   }
@@ -225,8 +229,11 @@ export class Broadcast extends EventEmitter {
 
   // ---- the broadcaster's connection comes and goes -------------------------------------------
 
-  /** The connection dropped without a stop: keep the show going on silence for a grace period. */
-  detach(sink: BroadcastSink): void {
+  /**
+   * The connection dropped without a stop: keep the show going on silence for a grace period,
+   * then end with `reasonIfGone` (a source client has no other way to stop than to go).
+   */
+  detach(sink: BroadcastSink, reasonIfGone: EndReason = 'connection-lost'): void {
     if (this.isEnding || this.sink !== sink) return;
     this.sink = undefined;
     this.awaySince = this.clock.now();
@@ -235,14 +242,14 @@ export class Broadcast extends EventEmitter {
     this.gap.start(this.upload.lastDataAt);
     this.cancelGrace = this.clock.after(this.deps.reconnectGraceMs, () => {
       this.log.info('broadcaster did not come back in time', { graceMs: this.deps.reconnectGraceMs });
-      void this.end('connection-lost');
+      void this.end(reasonIfGone);
     });
     this.settle();
   }
 
-  /** May this hello continue this broadcast? (resume-ticket.ts) */
-  canResume(token: string | undefined, user: string, sourcePassword: string, input: InputMedia): boolean {
-    return !this.isEnding && this.ticket.admits({ token, user, sourcePassword, video: input.video !== undefined });
+  /** May this connection continue this broadcast? (resume-ticket.ts) */
+  canResume(token: string | undefined, user: string, sourcePassword: string, input: InputMedia, ingest: IngestKind = 'websocket'): boolean {
+    return !this.isEnding && this.ticket.admits({ token, user, sourcePassword, ingest, shape: mediaShape(input) });
   }
 
   /** The token a broadcaster presents to resume (status frames carry it). */
@@ -315,11 +322,8 @@ export class Broadcast extends EventEmitter {
         this.log.info('no media from the broadcaster; filling with silence', { quietMs: this.upload.quietMs });
         this.gap.start(this.upload.lastDataAt);
         break;
-      case 'ok':
-        break;
     }
-    // a consumer that emptied without a 'drain' (an ffmpeg restarted while full) frees the upload here
-    this.maybeDrain();
+    this.maybeDrain(); // a consumer that emptied without a 'drain' (an ffmpeg restarted while full)
     this.pushStatus(true);
   }
 
@@ -369,14 +373,14 @@ export class Broadcast extends EventEmitter {
       seconds: this.since ? Math.round((this.clock.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });
-    this.deps.metrics?.broadcastsEnded.inc({ station: this.stationMount, reason });
+    this.deps.metrics?.broadcastsEnded.inc({ station: this.stationMount, reason, ingest: this.ingest });
     this.resolveEnded();
     this.emit('ended', reason);
   }
 
   /** Kill every ffmpeg now: the last resort of a shutdown that ran out of time. */
   async kill(): Promise<void> {
-    await Promise.all(this.parts.map((p) => p.kill()));
+    await Promise.all([...this.parts.map((p) => p.kill()), this.media.kill()]);
   }
 
   whenEnded(): Promise<void> {
@@ -385,7 +389,7 @@ export class Broadcast extends EventEmitter {
 
   /** ffmpeg pids (for tests and metrics). */
   get pids(): number[] {
-    return this.parts.flatMap((p) => p.pids);
+    return [...this.media.pids, ...this.parts.flatMap((p) => p.pids)];
   }
 
   /** For fault tests and metrics. */

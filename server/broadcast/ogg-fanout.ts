@@ -80,6 +80,11 @@ export class OggFanout implements OpusConsumer {
     return this.writer !== undefined;
   }
 
+  /** Whether any rendition reads this stream. */
+  get hasTargets(): boolean {
+    return this.targets.length > 0;
+  }
+
   start(opusHead: Buffer): void {
     // nobody reads this stream (e.g. no Ogg/Opus mount): don't write pages for nothing
     if (this.targets.length === 0) return;

@@ -1,11 +1,13 @@
 // The live broadcasts, one per station mount, and the limit on how many run at once. claim() is
-// the one place a front door gets a broadcast for a connection: the running one resumed with its
-// token, or a new one if the mount is free and the daemon has room.
+// the one place a front door gets a broadcast for a connection: the running one resumed (with its
+// token, or a desktop source client coming back to its own show, resume-ticket.ts), or a new one
+// if the mount is free and the daemon has room. A broadcaster a station manager kicked is refused
+// on that station for a while, so a client that reconnects by itself (butt) is not straight back.
 import { systemClock, type Clock } from '../clock.js';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InputMedia } from '../pipeline/media-type.js';
-import type { Broadcast, BroadcastSink, EndReason } from './broadcast.js';
+import type { Broadcast, BroadcastSink, EndReason, IngestKind } from './broadcast.js';
 
 /** How long a new claim waits for a failed broadcast on the same mount to finish closing. */
 const PREVIOUS_END_WAIT_MS = 5000;
@@ -19,6 +21,8 @@ export interface ClaimRequest {
   readonly input: InputMedia;
   /** The hello's resume token, if any. */
   readonly resume: string | undefined;
+  /** The front door (default: the webcast WebSocket). */
+  readonly ingest?: IngestKind;
   /** The new connection. */
   readonly sink: BroadcastSink;
   /** Whether the connection still wants a broadcast after a wait (it may have gone). */
@@ -37,9 +41,11 @@ export type Claim =
 
 export class BroadcastRegistry {
   private readonly byMount = new Map<string, Broadcast>();
+  /** station + user -> refused until then (ms): kicked broadcasters. */
+  private readonly bans = new Map<string, number>();
   private readonly clock: Clock;
 
-  constructor(private readonly opts: { maxBroadcasts: number; logger: Logger; clock?: Clock }) {
+  constructor(private readonly opts: { maxBroadcasts: number; logger: Logger; clock?: Clock; kickBanMs?: number }) {
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -61,8 +67,16 @@ export class BroadcastRegistry {
    * mount, IW_ERR_LIMIT_BROADCASTS when the daemon is full.
    */
   async claim(req: ClaimRequest): Promise<Claim> {
+    const until = this.bans.get(banKey(req.stationMount, req.user));
+    if (until !== undefined && until > this.clock.now()) {
+      const minutes = Math.max(1, Math.ceil((until - this.clock.now()) / 60000));
+      throw new IcewireError('IW_ERR_KICKED_WAIT', {
+        message: `The station ended your broadcast a moment ago. You can go live on this station again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+        detail: `${req.user} was kicked from ${req.stationMount}; refused for ${until - this.clock.now()} ms more (limits.kickBanMs)`,
+      });
+    }
     const current = this.byMount.get(req.stationMount);
-    if (current !== undefined && current.canResume(req.resume, req.user, req.sourcePassword, req.input)) {
+    if (current !== undefined && current.canResume(req.resume, req.user, req.sourcePassword, req.input, req.ingest)) {
       // the same broadcaster coming back after a drop (or from a new tab): the show goes on
       current.attach(req.sink, req.input);
       return { kind: 'resumed', broadcast: current };
@@ -81,10 +95,20 @@ export class BroadcastRegistry {
     }
     const b = req.create();
     this.byMount.set(b.stationMount, b);
-    b.once('ended', () => {
+    b.once('ended', (reason) => {
       if (this.byMount.get(b.stationMount) === b) this.byMount.delete(b.stationMount);
+      const banMs = this.opts.kickBanMs ?? 0;
+      if (reason === 'kicked' && banMs > 0) this.ban(b.stationMount, b.user, banMs);
     });
     return { kind: 'new', broadcast: b };
+  }
+
+  /** Refuse `user` on `stationMount` for `ms` (a kick). Expired bans are forgotten as new ones come. */
+  ban(stationMount: string, user: string, ms: number): void {
+    const now = this.clock.now();
+    for (const [k, until] of this.bans) if (until <= now) this.bans.delete(k);
+    this.bans.set(banKey(stationMount, user), now + ms);
+    this.opts.logger.info('kicked broadcaster refused on the station for a while', { station: stationMount, user, ms });
   }
 
   /** End every broadcast; after timeoutMs, kill what is left. */
@@ -100,4 +124,8 @@ export class BroadcastRegistry {
       await done;
     }
   }
+}
+
+function banKey(stationMount: string, user: string): string {
+  return `${stationMount}\u0000${user}`;
 }

@@ -1,5 +1,6 @@
 // What feeds one rendition's Icecast output (its kind's `feed`, pipeline/rendition-kinds.ts):
 //   CopyPipe    feed 'opus-pages': the daemon's own Ogg pages, straight to Icecast (no process).
+//   UploadCopyPipe (upload-copy-pipe.ts) feed 'upload' without ffmpeg: the client's MP3 frames.
 //   FfmpegPipe  everything else, through one ffmpeg:
 //     'opus-stream' -> reads the daemon's continuous Ogg/Opus stream (MP3, Vorbis, Opus at a
 //                      bitrate): it never sees a broadcaster's reconnect, and restarts from the
@@ -28,7 +29,7 @@ const RESTARTS_PER_MINUTE = 3;
 /** Exits that restarting cannot fix. */
 const FINAL_EXITS: ReadonlySet<ErrorCode> = new Set(['IW_ERR_INGEST_INVALID_MEDIA', 'IW_ERR_PIPELINE_START_FAILED']);
 /** Bytes queued towards a rendition before the broadcaster's socket is paused. */
-const DRAIN_BYTES = 256 * 1024;
+export const DRAIN_BYTES = 256 * 1024;
 
 /** One rendition as the broadcast drives it (unit tests give fakes). */
 export interface Rendition {
@@ -51,6 +52,8 @@ export interface Rendition {
   raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean;
   /** A new broadcaster connection started a new upload stream. */
   newRawStream(): void;
+  /** A gap of ms while the broadcaster is away (only renditions that copy the upload write their own silence). */
+  silence?(ms: number): void;
   /** Finish cleanly: the end-of-stream page (for Ogg feeds), flush, close Icecast. */
   finish(eosPage: Buffer | undefined): Promise<void>;
   kill(): Promise<void>;
@@ -59,8 +62,8 @@ export interface Rendition {
   on(event: 'state', listener: (state: OutputState) => void): this;
 }
 
-/** The Icecast side both pipes share: events and counters forwarded from the output. */
-abstract class OutputPipe extends EventEmitter {
+/** The Icecast side every pipe shares: events and counters forwarded from the output. */
+export abstract class OutputPipe extends EventEmitter {
   constructor(readonly plan: RenditionPlan, readonly kind: RenditionKind, readonly output: RenditionOutput) {
     super();
     output.on('drain', () => this.emit('drain'));

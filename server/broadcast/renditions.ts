@@ -9,6 +9,7 @@ import type { InputMedia } from '../pipeline/media-type.js';
 import { kindFor, type RenditionPlan } from '../pipeline/rendition-kinds.js';
 import { RenditionOutput, type ReconnectPolicy } from './rendition-output.js';
 import { CopyPipe, FfmpegPipe, type Rendition } from './rendition-pipe.js';
+import { UploadCopyPipe } from './upload-copy-pipe.js';
 import type { StationPlan } from './station-plan.js';
 import type { RenditionStatus } from '../../www/src/wire-contract.js';
 
@@ -36,8 +37,8 @@ export type RenditionFactory = (plan: RenditionPlan, ctx: RenditionContext) => R
 export const createRendition: RenditionFactory = (plan, ctx) => {
   const log = ctx.log.child({ rendition: plan.mount });
   const kind = kindFor(plan, ctx.input);
-  const { bitrate, audioInfo } = iceAudioInfo(plan);
-  let pipe: CopyPipe | FfmpegPipe | undefined;
+  const { bitrate, audioInfo } = iceAudioInfo(plan, ctx.input);
+  let pipe: CopyPipe | FfmpegPipe | UploadCopyPipe | undefined;
   const output = new RenditionOutput({
     source: {
       url: ctx.icecastUrl,
@@ -64,7 +65,7 @@ export const createRendition: RenditionFactory = (plan, ctx) => {
       input: ctx.input, ffmpegPath: ctx.ffmpegPath, logger: log, maxQueueBytes: ctx.maxQueueBytes, metrics: ctx.metrics, clock: ctx.clock,
       shedCounter: ctx.metrics?.audioShed.labels({ station: ctx.station.id, why: 'encoder-behind' }),
     })
-    : new CopyPipe(plan, kind, output);
+    : kind.feed === 'upload' ? new UploadCopyPipe(plan, kind, output) : new CopyPipe(plan, kind, output);
   return pipe;
 };
 
@@ -81,3 +82,4 @@ export function renditionStatus(p: Rendition, o: { input: InputMedia; publicBase
     bytesOut: p.output.bytesOut,
   };
 }
+

@@ -7,6 +7,8 @@
 // a few times, backing off, while the title is still the current one.
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { acceptsUrlMetadata, type updateMetadata } from '../icecast/metadata-update.js';
+import type { StationPlan } from './station-plan.js';
 
 export const TITLE_ATTEMPTS = 5;
 const BACKOFF_MS = 500;
@@ -60,4 +62,26 @@ export class TitleUpdater {
       }
     }));
   }
+}
+
+/**
+ * The updater for a station's renditions that take a title by URL: each mount gets the title in
+ * its charset (title-text.ts), with the station's source credentials.
+ */
+export function titleUpdaterFor(
+  plan: StationPlan,
+  o: Pick<TitleUpdaterOptions, 'current' | 'stopped' | 'clock' | 'log'> & { icecastUrl: string; connectTimeoutMs: number; send: typeof updateMetadata },
+): TitleUpdater {
+  const byUrl = new Map(plan.renditions.filter((r) => acceptsUrlMetadata(r.format)).map((r) => [r.mount, r]));
+  return new TitleUpdater({
+    mounts: [...byUrl.keys()],
+    current: o.current,
+    send: (mount, title) => o.send({
+      url: o.icecastUrl, mount, user: plan.sourceUser, password: plan.sourcePassword, title, timeoutMs: o.connectTimeoutMs,
+      format: byUrl.get(mount)!.format, charset: byUrl.get(mount)!.charset,
+    }),
+    stopped: o.stopped,
+    clock: o.clock,
+    log: o.log,
+  });
 }

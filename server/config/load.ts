@@ -121,6 +121,7 @@ function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; is
     ...c,
     instanceName: c.instanceName ?? defaultInstanceName(hostname()),
     publicUrl: c.publicUrl === undefined ? undefined : trimSlash(c.publicUrl),
+    sourceListen: c.sourceListen,
     ffmpegPath: c.ffmpegPath,
     icecast: {
       ...icecast,

@@ -76,6 +76,11 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
       })
       .default({ host: '127.0.0.1', port: 8080 }),
+    /**
+     * Also take Icecast source clients (PUT/SOURCE /<mount> and /admin/metadata) on this address,
+     * for clients that can't use the main one (e.g. behind nginx's stream proxy for TLS).
+     */
+    sourceListen: z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).optional(),
     /** Where people reach the daemon (shown in links; its origin is allowed for WebSockets). */
     publicUrl: httpUrl.optional(),
     /** Extra page origins allowed to open broadcast WebSockets. */
@@ -132,11 +137,13 @@ export const configSchema = z
         stallTimeoutMs: z.number().int().min(1000).max(600000).default(15000),
         /** A connected broadcaster that sends no media for this long is ended (idle-timeout). */
         idleTimeoutMs: z.number().int().min(1000).max(600000).default(15000),
+        /** A broadcaster a station manager kicked is refused on that station this long (0: not at all). */
+        kickBanMs: z.number().int().min(0).max(86400000).default(300000),
       })
       .default({
         maxBroadcasts: 50, maxFrameBytes: 1048576, helloTimeoutMs: 10000, maxFailedLogins: 10, maxFailedLoginsPerAccount: 50,
         failedLoginWindowMs: 600000, maxConnectionsPerAddress: 20, maxQueueBytes: 8 * 1024 * 1024,
-        reconnectGraceMs: 8000, stallTimeoutMs: 15000, idleTimeoutMs: 15000,
+        reconnectGraceMs: 8000, stallTimeoutMs: 15000, idleTimeoutMs: 15000, kickBanMs: 300000,
       }),
     /** Guests on air by link (accounts mode): hosts invite, guests join from the browser (docs/guests.md). */
     guests: z
@@ -283,6 +290,8 @@ export interface IcecastConfig {
 
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  /** A second address for Icecast source clients only (the main one takes them too). */
+  readonly sourceListen: { readonly host: string; readonly port: number } | undefined;
   /** instanceName, or the host name when unset. */
   readonly instanceName: string;
   readonly publicUrl: string | undefined;

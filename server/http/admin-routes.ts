@@ -127,7 +127,7 @@ export function adminRoutes(deps: AdminDeps): express.Router {
     const local = deps.registry.all().map((b) => {
       const s = b.status();
       return {
-        stationMount: b.stationMount, here: true, instance: cfg.instanceName, user: b.user, state: s.state, startedAt: b.startedAt.toISOString(),
+        stationMount: b.stationMount, here: true, instance: cfg.instanceName, ingest: b.ingest, user: b.user, state: s.state, startedAt: b.startedAt.toISOString(),
         since: s.since ?? null, bytesIn: s.bytesIn, bytesOut: s.bytesOut, listeners: s.listeners,
         title: b.title ?? null, resumes: b.resumes,
         renditions: s.renditions.map((r) => ({ mount: r.mount, format: r.format, state: r.state, listeners: r.listeners, bytesOut: r.bytesOut })),

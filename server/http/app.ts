@@ -27,6 +27,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Login and the broadcasters' own recordings (served in accounts mode). */
   readonly recordings?: RecordingsRoutesDeps | undefined;
+  /** Desktop source clients' "now playing" (Icecast's /admin/metadata and /admin.cgi). */
+  readonly sourceMetadata?: { readonly paths: readonly string[]; readonly handle: (req: Request, res: Response) => void } | undefined;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -72,6 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
+  if (deps.sourceMetadata !== undefined) app.get([...deps.sourceMetadata.paths], deps.sourceMetadata.handle);
   app.use('/api/admin', adminRoutes({ token: () => deps.config().admin.token, config: deps.config, registry, logger }));
   if (deps.recordings !== undefined) app.use(recordingsRoutes(deps.recordings));
 

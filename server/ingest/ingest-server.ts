@@ -375,7 +375,7 @@ class SocketSink implements BroadcastSink {
 }
 
 /** Refusals the auth gate logs itself. */
-const GATE_CODES: ReadonlySet<string> = new Set(['IW_ERR_AUTH_FAILED', 'IW_ERR_AUTH_RATE_LIMITED', 'IW_ERR_AUTH_BUSY']);
+export const GATE_CODES: ReadonlySet<string> = new Set(['IW_ERR_AUTH_FAILED', 'IW_ERR_AUTH_RATE_LIMITED', 'IW_ERR_AUTH_BUSY']);
 
 function rawLength(data: RawData): number {
   return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;

@@ -44,7 +44,7 @@ export const SEGMENT_CHILDREN = new Set<number>([
   ID.SeekHead, ID.Info, ID.Tracks, ID.Cluster, ID.Cues, ID.Chapters, ID.Tags, ID.Attachments,
 ]);
 
-export const CODECS: Record<string, Codec> = { A_OPUS: 'opus', V_VP8: 'vp8', V_VP9: 'vp9', V_AV1: 'av1' };
+export const CODECS: Record<string, Codec> = { A_OPUS: 'opus', A_VORBIS: 'vorbis', V_VP8: 'vp8', V_VP9: 'vp9', V_AV1: 'av1' };
 
 /** Size caps for the stream-header elements (a browser's are tens to hundreds of bytes). */
 export const HEADER_ELEMENT_CAP = new Map<number, number>([[ID.EBML, 4096], [ID.Info, 65536], [ID.Tracks, 1024 * 1024]]);

@@ -3,7 +3,7 @@
 // a tiny probe on input; the table's outputs use 20 ms Ogg pages, 100 ms WebM clusters and flush
 // every packet so nothing waits in ffmpeg's output buffer.
 import type { InputMedia } from './media-type.js';
-import { INPUT_DEMUXER, kbpsOf, kindFor, type RenditionFormat, type RenditionPlan } from './rendition-kinds.js';
+import { ffmpegInputFor, INPUT_DEMUXER, kbpsOf, kindFor, type RenditionFormat, type RenditionPlan } from './rendition-kinds.js';
 
 export type { RenditionPlan };
 
@@ -13,7 +13,7 @@ export function isCopy(plan: Pick<RenditionPlan, 'format' | 'bitrate'>): boolean
 }
 
 /** The bare content type Icecast needs (docs/notes/icecast.md: parameters make it an unknown format). */
-export function contentTypeFor(format: RenditionFormat, input: Pick<InputMedia, 'video'> | undefined): string {
+export function contentTypeFor(format: RenditionFormat, input: Pick<InputMedia, 'video' | 'container'> | undefined): string {
   return kindFor({ format, bitrate: undefined }).contentType(input);
 }
 
@@ -34,15 +34,22 @@ export function outputOptions(plan: RenditionPlan, input: InputMedia): string[] 
   return [...kind.outputArgs({ kbps, video: input.video !== undefined })];
 }
 
-/** The full argv (for logs and tests); the process module passes the two halves to fluent-ffmpeg. */
+/**
+ * The full argv of the ffmpeg making `plan` from an upload in `input` (for logs and tests): it
+ * reads what its kind is fed (the daemon's Ogg/Opus stream, or the upload as sent); the process
+ * module passes the two halves to fluent-ffmpeg.
+ */
 export function ffmpegArgv(plan: RenditionPlan, input: InputMedia): string[] {
-  return [...inputOptions(input), '-i', 'pipe:0', ...outputOptions(plan, input), 'pipe:1'];
+  return [...inputOptions(ffmpegInputFor(kindFor(plan, input), input)), '-i', 'pipe:0', ...outputOptions(plan, input), 'pipe:1'];
 }
 
-/** ice-audio-info / ice-bitrate values for the rendition. */
-export function iceAudioInfo(plan: RenditionPlan): { bitrate: number | undefined; audioInfo: string } {
-  const bitrate = kbpsOf(kindFor(plan), plan);
-  // Browsers record Opus at 48 kHz; the channel count depends on the device, so it is not claimed.
+/** ice-audio-info / ice-bitrate values for the rendition (made from `input`, default: a browser's). */
+export function iceAudioInfo(plan: RenditionPlan, input?: InputMedia): { bitrate: number | undefined; audioInfo: string | undefined } {
+  const kind = kindFor(plan, input);
+  // the client's own frames: only the client knows its rate
+  if (kind.feed === 'upload' && !kind.runsFfmpeg) return { bitrate: undefined, audioInfo: undefined };
+  const bitrate = kbpsOf(kind, plan);
+  // Opus is 48 kHz (browsers record it so, the normaliser makes it so); the channel count depends on the device, so it is not claimed.
   const parts = ['samplerate=48000'];
   if (bitrate !== undefined) parts.push(`bitrate=${bitrate}`);
   return { bitrate, audioInfo: parts.join(';') };

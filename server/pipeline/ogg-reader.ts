@@ -3,6 +3,10 @@
 // `tracks` event (one Opus audio track, codecPrivate = OpusHead) and one `frame` per Opus packet.
 // Every page's CRC is checked; memory is bounded by a page (at most 65,307 bytes) plus one packet
 // (maxPacketBytes). On invalid input it reports one error event and stops; it never throws.
+// A chained stream (a new Opus logical stream after the previous one's end page: what Liquidsoap
+// and other source clients send at each new track or title) continues the same track: its header
+// packets are checked and skipped, its audio packets follow on the same timeline. A chain with
+// another channel count can't continue the stream and is refused.
 import { oggPageCrc, opusPacketSamples, parseOpusHead } from './opus-format.js';
 import { Demuxer, InvalidMedia, type DemuxErrorEvent, type FrameEvent, type TracksEvent } from './demux.js';
 
@@ -55,6 +59,8 @@ export class OggReader extends Demuxer<OggTracksEvent | OggFrameEvent> {
   private open = false;
   private position: number | undefined;
   private ended = false;
+  /** In a chained stream after the first: its header packets are not the track's. */
+  private chained = false;
 
   constructor(options: OggReaderOptions = {}) {
     super();
@@ -104,11 +110,17 @@ export class OggReader extends Demuxer<OggTracksEvent | OggFrameEvent> {
       if (body.toString('latin1', 0, 8) !== 'OpusHead') return;
       this.serial = serial;
     } else if (serial !== this.serial) {
-      if ((type & 0x02) !== 0 && this.ended) throw new InvalidMedia('chained Ogg streams are not supported');
-      return;
+      // pages of another logical stream beside ours (Skeleton…) are skipped; after our end, a BOS starts the next chain
+      if ((type & 0x02) === 0 || !this.ended) return;
+      if (body.toString('latin1', 0, 8) !== 'OpusHead') throw new InvalidMedia('a chained Ogg stream that is not Opus');
+      this.serial = serial;
+      this.ended = false;
+      this.chained = true;
+      this.headerPackets = 0;
+      this.dropPartial();
     }
     if (this.ended) throw new InvalidMedia('Ogg page after the end of the stream');
-    if (this.headerPackets < 2) {
+    if (this.headerPackets < 2 && !this.chained) {
       this.headerPages.push(Buffer.from(page));
       this.headerBytes += page.length;
       // Bounded even against endless empty pages before OpusTags completes.
@@ -148,13 +160,17 @@ export class OggReader extends Demuxer<OggTracksEvent | OggFrameEvent> {
     const audio: Buffer[] = [];
     for (const p of packets) {
       if (this.headerPackets === 0) {
-        if (parseOpusHead(p) === undefined) throw new InvalidMedia('invalid OpusHead');
-        this.opusHead = p;
+        const head = parseOpusHead(p);
+        if (head === undefined) throw new InvalidMedia('invalid OpusHead');
+        if (this.chained && head.channels !== parseOpusHead(this.opusHead!)!.channels) {
+          throw new InvalidMedia(`a chained Ogg/Opus stream changed from ${parseOpusHead(this.opusHead!)!.channels} to ${head.channels} channels`);
+        }
+        if (!this.chained) this.opusHead = p;
         this.headerPackets = 1;
       } else if (this.headerPackets === 1) {
         if (p.toString('latin1', 0, 8) !== 'OpusTags') throw new InvalidMedia('the second Ogg/Opus packet is not OpusTags');
         this.headerPackets = 2;
-        this.emitTracks(serial, p);
+        if (!this.chained) this.emitTracks(serial, p);
       } else {
         audio.push(p);
       }

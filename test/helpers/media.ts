@@ -13,17 +13,48 @@ type FixtureKind = 'audio-webm' | 'video-webm' | 'video-webm-3mbps' | 'audio-ogg
 /** Fixtures being made: cases running at once that want the same file share one ffmpeg (two would race on its .tmp). */
 const making = new Map<string, Promise<string>>();
 
-/** A WebM/Opus (or VP8+Opus) file as a browser would record it: Opus 48 kHz, short clusters. */
-export function fixture(kind: FixtureKind, seconds = 10): Promise<string> {
-  const ext = kind === 'audio-ogg' ? 'ogg' : 'webm';
-  const file = join(FIXTURE_DIR, `${kind}-${seconds}s.${ext}`);
+/** `file`, made by `make` once however many cases ask for it at once. */
+function madeOnce(file: string, make: () => Promise<string>): Promise<string> {
   let made = making.get(file);
   if (made === undefined) {
-    made = makeFixture(kind, seconds, file);
+    made = make();
     making.set(file, made);
     made.catch(() => making.delete(file));
   }
   return made;
+}
+
+/** Uploads that are not a browser's WebM/Ogg Opus: Safari's and Chromium's MP4, and what desktop source clients send. */
+const OTHER_FIXTURES = {
+  // fragmented like Safari's MediaRecorder output (the moov first, then moof+mdat fragments)
+  'aac-mp4': { ext: 'mp4', args: ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'] },
+  // Chromium's `audio/mp4;codecs=opus`: Opus in fragments of about 250 ms
+  'opus-mp4': { ext: 'mp4', args: ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2', '-frame_duration', '20', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '250000', '-f', 'mp4'] },
+  'mp3': { ext: 'mp3', args: ['-c:a', 'libmp3lame', '-b:a', '128k', '-ac', '2', '-ar', '44100', '-f', 'mp3'] },
+  'aac-adts': { ext: 'aac', args: ['-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'adts'] },
+  'vorbis-ogg': { ext: 'ogg', args: ['-c:a', 'libvorbis', '-b:a', '128k', '-ac', '2', '-f', 'ogg'] },
+  'flac-ogg': { ext: 'ogg', args: ['-c:a', 'flac', '-ac', '2', '-f', 'ogg'] },
+} as const;
+export type OtherFixture = keyof typeof OTHER_FIXTURES;
+
+/** A test tone (440 Hz) in one of the other upload formats. */
+export function uploadFixture(kind: OtherFixture, seconds = 10, frequency = 440): Promise<string> {
+  const f = OTHER_FIXTURES[kind];
+  const file = join(FIXTURE_DIR, `${kind}-${seconds}s-${frequency}hz.${f.ext}`);
+  return madeOnce(file, async () => {
+    mkdirSync(FIXTURE_DIR, { recursive: true });
+    if (existsSync(file)) return file;
+    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=48000:duration=${seconds}`, ...f.args, `${file}.tmp`]);
+    await run('mv', [`${file}.tmp`, file]);
+    return file;
+  });
+}
+
+/** A WebM/Opus (or VP8+Opus) file as a browser would record it: Opus 48 kHz, short clusters. */
+export function fixture(kind: FixtureKind, seconds = 10): Promise<string> {
+  const ext = kind === 'audio-ogg' ? 'ogg' : 'webm';
+  const file = join(FIXTURE_DIR, `${kind}-${seconds}s.${ext}`);
+  return madeOnce(file, () => makeFixture(kind, seconds, file));
 }
 
 async function makeFixture(kind: FixtureKind, seconds: number, file: string): Promise<string> {

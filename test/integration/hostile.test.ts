@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { fill } from '../helpers/fill-disk.js';
-import { fixture, probe } from '../helpers/media.js';
+import { fixture, probe, uploadFixture } from '../helpers/media.js';
 import { listen, waitFor, waitForMount, type Recording } from '../helpers/listener.js';
 import { oggPages } from '../helpers/ogg-pages.js';
 import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
@@ -225,6 +225,18 @@ describe('hostile input while a canary broadcast streams', function () {
     });
   }
 
+  /** An MP4 as a camera app writes it: sample tables in the moov, no fragments (can't be streamed). */
+  async function plainMp4(): Promise<Buffer> {
+    const dir = mkdtempSync(join(tmpdir(), 'icewire-mp4-'));
+    try {
+      const f = join(dir, 'plain.mp4');
+      execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'sine=duration=2', '-c:a', 'aac', '-movflags', '+faststart', f]);
+      return readFileSync(f).subarray(0, 16384);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   async function webmHead(): Promise<Buffer> {
     return readFileSync(await fixture('audio-webm', 10)).subarray(0, 4096);
   }
@@ -237,7 +249,10 @@ describe('hostile input while a canary broadcast streams', function () {
     { name: 'corrupted WebM (bytes flipped in the header)', expected: '4415 IW_ERR_INGEST_INVALID_MEDIA', run: async () => { const h = Buffer.from(await webmHead()); for (let i = 8; i < 200; i += 7) h[i] = h[i]! ^ 0xff; return wsCase(fresh(), (c) => { hello(c); c.ws.send(h); }); } },
     { name: 'Ogg data under a WebM mime', expected: '4415 IW_ERR_INGEST_INVALID_MEDIA', run: async () => { const ogg = readFileSync(await fixture('audio-ogg', 10)).subarray(0, 4096); return wsCase(fresh(), (c) => { hello(c); c.ws.send(ogg); }); } },
     { name: 'WebM data under an Ogg mime', expected: '4415 IW_ERR_INGEST_INVALID_MEDIA', run: async () => { const h = await webmHead(); return wsCase(fresh(), (c) => { hello(c, { mime: 'audio/ogg;codecs=opus' }); c.ws.send(h); }); } },
-    { name: 'mime audio/mp4', expected: '4415 IW_ERR_INGEST_UNSUPPORTED_MEDIA', run: () => wsCase(fresh(), (c) => hello(c, { mime: 'audio/mp4' })) },
+    { name: 'mime audio/wav', expected: '4415 IW_ERR_INGEST_UNSUPPORTED_MEDIA', run: () => wsCase(fresh(), (c) => hello(c, { mime: 'audio/wav' })) },
+    { name: 'MP4 data with an AAC track announced as Opus', expected: '4415 IW_ERR_INGEST_INVALID_MEDIA', run: async () => { const mp4 = readFileSync(await uploadFixture('aac-mp4', 10)).subarray(0, 8192); return wsCase(fresh(), (c) => { hello(c, { mime: 'audio/mp4;codecs=opus' }); c.ws.send(mp4); }); } },
+    { name: 'WebM data under an MP4 mime', expected: '4415 IW_ERR_INGEST_INVALID_MEDIA', run: async () => { const h = await webmHead(); return wsCase(fresh(), (c) => { hello(c, { mime: 'audio/mp4' }); c.ws.send(h); }); } },
+    { name: 'a non-fragmented MP4 (sample tables in the moov)', expected: '4415 IW_ERR_INGEST_INVALID_MEDIA', run: async () => { const mp4 = await plainMp4(); return wsCase(fresh(), (c) => { hello(c, { mime: 'audio/mp4' }); c.ws.send(mp4); }); } },
     { name: 'mime video/webm;codecs=h264', expected: '4415 IW_ERR_INGEST_UNSUPPORTED_MEDIA', run: () => wsCase(fresh(), (c) => hello(c, { mime: 'video/webm;codecs=h264,opus' })) },
     { name: 'empty mime', expected: '4415 IW_ERR_INGEST_UNSUPPORTED_MEDIA', run: () => wsCase(fresh(), (c) => hello(c, { mime: '' })) },
     { name: 'mime is a number', expected: '4400 IW_ERR_PROTO_BAD_MESSAGE', run: () => wsCase(fresh(), (c) => hello(c, { mime: 42 })) },

@@ -66,17 +66,18 @@ describe('station features (real icecast2)', function () {
     await new Promise((r) => setTimeout(r, 2000));
     const during = parseProm((await request(stack.baseUrl).get('/metrics').expect(200)).text);
     assert.equal(during.get('icewire_broadcasts_live'), 1);
-    const inBefore = before.get('icewire_ingest_bytes_total{station="live"}') ?? 0;
-    assert.ok((during.get('icewire_ingest_bytes_total{station="live"}') ?? 0) > inBefore + 10000, 'bytes in moved');
+    const inBefore = before.get('icewire_ingest_bytes_total{station="live",ingest="websocket"}') ?? 0;
+    assert.ok((during.get('icewire_ingest_bytes_total{station="live",ingest="websocket"}') ?? 0) > inBefore + 10000, 'bytes in moved');
     assert.ok((during.get('icewire_icecast_bytes_total{mount="/live.mp3"}') ?? 0) > 0, 'bytes out to the MP3 mount');
-    assert.ok((during.get('icewire_broadcasts_started_total{station="live"}') ?? 0) >= 1);
+    assert.ok((during.get('icewire_broadcasts_started_total{station="live",ingest="websocket"}') ?? 0) >= 1);
+    assert.equal(during.get('icewire_broadcasts_live_by_ingest{ingest="websocket"}'), 1, 'the front door is labelled');
     assert.equal(during.get('icewire_icecast_up'), 1);
     c.close();
     await c.closed;
     await streaming;
     await waitFor('ended counted', async () => {
       const after = parseProm((await request(stack.baseUrl).get('/metrics')).text);
-      return (after.get('icewire_broadcasts_ended_total{station="live",reason="stopped"}') ?? 0) >= 1 && after.get('icewire_broadcasts_live') === 0;
+      return (after.get('icewire_broadcasts_ended_total{station="live",reason="stopped",ingest="websocket"}') ?? 0) >= 1 && after.get('icewire_broadcasts_live') === 0;
     }, 5000);
     // a refusal is counted by code
     const bad = new WebcastClient(`${stack.wsBase}live`);

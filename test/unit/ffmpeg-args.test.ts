@@ -11,6 +11,7 @@ import {
   contentTypeFor, ffmpegArgv, iceAudioInfo, inputOptions, isCopy, outputOptions, type RenditionPlan,
 } from '../../server/pipeline/ffmpeg-args.js';
 import { parseMime, type InputMedia } from '../../server/pipeline/media-type.js';
+import { kindFor } from '../../server/pipeline/rendition-kinds.js';
 
 const run = promisify(execFile);
 
@@ -20,12 +21,19 @@ function media(mime: string): InputMedia {
   return m;
 }
 
-type InputKind = 'audio webm' | 'video webm' | 'ogg';
+type InputKind = 'audio webm' | 'video webm' | 'ogg' | 'aac mp4';
 const INPUTS: Record<InputKind, InputMedia> = {
   'audio webm': media('audio/webm;codecs=opus'),
   'video webm': media('video/webm;codecs=vp8,opus'),
   ogg: media('audio/ogg;codecs=opus'),
+  // any upload that is not WebM reaches ffmpeg as the daemon's Ogg/Opus stream
+  'aac mp4': media('audio/mp4'),
 };
+
+/** What the rendition's ffmpeg reads: the upload as sent (WebM renditions of WebM), else the daemon's Ogg/Opus stream. */
+function readsUpload(format: RenditionFormat, bitrate: number | undefined, input: InputMedia): boolean {
+  return kindFor({ format, bitrate }, input).feed === 'upload';
+}
 const INPUT_KINDS = Object.keys(INPUTS) as InputKind[];
 
 function plan(format: RenditionFormat, bitrate?: number): RenditionPlan {
@@ -95,13 +103,14 @@ describe('ffmpeg argv', () => {
         // low-latency input side
         const inIdx = argv.indexOf('-i');
         const inSide = argv.slice(0, inIdx);
-        assert.equal(valueAfter(inSide, '-f'), input.container === 'webm' ? 'matroska' : 'ogg');
+        assert.equal(valueAfter(inSide, '-f'), readsUpload(c.format, c.bitrate, input) ? 'matroska' : 'ogg');
         assert.ok(hasPair(inSide, '-probesize', '32'), '-probesize 32');
         assert.ok(hasPair(inSide, '-analyzeduration', '0'), '-analyzeduration 0');
         assert.ok(inSide.includes('-nostdin'), '-nostdin');
         assert.equal(argv[inIdx + 1], 'pipe:0');
         assert.equal(argv.at(-1), 'pipe:1');
-        assert.deepEqual(argv, [...inputOptions(input), '-i', 'pipe:0', ...out, 'pipe:1']);
+        assert.deepEqual(argv.slice(inIdx), ['-i', 'pipe:0', ...out, 'pipe:1']);
+        assert.deepEqual(inSide, inputOptions(readsUpload(c.format, c.bitrate, input) ? input : INPUTS.ogg));
 
         // output side
         assert.ok(hasPair(out, '-c:a', c.audioCodec), `-c:a ${c.audioCodec} in ${out.join(' ')}`);
@@ -112,8 +121,9 @@ describe('ffmpeg argv', () => {
         assert.ok(hasPair(out, '-map', '0:a:0'), '-map 0:a:0');
         for (const [flag, value] of c.extra) assert.ok(hasPair(out, flag, value), `${flag} ${value}`);
 
-        const videoOut = c.format === 'webm' && input.video !== undefined;
-        if (c.format === 'webm') {
+        // WebM renditions of a WebM upload remux it, video and all; of any other upload, its Opus audio
+        const videoOut = c.format === 'webm' && input.container === 'webm' && input.video !== undefined;
+        if (c.format === 'webm' && input.container === 'webm') {
           assert.ok(!out.includes('-vn'), 'webm keeps video when there is any');
           assert.equal(hasPair(out, '-map', '0:v:0'), videoOut, '-map 0:v:0 only from a video input');
           assert.equal(hasPair(out, '-c:v', 'copy'), videoOut, '-c:v copy only from a video input');
@@ -194,6 +204,22 @@ describe('ffmpeg argv', () => {
     }
   });
 
+  describe('an MP3 upload (a desktop source client)', () => {
+    const mp3 = media('audio/mpeg');
+    it('an MP3 rendition without a bitrate carries the client\'s frames as sent: no ffmpeg, no claimed rate', () => {
+      const k = kindFor({ format: 'mp3', bitrate: undefined }, mp3);
+      assert.deepEqual({ name: k.name, feed: k.feed, runsFfmpeg: k.runsFfmpeg, transcodes: k.transcodes }, { name: 'mp3 copy', feed: 'upload', runsFfmpeg: false, transcodes: false });
+      assert.deepEqual(iceAudioInfo(plan('mp3'), mp3), { bitrate: undefined, audioInfo: undefined });
+    });
+    const others: [RenditionFormat, number | undefined][] = [['mp3', 128], ['ogg-opus', undefined], ['ogg-opus', 64], ['ogg-vorbis', undefined], ['webm', undefined]];
+    for (const [format, bitrate] of others) {
+      it(`${format}${bitrate !== undefined ? `@${bitrate}k` : ''} is made from the Opus master (silence fills its gaps)`, () => {
+        assert.notEqual(kindFor({ format, bitrate }, mp3).feed, 'upload');
+        assert.equal(valueAfter(ffmpegArgv(plan(format, bitrate), mp3), '-f'), 'ogg');
+      });
+    }
+  });
+
   describe('real ffmpeg runs every plan', function () {
     this.timeout(15000);
     let dir: string;
@@ -211,6 +237,7 @@ describe('ffmpeg argv', () => {
       await Promise.all([
         make('audio webm', [...tone, ...opus, '-f', 'webm'], 'audio.webm'),
         make('ogg', [...tone, ...opus, '-f', 'ogg'], 'audio.ogg'),
+        make('aac mp4', [...tone, '-c:a', 'aac', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'], 'audio.mp4'),
         make('video webm', [
           '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=15:duration=2', ...tone, '-map', '0:v', '-map', '1:a',
           '-c:v', 'libvpx', '-b:v', '200k', '-g', '15', '-deadline', 'realtime', '-cpu-used', '8', ...opus, '-f', 'webm',
@@ -247,14 +274,14 @@ describe('ffmpeg argv', () => {
 
     for (const c of CASES) {
       it(`${caseTitle(c)}: exits 0 and writes ${c.muxer}`, async () => {
-        const r = await runPiped(ffmpegArgv(plan(c.format, c.bitrate), INPUTS[c.kind]), files[c.kind]);
+        const r = await runPiped(ffmpegArgv(plan(c.format, c.bitrate), INPUTS[c.kind]), readsUpload(c.format, c.bitrate, INPUTS[c.kind]) ? files[c.kind] : files.ogg);
         assert.equal(r.code, 0, `ffmpeg failed:\n${r.stderr}`);
         assert.ok(r.out.length > 1000, `only ${r.out.length} bytes of output`);
         assert.ok(MAGIC[c.muxer](r.out), `output does not start like ${c.muxer}: ${r.out.subarray(0, 8).toString('hex')}`);
         if (c.muxer === 'webm') {
           // codec ids in the Tracks element: Opus always, VP8 exactly when the input had video
           assert.ok(r.out.includes('A_OPUS'), 'an Opus track');
-          assert.equal(r.out.includes('V_VP8'), INPUTS[c.kind].video !== undefined, 'a VP8 track only from a video input');
+          assert.equal(r.out.includes('V_VP8'), INPUTS[c.kind].video !== undefined && INPUTS[c.kind].container === 'webm', 'a VP8 track only from a video input');
         }
         // (mp3: MAGIC already shows -id3v2_version 0 works — without it a pipe starts with "ID3".
         // -write_xing 0 can't be seen here: on a pipe the muxer writes no Xing frame anyway.)

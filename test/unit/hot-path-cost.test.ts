@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { systemClock } from '../../server/clock.js';
 import { MediaPath } from '../../server/broadcast/media-path.js';
 import { CopyPipe } from '../../server/broadcast/rendition-pipe.js';
 import { DEFAULT_RECONNECT, RenditionOutput, type SourceConnection } from '../../server/broadcast/rendition-output.js';
@@ -92,7 +93,7 @@ async function makePath(): Promise<{ path: MediaPath; sources: CountingSource[] 
     return pipe;
   });
   await Promise.all(renditions.map((r) => r.start()));
-  return { path: new MediaPath(input, renditions, undefined, log), sources };
+  return { path: new MediaPath(input, renditions, undefined, log, { ffmpegPath: 'ffmpeg', maxQueueBytes: 8 << 20, clock: systemClock, admit: () => true }), sources };
 }
 
 /** Cut a file like Chromium's MediaRecorder does: ~300 ms chunks at byte positions that split blocks. */
@@ -112,7 +113,7 @@ describe('hot path cost per broadcaster chunk (counted, not timed)', function ()
 
   /** Push chunks[from, to) through the path. */
   function replay(path: MediaPath, from = 0, to = chunks.length): void {
-    for (let i = from; i < to; i++) path.push(chunks[i]!, () => true);
+    for (let i = from; i < to; i++) path.push(chunks[i]!);
   }
 
   it('one socket write per chunk per mount, every Opus packet in the pages', async () => {
@@ -120,7 +121,7 @@ describe('hot path cost per broadcaster chunk (counted, not timed)', function ()
     let audioChunks = 0;
     for (let i = 0; i < chunks.length; i++) {
       const before = sources[0]!.writes;
-      path.push(chunks[i]!, () => true);
+      path.push(chunks[i]!);
       if (sources[0]!.writes > before) audioChunks++;
     }
     assert.ok(chunks.length > 30 && audioChunks > 30);

@@ -367,6 +367,37 @@ describe('Ogg/Opus against ffmpeg', function () {
       assert.deepEqual(frames.map((e) => e.timeMs), frames.map((_, i) => i * 20));
     });
 
+    it('a chained stream (a source client\'s next track) continues the one track: no second tracks event, packets on one timeline', function () {
+      const w1 = new OggOpusWriter({ serial: 7, opusHead: webmTrack.codecPrivate! });
+      const w2 = w1.newChain({ serial: 8 });
+      const half = Math.floor(webmFrames.length / 2);
+      const a = webmFrames.slice(0, half).map((e) => e.data);
+      const b = webmFrames.slice(half).map((e) => e.data);
+      const out = Buffer.concat([w1.headers(), ...a.slice(0, -1).map((d) => w1.packet(d)), w1.end(a.at(-1)!), w2.headers(), ...b.slice(0, -1).map((d) => w2.packet(d)), w2.end(b.at(-1)!)]);
+      const events = new OggReader().push(out);
+      assert.equal(events.filter((e) => e.type === 'tracks').length, 1);
+      assert.deepEqual((events[0] as OggTracksEvent).header, w1.headers(), 'the first chain\'s header is the track\'s');
+      const frames = events.slice(1) as OggFrameEvent[];
+      assert.ok(frames.every((e) => e.type === 'frame'), JSON.stringify(events.find((e) => e.type === 'error')));
+      assert.deepEqual(frames.map((e) => e.data), [...a, ...b]);
+      assert.deepEqual(frames.map((e) => e.timeMs), frames.map((_, i) => i * 20));
+    });
+
+    it('refuses a chain that changes the channel count, or is not Opus', function () {
+      const w1 = new OggOpusWriter({ serial: 7, opusHead: STEREO_HEAD });
+      const mono = w1.newChain({ serial: 8, opusHead: MONO_HEAD });
+      const events = new OggReader().push(Buffer.concat([w1.headers(), w1.end(), mono.headers()]));
+      const e = events.at(-1)!;
+      assert.ok(e.type === 'error' && /2 to 1 channels/.test(e.detail), JSON.stringify(e));
+      const w3 = new OggOpusWriter({ serial: 7, opusHead: STEREO_HEAD });
+      const vorbis = new OggOpusWriter({ serial: 9, opusHead: STEREO_HEAD }).headers();
+      vorbis.write('\x01vorbis\0', 28, 'latin1');
+      vorbis.writeUInt32LE(0, 22);
+      vorbis.writeUInt32LE(oggPageCrc(vorbis.subarray(0, 47)), 22);
+      const notOpus = new OggReader().push(Buffer.concat([w3.headers(), w3.end(), vorbis.subarray(0, 47)])).at(-1)!;
+      assert.ok(notOpus.type === 'error' && /not Opus/.test(notOpus.detail), JSON.stringify(notOpus));
+    });
+
     it('gives identical events whatever the chunking (seeded random sizes, 1-byte and empty chunks)', function () {
       this.timeout(10_000);
       const data = readFileSync(f.ogg);

@@ -2,9 +2,13 @@
 
 export type Preset = 'music' | 'voice';
 
-/** Recording formats in order of preference (docs/protocol.md lists what the daemon accepts). */
-export const AUDIO_MIMES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus'] as const;
-export const VIDEO_MIMES = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp9,opus'] as const;
+/**
+ * Recording formats in order of preference (docs/protocol.md lists what the daemon accepts). MP4
+ * comes last: Safari records only that (AAC, which the daemon must transcode), so it is used only
+ * where WebM and Ogg are not available.
+ */
+export const AUDIO_MIMES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4'] as const;
+export const VIDEO_MIMES = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp9,opus', 'video/mp4'] as const;
 
 export const AUDIO_BITS_PER_SECOND = 128_000;
 export const VIDEO_BITS_PER_SECOND = 1_500_000;

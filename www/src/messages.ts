@@ -25,9 +25,9 @@ export function browserProblem(env: {
 }
 
 export const NO_RECORDING_FORMAT =
-  'This browser cannot record Opus audio in WebM or Ogg. Open this page in a recent Firefox, Chrome or Edge.';
+  'This browser cannot record audio as WebM, Ogg or MP4. Open this page in a recent Firefox, Chrome, Edge or Safari.';
 export const NO_VIDEO_FORMAT =
-  'This browser cannot record WebM video (VP8/VP9 with Opus). Switch video off, or use a recent Firefox or Chrome.';
+  'This browser cannot record video as WebM or MP4. Switch video off, or use a recent Firefox, Chrome or Safari.';
 
 /** A getUserMedia failure as a sentence. `missing` says which kind of device is absent, if known. */
 export function mediaErrorSentence(err: unknown, opts: { video: boolean; missing?: 'audio' | 'video' }): string {

@@ -1,0 +1,103 @@
+// The daemon's listening socket: each new connection's request line decides where it goes.
+// `PUT` and `SOURCE` requests are Icecast source clients (butt, Mixxx, ezstream, Liquidsoap,
+// ffmpeg): their body is the live stream, sent without a length or chunking, which Node's HTTP
+// parser would take as an empty body followed by garbage requests (it answers 400). They go to
+// the source door as a raw socket. Everything else (the pages, the API, WebSocket upgrades) goes
+// to the HTTP server unchanged, its first bytes put back. A connection that says nothing within
+// the head deadline is closed.
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../clock.js';
+
+/**
+ * The request lines that belong to the source door: the two source methods, and libshout's
+ * `OPTIONS *` (it asks whether it may upgrade to TLS before it connects; Express would answer it
+ * 404, which libshout takes for a failed login).
+ */
+const SOURCE_STARTS = ['PUT ', 'SOURCE ', 'OPTIONS * '];
+const DECIDE_BYTES = Math.max(...SOURCE_STARTS.map((s) => s.length));
+
+/** Whether these first bytes start a source request, or undefined while they can't tell yet. */
+export function isSourceRequest(first: Buffer): boolean | undefined {
+  const text = first.toString('latin1', 0, DECIDE_BYTES);
+  for (const method of SOURCE_STARTS) {
+    if (text.startsWith(method)) return true;
+    if (method.startsWith(text)) return undefined;
+  }
+  return false;
+}
+
+export interface ConnectionRouterOptions {
+  /** Where everything but source requests goes (it does not listen itself). */
+  readonly http: HttpServer;
+  /** A source request's socket and the bytes read from it so far. */
+  readonly source: (socket: Socket, first: Buffer) => void;
+  /** A connection must have sent its request line within this. */
+  readonly headTimeoutMs: number;
+  readonly clock: Clock;
+}
+
+export class ConnectionRouter {
+  readonly server: NetServer;
+  private trackingStarted = false;
+
+  constructor(private readonly o: ConnectionRouterOptions) {
+    this.server = createServer({ pauseOnConnect: true }, (socket) => this.route(socket));
+  }
+
+  /** `backlog`: connections the kernel may hold for us before we accept them (Node's default: 511). */
+  listen(at: { host: string; port: number }, backlog?: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port: at.port, host: at.host, backlog }, () => {
+        this.server.off('error', reject);
+        // The HTTP server never listens itself, but its head and request deadlines (headersTimeout,
+        // requestTimeout: a slowloris sending a header byte a second) are checked by a timer that
+        // Node starts on its 'listening' event: start it here, once.
+        if (!this.trackingStarted) {
+          this.trackingStarted = true;
+          this.o.http.emit('listening');
+        }
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  close(): void {
+    this.server.close();
+  }
+
+  private route(socket: Socket): void {
+    let got = Buffer.alloc(0);
+    const cancel = this.o.clock.after(this.o.headTimeoutMs, () => socket.destroy());
+    const done = (): void => {
+      cancel();
+      socket.off('readable', onReadable);
+      socket.off('error', onError);
+      socket.off('end', onEnd);
+    };
+    const onError = (): void => { done(); socket.destroy(); };
+    const onEnd = (): void => { done(); socket.destroy(); };
+    const onReadable = (): void => {
+      for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) got = Buffer.concat([got, chunk]);
+      const source = isSourceRequest(got);
+      if (source === undefined) return;
+      done();
+      if (source) {
+        this.o.source(socket, got);
+      } else {
+        socket.unshift(got);
+        this.o.http.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    socket.on('readable', onReadable);
+    socket.on('error', onError);
+    socket.on('end', onEnd);
+  }
+}
