@@ -14,7 +14,7 @@ import type { Config } from '../config/schema.js';
 import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ConnectionCounter } from '../ingest/address-limits.js';
-import { sendError } from '../ingest/ingest-server.js';
+import { closeSocketServer, sendError } from '../ingest/ingest-server.js';
 import { GUEST_WS_PATH_PREFIX, GUEST_WS_SUBPROTOCOL, MAX_SIGNAL_FRAME_BYTES, STATION_MOUNT_RE } from '../../www/src/wire-contract.js';
 import { credentialsLapse } from './ice-servers.js';
 import { Desks, Party } from './desks.js';
@@ -118,14 +118,7 @@ export class GuestDoor {
     this.closing = true;
     for (const cancel of this.timers.splice(0)) cancel();
     this.desks.clear();
-    for (const ws of this.wss.clients) sendError(ws, new IcewireError('IW_ERR_SHUTTING_DOWN'));
-    await new Promise<void>((resolve) => {
-      const cancel = this.clock.after(2000, () => {
-        for (const ws of this.wss.clients) ws.terminate();
-        resolve();
-      });
-      this.wss.close(() => { cancel(); resolve(); });
-    });
+    await closeSocketServer(this.wss, this.clock);
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {

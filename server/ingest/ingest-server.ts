@@ -134,16 +134,7 @@ export class IngestServer {
   async close(): Promise<void> {
     this.closing = true;
     this.stopHeartbeat();
-    for (const ws of this.wss.clients) {
-      if (ws.readyState === WebSocket.OPEN) sendError(ws, new IcewireError('IW_ERR_SHUTTING_DOWN'));
-    }
-    await new Promise<void>((resolve) => {
-      const cancel = this.clock.after(2000, () => {
-        for (const ws of this.wss.clients) ws.terminate();
-        resolve();
-      });
-      this.wss.close(() => { cancel(); resolve(); });
-    });
+    await closeSocketServer(this.wss, this.clock);
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -346,6 +337,21 @@ export class IngestServer {
  */
 export function isStopClose(code: number): boolean {
   return code === 1000 || code === 1005;
+}
+
+/**
+ * A WebSocket server shuts down: every open socket is told IW_ERR_SHUTTING_DOWN and closed; those
+ * that have not finished their close within 2 s are cut.
+ */
+export async function closeSocketServer(wss: WebSocketServer, clock: Clock): Promise<void> {
+  for (const ws of wss.clients) sendError(ws, new IcewireError('IW_ERR_SHUTTING_DOWN'));
+  await new Promise<void>((resolve) => {
+    const cancel = clock.after(2000, () => {
+      for (const ws of wss.clients) ws.terminate();
+      resolve();
+    });
+    wss.close(() => { cancel(); resolve(); });
+  });
 }
 
 /** Send the error frame, then close with its code; the reason field carries the stable code. */
