@@ -18,8 +18,6 @@ import { OggReader } from '../pipeline/ogg-reader.js';
 import type { Clock } from '../clock.js';
 
 const RESTARTS_PER_MINUTE = 3;
-/** Bytes queued towards the normaliser before the broadcaster is paused. */
-const DRAIN_BYTES = 256 * 1024;
 /** How long finish() waits for the last packets after stdin ended. */
 const FINISH_MS = 3000;
 
@@ -127,11 +125,12 @@ export class FfmpegNormaliser implements Normaliser {
     if (this.ffmpeg.writableLength > this.o.maxQueueBytes) {
       this.fail(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the normaliser is not keeping up (${this.ffmpeg.writableLength} bytes queued)` }));
     }
-    return ok && this.ffmpeg.writableLength < DRAIN_BYTES;
+    return ok;
   }
 
+  /** Exactly until ffmpeg's input sends 'drain' (a fill level could still read full then, and no other 'drain' would come). */
   get needsDrain(): boolean {
-    return this.ffmpeg.writableLength >= DRAIN_BYTES;
+    return this.ffmpeg.needsDrain;
   }
 
   resume(): void {

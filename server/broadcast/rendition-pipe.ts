@@ -76,6 +76,20 @@ export abstract class OutputPipe extends EventEmitter {
   }
 
   newRawStream(): void {}
+
+  /** No process of its own: close the Icecast side. */
+  async kill(): Promise<void> {
+    this.output.destroy();
+  }
+
+  get pids(): number[] {
+    return [];
+  }
+
+  /** Full while Icecast's side holds DRAIN_BYTES: the output's 'drain' comes below it. */
+  get needsDrain(): boolean {
+    return this.output.bufferedBytes >= DRAIN_BYTES;
+  }
 }
 
 export class CopyPipe extends OutputPipe implements Rendition {
@@ -102,18 +116,6 @@ export class CopyPipe extends OutputPipe implements Rendition {
   async finish(eosPage: Buffer | undefined): Promise<void> {
     if (eosPage !== undefined && this.headerPages.length > 0) this.output.write({ data: eosPage, syncPoint: true, header: false });
     await this.output.end();
-  }
-
-  async kill(): Promise<void> {
-    this.output.destroy();
-  }
-
-  get pids(): number[] {
-    return [];
-  }
-
-  get needsDrain(): boolean {
-    return this.output.bufferedBytes >= DRAIN_BYTES;
   }
 }
 
@@ -305,17 +307,17 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     await this.output.end();
   }
 
-  async kill(): Promise<void> {
+  override async kill(): Promise<void> {
     this.finishing = true;
     if (this.running) await this.ffmpeg.kill();
     this.output.destroy();
   }
 
-  get pids(): number[] {
+  override get pids(): number[] {
     return this.ffmpeg.pid !== undefined ? [this.ffmpeg.pid] : [];
   }
 
-  get needsDrain(): boolean {
+  override get needsDrain(): boolean {
     // the same state ffmpeg's 'drain' ends: a fill level (stdin's readable side counted too) could
     // still read full when 'drain' comes, and no other 'drain' would follow: the upload stuck
     return this.ffmpeg.needsDrain;

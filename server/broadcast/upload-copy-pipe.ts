@@ -3,7 +3,7 @@
 // that reconnects resumes at a frame), and while the client is away the gap is filled with silent
 // frames of the stream's own kind, so Icecast keeps its listeners and the stream stays one stream.
 import { Mp3Framer, frameMs, silentFrame } from '../pipeline/mp3-frames.js';
-import { DRAIN_BYTES, OutputPipe, type Rendition } from './rendition-pipe.js';
+import { OutputPipe, type Rendition } from './rendition-pipe.js';
 
 export class UploadCopyPipe extends OutputPipe implements Rendition {
   private framer = new Mp3Framer();
@@ -53,17 +53,5 @@ export class UploadCopyPipe extends OutputPipe implements Rendition {
 
   async finish(_eosPage: Buffer | undefined): Promise<void> {
     await this.output.end();
-  }
-
-  async kill(): Promise<void> {
-    this.output.destroy();
-  }
-
-  get pids(): number[] {
-    return [];
-  }
-
-  get needsDrain(): boolean {
-    return this.output.bufferedBytes >= DRAIN_BYTES;
   }
 }

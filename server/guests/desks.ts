@@ -12,7 +12,7 @@ import type { Cancel, Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { sendError } from '../ingest/ingest-server.js';
+import { sendError } from '../ingest/socket-door.js';
 import type { GuestEvent, GuestGoneReason, GuestServerFrame, HostServerFrame } from '../../www/src/wire-contract.js';
 import { iceConfigFor } from './ice-servers.js';
 import type { Invitation, InvitationBook } from './invitation-book.js';

@@ -8,13 +8,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { clientAddress, originAllowed, type AuthGate } from '../auth/auth-gate.js';
+import { clientAddress, type AuthGate } from '../auth/auth-gate.js';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ConnectionCounter } from '../ingest/address-limits.js';
-import { closeSocketServer, sendError } from '../ingest/ingest-server.js';
+import { acceptUpgrade, closeSocketServer, sendError, socketRefusal } from '../ingest/socket-door.js';
 import { GUEST_WS_PATH_PREFIX, GUEST_WS_SUBPROTOCOL, MAX_SIGNAL_FRAME_BYTES, STATION_MOUNT_RE } from '../../www/src/wire-contract.js';
 import { credentialsLapse } from './ice-servers.js';
 import { Desks, Party } from './desks.js';
@@ -97,11 +97,7 @@ export class GuestDoor {
   /** Route an HTTP upgrade; false when the path is not the guests' door. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (!(req.url ?? '').startsWith(GUEST_WS_PATH_PREFIX)) return false;
-    if (this.closing) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return true;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    acceptUpgrade(this.wss, this.closing, req, socket, head, (ws) => this.onConnection(ws, req));
     return true;
   }
 
@@ -134,13 +130,9 @@ export class GuestDoor {
     this.alive.add(ws);
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', (err) => log.debug('websocket error', { error: err.message }));
-    if (!this.connections.acquire(addr)) {
-      refuse(new IcewireError('IW_ERR_LIMIT_CONNECTIONS'));
-      return;
-    }
-    ws.once('close', () => this.connections.release(addr));
-    if (!originAllowed(req.headers.origin, req.headers.host, cfg)) {
-      refuse(new IcewireError('IW_ERR_ORIGIN_FORBIDDEN', { detail: `origin ${String(req.headers.origin).slice(0, 100)}` }));
+    const refusal = socketRefusal(ws, req, addr, this.connections, cfg);
+    if (refusal !== undefined) {
+      refuse(refusal);
       return;
     }
     if (cfg.auth.mode !== 'accounts' || !cfg.guests.enabled) {

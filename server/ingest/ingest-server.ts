@@ -9,10 +9,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData, type ServerOptions } from 'ws';
-import { clientAddress, originAllowed, type AuthGate, type UpstreamGuess } from '../auth/auth-gate.js';
+import { clientAddress, type AuthGate, type UpstreamGuess } from '../auth/auth-gate.js';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import { ERRORS, IcewireError, toIcewireError } from '../errors.js';
+import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Broadcast, type BroadcastDeps, type BroadcastSink, type BroadcastStatus } from '../broadcast/broadcast.js';
@@ -22,6 +22,9 @@ import { parseMime, type InputMedia } from '../pipeline/media-type.js';
 import { CLOSE, WS_PATH_PREFIX, WS_SUBPROTOCOL, type ServerFrame } from '../../www/src/wire-contract.js';
 import { ConnectionCounter } from './address-limits.js';
 import { HoldPool, Inflow } from './inflow.js';
+import { acceptUpgrade, closeSocketServer, sendError, socketRefusal } from './socket-door.js';
+
+export { sendError } from './socket-door.js';
 import { parseClientMessage, type Hello } from './webcast-protocol.js';
 
 export { WS_PATH_PREFIX };
@@ -113,11 +116,7 @@ export class IngestServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = req.url ?? '';
     if (!url.startsWith(WS_PATH_PREFIX)) return false;
-    if (this.closing) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return true;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
+    acceptUpgrade(this.wss, this.closing, req, socket, head, (ws) => this.onConnection(ws, req));
     return true;
   }
 
@@ -172,13 +171,9 @@ export class IngestServer {
     ws.on('ping', heard);
     ws.on('error', (err) => conn.log.debug('websocket error', { error: err.message }));
 
-    if (!this.connections.acquire(addr)) {
-      refuse(new IcewireError('IW_ERR_LIMIT_CONNECTIONS'));
-      return;
-    }
-    ws.once('close', () => this.connections.release(addr));
-    if (!originAllowed(req.headers.origin, req.headers.host, cfg)) {
-      refuse(new IcewireError('IW_ERR_ORIGIN_FORBIDDEN', { detail: `origin ${String(req.headers.origin).slice(0, 100)}` }));
+    const refusal = socketRefusal(ws, req, addr, this.connections, cfg);
+    if (refusal !== undefined) {
+      refuse(refusal);
       return;
     }
 
@@ -337,30 +332,6 @@ export class IngestServer {
  */
 export function isStopClose(code: number): boolean {
   return code === 1000 || code === 1005;
-}
-
-/**
- * A WebSocket server shuts down: every open socket is told IW_ERR_SHUTTING_DOWN and closed; those
- * that have not finished their close within 2 s are cut.
- */
-export async function closeSocketServer(wss: WebSocketServer, clock: Clock): Promise<void> {
-  for (const ws of wss.clients) sendError(ws, new IcewireError('IW_ERR_SHUTTING_DOWN'));
-  await new Promise<void>((resolve) => {
-    const cancel = clock.after(2000, () => {
-      for (const ws of wss.clients) ws.terminate();
-      resolve();
-    });
-    wss.close(() => { cancel(); resolve(); });
-  });
-}
-
-/** Send the error frame, then close with its code; the reason field carries the stable code. */
-export function sendError(ws: WebSocket, err: IcewireError, metrics?: Metrics): void {
-  if (ws.readyState !== WebSocket.OPEN) return;
-  metrics?.errors.inc({ code: err.code });
-  const frame: ServerFrame = { type: 'error', data: { code: err.code, message: err.message } };
-  ws.send(JSON.stringify(frame));
-  ws.close(ERRORS[err.code].close, err.code);
 }
 
 class SocketSink implements BroadcastSink {
