@@ -198,7 +198,7 @@ describe('icewire doctor', function () {
     assertLine(r, 'ok', /config: none \(no \/etc\/icewire\/icewire\.yaml\): passthrough mode against http:\/\/127\.0\.0\.1:8000/);
     assertLine(r, 'ok', /source password: skipped \(passthrough mode/);
     // passthrough mounts pick their format by extension: everything a .mp3 or .webm mount needs
-    assertLine(r, 'ok', /encoder libmp3lame, muxer mp3, muxer webm, demuxer matroska, demuxer ogg/);
+    assertLine(r, 'ok', /encoder libmp3lame, encoder libopus, muxer mp3, muxer webm, demuxer matroska, demuxer ogg/);
   });
 
   describe('in-process (runDoctor)', () => {
@@ -271,7 +271,8 @@ describe('icewire doctor', function () {
       assert.deepEqual(names([{ mount: '/a.ogg', format: 'ogg-opus', bitrate: 64 }]), ['encoder libopus', 'muxer ogg', 'demuxer ogg']);
       assert.deepEqual(names([{ mount: '/a.ogg', format: 'ogg-vorbis' }]), ['encoder libvorbis', 'muxer ogg', 'demuxer ogg']);
       assert.deepEqual(names([{ mount: '/a.mp3', format: 'mp3' }]), ['encoder libmp3lame', 'muxer mp3', 'demuxer ogg']);
-      assert.deepEqual(names([{ mount: '/a.webm', format: 'webm' }]), ['muxer webm', 'demuxer matroska', 'demuxer ogg']);
+      // a WebM mount copies a browser's Opus, but a Safari host's AAC (MP4) must be encoded to Opus
+      assert.deepEqual(names([{ mount: '/a.webm', format: 'webm' }]), ['encoder libopus', 'muxer webm', 'demuxer matroska', 'demuxer ogg']);
       const both = ffmpegNeeds(cfg([{ mount: '/a.mp3', format: 'mp3' }, { mount: '/b.ogg', format: 'ogg-vorbis' }]));
       assert.deepEqual(both.find((x) => x.kind === 'demuxer' && x.name === 'ogg')?.usedBy, ['/a.mp3 (mp3)', '/b.ogg (ogg-vorbis)']);
     });
