@@ -103,7 +103,8 @@ describe('studio video (Chromium, two fake cameras): camera switch and picture o
     await fillLogin(page, stack.broadcaster.name, stack.broadcaster.password);
     await page.check('#video-toggle');
     await page.click('#go-live');
-    assert.equal(await waitForState(page, ['live', 'error'], 15000), 'live');
+    const state = await waitForState(page, ['live', 'error'], 15000);
+    assert.equal(state, 'live', `the video show went ${state}: ${await page.textContent('#error')} / ${await page.textContent('#status')}`);
     await waitForMount(stack.icecastUrl, stack.icecast!.adminPassword, '/live.webm', 5000);
     await picture(page, 'camera');
     assert.equal(await page.isVisible('#camera-on'), true, 'the picture switch is there during a video show');
