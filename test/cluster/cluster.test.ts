@@ -126,8 +126,14 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
   }
 
   it('20 shows spread over both daemons, each station always on the same daemon; relay listeners get every show; a resume after a 3 s cut lands on the same daemon', async () => {
-    for (const s of SHOWS) openShow(s);
-    await Promise.all(SHOWS.map((s) => clients.get(s)!.live(20000)));
+    // Four at a time: every show is alice's, from one address (nginx's), and a login being checked
+    // counts against its address until it is answered (limits.maxFailedLogins, 5: the guess
+    // ledger), so twenty hellos at once would have the sixth on refused as a guess.
+    for (let i = 0; i < SHOWS.length; i += 4) {
+      const wave = SHOWS.slice(i, i + 4);
+      for (const s of wave) openShow(s);
+      await Promise.all(wave.map((s) => clients.get(s)!.live(20000)));
+    }
     snapshotPs();
 
     // Who holds what, from each daemon itself.
