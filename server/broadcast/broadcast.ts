@@ -184,7 +184,7 @@ export class Broadcast extends EventEmitter {
     if (this.lifecycle.state === 'reconnecting') void this.titles.push();
   }
 
-  /** Broadcaster bytes in. false = pause the socket until 'drain'. */
+  /** Broadcaster bytes in. false = full: hold further bytes until 'drain'. */
   write(chunk: Buffer): boolean {
     if (this.isEnding) return true;
     this.bytesIn += chunk.length;

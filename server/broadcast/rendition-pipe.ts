@@ -28,7 +28,7 @@ import type { Metrics } from '../metrics.js';
 const RESTARTS_PER_MINUTE = 3;
 /** Exits that restarting cannot fix. */
 const FINAL_EXITS: ReadonlySet<ErrorCode> = new Set(['IW_ERR_INGEST_INVALID_MEDIA', 'IW_ERR_PIPELINE_START_FAILED']);
-/** Bytes queued towards a rendition before the broadcaster's socket is paused. */
+/** Bytes queued towards a rendition before the broadcast counts as full (the broadcaster's frames are held). */
 export const DRAIN_BYTES = 256 * 1024;
 
 /** One rendition as the broadcast drives it (unit tests give fakes). */
@@ -37,7 +37,7 @@ export interface Rendition {
   readonly kind: RenditionKind;
   /** Its Icecast connection: state, media bytes sent, bytes queued. */
   readonly output: Pick<RenditionOutput, 'state' | 'bytesOut' | 'bufferedBytes'>;
-  /** Too much is queued: pause the broadcaster until 'drain'. */
+  /** Too much is queued: the broadcast holds the broadcaster's frames until 'drain'. */
   readonly needsDrain: boolean;
   /** ffmpeg pids (for tests and metrics). */
   readonly pids: number[];

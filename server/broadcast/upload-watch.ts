@@ -1,6 +1,7 @@
-// The broadcaster's upload, watched: when media last arrived, since when the socket has been paused
-// for backpressure, and what that means at each status tick:
-//   too-slow  paused longer than stallTimeoutMs (a rendition stopped reading): end, ingest-too-slow
+// The broadcaster's upload, watched: when media last arrived, since when it has been held back
+// (a consumer full: the connection holds its frames, inflow.ts), and what that means at each
+// status tick:
+//   too-slow  held longer than stallTimeoutMs (a rendition stopped reading): end, ingest-too-slow
 //   idle      attached and flowing, but no media for idleTimeoutMs (a stuck recorder): end, idle-timeout
 //   fill      no media for a few seconds (a connection that died without closing; the page notices
 //             only after a few seconds): keep the streams going on silence
@@ -16,7 +17,7 @@ export type UploadVerdict = 'ok' | 'fill' | 'idle' | 'too-slow';
 export class UploadWatch {
   /** When the last media arrived (or the connection began). */
   lastDataAt: number;
-  /** The socket is paused since then (undefined: flowing). */
+  /** Held back since then: a consumer is full (undefined: flowing). */
   pausedSince: number | undefined;
   /** The audio's claimed time against the clock, over every connection of the broadcast. */
   readonly pace: MediaPace;
@@ -31,7 +32,7 @@ export class UploadWatch {
     this.lastDataAt = this.clock.now();
   }
 
-  /** A consumer is full: the socket pauses (the first pause counts). */
+  /** A consumer is full: the upload is held back (the first time counts). */
   pause(): void {
     this.pausedSince ??= this.clock.now();
   }

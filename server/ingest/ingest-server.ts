@@ -1,6 +1,7 @@
 // The broadcasters' WebSocket endpoint, /ws/<station-mount>: webcast hello, the auth gate, a
 // broadcast claimed from the registry, then binary chunks into it with backpressure (inflow.ts:
-// bounded holding, then the socket is paused), and a heartbeat that drops dead sockets.
+// held within a bound while the broadcast is full; the socket itself is never paused once
+// accepted, so a Stop behind the media is read), and a heartbeat that drops dead sockets.
 //
 // Unauthenticated connections cost little and not for long: what they send before their hello is
 // answered is held within a small, daemon-wide bound (inflow.ts) and dropped on refusal; a refused
@@ -96,8 +97,9 @@ export class IngestServer {
     this.wss = new WebSocketServer(options);
     this.stopHeartbeat = this.clock.every(HEARTBEAT_MS, () => {
       for (const ws of this.wss.clients as Set<Watched>) {
-        // Paused by us (its broadcast is full): its pong waits behind the media we are not
-        // reading, so silence proves nothing; stallTimeoutMs bounds how long that may last.
+        // Paused by us (its hello is being checked and its pre-auth share is full): its pong
+        // waits behind the frames we are not reading, so silence proves nothing until the hello
+        // is answered (the check queue is bounded; a refusal closes the socket).
         if (ws.isPaused) {
           ws.iwHeard = true;
           continue;
@@ -343,9 +345,6 @@ class SocketSink implements BroadcastSink {
   }
 
   close(err: IcewireError | undefined): void {
-    // A socket paused for backpressure would never read the client's close reply (ws then waits
-    // 30 s): resume it; whatever still arrives is ignored.
-    if (this.ws.isPaused) this.ws.resume();
     if (err !== undefined) sendError(this.ws, err, this.metrics);
     else if (this.ws.readyState === WebSocket.OPEN) this.ws.close(CLOSE.normal);
   }
