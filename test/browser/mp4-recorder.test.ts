@@ -5,7 +5,7 @@
 // test/integration/mp4-upload.test.ts: no Safari runs here.)
 import assert from 'node:assert/strict';
 import { useChromium } from '../helpers/browser.js';
-import { probe } from '../helpers/media.js';
+import { assertListenerGot } from '../helpers/media.js';
 import { listen, waitFor } from '../helpers/listener.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { goLive, stopAndWaitOffAir } from './browser-helpers.js';
@@ -39,11 +39,7 @@ describe('broadcaster page in Chromium recording audio/mp4', function () {
     const [ogg, mp3] = await Promise.all(recs.map((r) => r.done));
     await waitFor('still live', () => b.state === 'live', 1000);
     await stopAndWaitOffAir(page, stack, '/live.ogg');
-    const o = await probe(ogg!);
-    assert.deepEqual(o.streams.map((s) => s.codec), ['opus']);
-    assert.ok(o.audioSeconds >= 5, `Ogg/Opus listener got ${o.audioSeconds.toFixed(2)} s`);
-    const m = await probe(mp3!);
-    assert.deepEqual(m.streams.map((s) => s.codec), ['mp3']);
-    assert.ok(m.audioSeconds >= 5, `MP3 listener got ${m.audioSeconds.toFixed(2)} s`);
+    await assertListenerGot(ogg!, ['opus'], 'Ogg/Opus');
+    await assertListenerGot(mp3!, ['mp3'], 'MP3');
   });
 });

@@ -1,4 +1,5 @@
 // Test media: fixtures made by ffmpeg once per run, and ffprobe readings of what listeners got.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,4 +124,15 @@ export function tempFile(data: Buffer, ext = 'bin'): string {
   const f = join(tmpDir, `capture-${process.pid}-${n++}.${ext}`);
   writeFileSync(f, data);
   return f;
+}
+
+/**
+ * What a listener got is valid audio: exactly these codecs (sorted), and at least `minSeconds`
+ * of audio. Resolves with the probe for further checks.
+ */
+export async function assertListenerGot(capture: Buffer, codecs: readonly string[], who: string, minSeconds = 5): Promise<Probe> {
+  const p = await probe(capture);
+  assert.deepEqual(p.streams.map((s) => s.codec).sort(), [...codecs].sort(), `${who} listener's streams`);
+  assert.ok(p.audioSeconds >= minSeconds, `${who} listener got ${p.audioSeconds.toFixed(2)} s`);
+  return p;
 }
