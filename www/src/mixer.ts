@@ -23,6 +23,17 @@ export interface AudioGraph {
   readonly destination: AudioNode;
 }
 
+/** A DynamicsCompressorNode set to these values (dB, dB, ratio, seconds, seconds). */
+function compressor(graph: Pick<AudioGraph, 'createDynamicsCompressor'>, p: { threshold: number; knee: number; ratio: number; attack: number; release: number }): DynamicsCompressorNode {
+  const c = graph.createDynamicsCompressor();
+  c.threshold.value = p.threshold;
+  c.knee.value = p.knee;
+  c.ratio.value = p.ratio;
+  c.attack.value = p.attack;
+  c.release.value = p.release;
+  return c;
+}
+
 export type ChannelKind = 'mic' | 'deck' | 'cart' | 'stream';
 
 export interface ChannelSpec {
@@ -152,12 +163,7 @@ export class MixerChannel {
   setCompressor(on: boolean): void {
     if (on === (this.compressor !== undefined)) return;
     if (on) {
-      const c = this.graph.createDynamicsCompressor();
-      c.threshold.value = -24;
-      c.knee.value = 12;
-      c.ratio.value = 3;
-      c.attack.value = 0.01;
-      c.release.value = 0.25;
+      const c = compressor(this.graph, { threshold: -24, knee: 12, ratio: 3, attack: 0.01, release: 0.25 });
       this.input.disconnect(this.fader);
       this.input.connect(c);
       c.connect(this.fader);
@@ -220,12 +226,7 @@ export class Mixer {
       this.limiter = opts.limiter;
       this.truePeak = true;
     } else {
-      const c = graph.createDynamicsCompressor();
-      c.threshold.value = -6;
-      c.knee.value = 0;
-      c.ratio.value = 20;
-      c.attack.value = 0;
-      c.release.value = 0.1;
+      const c = compressor(graph, { threshold: -6, knee: 0, ratio: 20, attack: 0, release: 0.1 });
       this.limiter = c;
       this.truePeak = false;
     }
@@ -320,12 +321,7 @@ export class Mixer {
     const sum = this.graph.createGain();
     const invert = this.graph.createGain();
     invert.gain.value = -1;
-    const safety = this.graph.createDynamicsCompressor();
-    safety.threshold.value = -3;
-    safety.knee.value = 0;
-    safety.ratio.value = 20;
-    safety.attack.value = 0.001;
-    safety.release.value = 0.1;
+    const safety = compressor(this.graph, { threshold: -3, knee: 0, ratio: 20, attack: 0.001, release: 0.1 });
     const out = this.graph.createMediaStreamDestination();
     this.masterBus.connect(sum);
     ch.xfade.connect(invert);
