@@ -71,7 +71,7 @@ export const ERRORS = {
   IW_ERR_AUTH_BUSY: {
     close: 4429, http: 503,
     message: 'The server is busy checking other logins. Wait a few seconds, then try again.',
-    fix: 'The daemon\'s password check queue was full (2 checks at a time, 64 waiting): a login flood from many addresses. Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
+    fix: 'The daemon\'s password check queue was full (one check at a time on 2 cores, two on more; 64 waiting): a login flood from many addresses. Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
     reason: null,
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
