@@ -4,9 +4,10 @@
 // limiter against a +12 dB square, a microphone switch and mute inside one Ogg stream, the studio
 // on a desktop and a phone (screenshots in test-output/screenshots/).
 //
-// Chromium's fake microphone, measured: a beep every 0.5 s, ~150 ms long, a ~400 Hz tone with
-// harmonics at 2 and 6 kHz, a DC step, peaks at full scale; nothing above -50 dBFS at 1000, 1500,
-// 2500 or 3000 Hz. So the decks' test tones are 1000 and 2500 Hz and the mic is found at 400 Hz.
+// The microphone is Chromium's fake device playing a steady 400 Hz tone from a file
+// (--use-file-for-fake-audio-capture), so what the mic puts on air is a known level. Its built-in
+// beep (every 0.5 s, harmonics, a DC step) reached the listener anywhere from -25 to -59 dBFS at
+// 400 Hz from one run to the next. The decks' test tones are 1000 and 2500 Hz, clear of it.
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { listen, waitFor, waitForMount } from '../helpers/listener.js';
@@ -30,6 +31,8 @@ const SQUARE_HZ = 220;
  * mono-to-stereo upmix puts a centre channel on each side at -3 dB.
  */
 const TONE_DB = -15;
+/** The fake microphone's file: lavfi's sine (-18 dBFS) upmixed the same way, -21 dBFS a side. */
+const MIC_DB = -21;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Set a range or number input the way a person's drag or typing does (input and change events). */
@@ -61,7 +64,10 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
   const files: Record<string, string> = {};
 
   before(async () => {
-    browser = await launchChromium();
+    // Every fake microphone plays this on a loop: 400 Hz, a whole number of cycles (no click at
+    // the loop).
+    files['mic'] = await makeAudioFile('mic-400.wav', `sine=frequency=${MIC_HZ}:sample_rate=48000:duration=10`); // MIC_DB a side
+    browser = await launchChromium([`--use-file-for-fake-audio-capture=${files['mic']}`]);
     stack = await startStack({ renditions: [{ mount: '/live.ogg', format: 'ogg-opus' }, { mount: '/live.mp3', format: 'mp3', bitrate: 128 }] });
     files['tone'] = await makeAudioFile('tone-1k.flac', `sine=frequency=${DECK_HZ}:sample_rate=48000:duration=40`, { title: 'Calibration', artist: 'Studio' }, 'volume=6dB'); // -15 dBFS a side (see TONE_DB)
     files['tagged'] = await makeAudioFile('evening-tone.mp3', `sine=frequency=${TAGGED_HZ}:sample_rate=48000:duration=20`, { title: 'Evening Tone', artist: 'Test Signals' });
@@ -146,15 +152,15 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     const before = median(tone.slice(Math.max(present, down - 20), down - 2));
     const ducked = median(tone.slice(down + 5, up - 2));
     const after = median(tone.slice(up + 12, up + 25));
-    const micWhileOpen = Math.max(...mic.slice(down, up));
+    const micWhileOpen = median(mic.slice(down + 5, up - 2));
     const micWhileClosed = Math.max(...mic.slice(Math.max(present, down - 20), down - 3));
     console.log(`      (tone ${before.toFixed(1)} dBFS, ducked ${ducked.toFixed(1)}, after ${after.toFixed(1)}; mic at ${MIC_HZ} Hz open ${micWhileOpen.toFixed(1)}, closed ${micWhileClosed.toFixed(1)})`);
     assert.ok(Math.abs(before - TONE_DB) <= 2, `the deck's level on air: ${before.toFixed(1)} dBFS (the file is ${TONE_DB}, the deck at unity)`);
     assert.ok(Math.abs(before - ducked - 12) <= 2, `ducked by ${(before - ducked).toFixed(1)} dB (depth 12 dB)`);
     assert.ok(Math.abs(after - before) <= 2, `recovered to ${after.toFixed(1)} dBFS after release (was ${before.toFixed(1)})`);
-    // The fake mic's beeps through a -12 dB fader read about -45 dBFS at 400 Hz in 100 ms windows;
+    // The mic's steady tone through its -12 dB fader, unducked and unprocessed (the Music preset);
     // with the mic closed there is nothing there but the codec's noise floor.
-    assert.ok(micWhileOpen > -55 && micWhileOpen > micWhileClosed + 30, `the mic is on air with the music (${micWhileOpen.toFixed(1)} dBFS at ${MIC_HZ} Hz)`);
+    assert.ok(Math.abs(micWhileOpen - (MIC_DB - 12)) <= 2, `the mic is on air with the music at its fader's level: ${micWhileOpen.toFixed(1)} dBFS at ${MIC_HZ} Hz (the file is ${MIC_DB}, the fader -12 dB)`);
     assert.ok(micWhileClosed < -80, `the closed mic is not (${micWhileClosed.toFixed(1)} dBFS)`);
   });
 
