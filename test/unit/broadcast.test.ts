@@ -320,12 +320,12 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         const r = await onAir({ metrics });
         stream(r, 1);
         await realTime(r, 2);
-        const before = countPackets(r.part());
+        const before = uploadPackets(r.part());
         await r.clock.stall(3000); // the timers fire 3 s late, before the socket is read
         r.b.write(r.upload.audio(150)); // the 3 s that waited in the socket
         await realTime(r, 2);
-        assert.equal(r.part().silencePages.length, 0, 'no silence written');
-        assert.equal(countPackets(r.part()) - before, 150 + 100, 'every packet heard, none dropped as late');
+        assert.equal(silencePackets(r.part()), 0, 'no silence written');
+        assert.equal(uploadPackets(r.part()) - before, 150 + 100, 'every packet heard, none dropped as late');
         assert.equal(r.b.shedMs, 0);
         assert.ok(!r.lines().some((l) => /filling with silence/.test(l.message)));
         assert.equal(await skipped(metrics, 'daemon-stall'), 1);
@@ -333,12 +333,12 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         await r.clock.stall(2800);
         r.b.write(r.upload.audio(140));
         await realTime(r, 1);
-        assert.equal(r.part().silencePages.length, 0);
+        assert.equal(silencePackets(r.part()), 0);
         assert.equal(await skipped(metrics, 'daemon-stall'), 2);
         assert.equal(r.lines().filter((l) => STALL_LOG.test(l.message)).length, 1, 'logged once per episode');
         // the broadcaster really stops: the next tick on time fills
         await r.clock.advance(4000);
-        assert.ok(r.part().silencePages.length > 0, 'a real gap is still filled');
+        assert.ok(silencePackets(r.part()) > 0, 'a real gap is still filled');
         assert.ok(r.lines().some((l) => /filling with silence/.test(l.message)));
       });
 
@@ -347,13 +347,13 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         const r = await onAir({ metrics });
         stream(r, 1);
         await r.clock.advance(FIRST_AUDIO_SPLIT_MS);
-        const before = countPackets(r.part());
+        const before = uploadPackets(r.part());
         // the status tick at 3 s finds 3 s without media; the socket's frames are read right after it
         r.clock.after(3000 - FIRST_AUDIO_SPLIT_MS, () => r.b.write(r.upload.audio(100)));
         await r.clock.advance(3000 - FIRST_AUDIO_SPLIT_MS);
         await realTime(r, 1);
-        assert.equal(r.part().silencePages.length, 0, 'no silence written');
-        assert.equal(countPackets(r.part()) - before, 100 + 50, 'every packet heard');
+        assert.equal(silencePackets(r.part()), 0, 'no silence written');
+        assert.equal(uploadPackets(r.part()) - before, 100 + 50, 'every packet heard');
         assert.equal(await skipped(metrics, 'media-arrived'), 1);
         assert.ok(!r.lines().some((l) => /filling with silence/.test(l.message)));
       });
@@ -366,9 +366,9 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         assert.equal(silenceMs, 4000);
         await r.clock.stall(3000); // the silence tick comes 3 s late: the audio of that time may be in the socket
         assert.equal(silencePackets(r.part()) * 20, silenceMs, 'no silence for the stall');
-        const before = countPackets(r.part());
+        const before = uploadPackets(r.part());
         r.b.write(r.upload.audio(350)); // 7 s of held-up audio
-        assert.equal(countPackets(r.part()) - before, 350 - silenceMs / 20, 'what the silence stood in for is dropped, the rest heard');
+        assert.equal(uploadPackets(r.part()) - before, 350 - silenceMs / 20, 'what the silence stood in for is dropped, the rest heard');
         assert.equal(r.b.shedMs, silenceMs);
       });
 
@@ -381,6 +381,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         await r.clock.stall(3000);
         await r.clock.advance(0);
         assert.equal(silencePackets(r.part()) * 20, 4000, 'silence from the last media to now');
+        assert.equal(silencePackets(r.part(), r.part().silencePages), 200, 'the renditions are told it is silence');
       });
     });
 
@@ -494,7 +495,10 @@ function countPackets(p: FakeRendition): number {
   return packetsEnding(oggPages(Buffer.concat(p.written)));
 }
 
-/** Silence packets (20 ms each) written into gaps. */
-function silencePackets(p: FakeRendition): number {
-  return packetsEnding(oggPages(Buffer.concat(p.silencePages)));
+/** Packets of the test upload heard (5 bytes each), and silence packets written into gaps (20 ms each, padded to a normal Opus size). */
+function uploadPackets(p: FakeRendition): number {
+  return oggPages(Buffer.concat(p.written)).reduce((n, page) => n + page.lacing.filter((v) => v === 5).length, 0);
+}
+function silencePackets(p: FakeRendition, written = p.written): number {
+  return oggPages(Buffer.concat(written)).reduce((n, page) => n + page.lacing.filter((v) => v >= 100 && v < 255).length, 0);
 }
