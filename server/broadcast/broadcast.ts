@@ -327,7 +327,8 @@ export class Broadcast extends EventEmitter {
     // the daemon stalled: it read nothing either, so "no media" (or "not passed on") says nothing
     // about the broadcaster or the renditions; the next tick on time judges
     if (stalledMs > 0) {
-      if (verdict === 'fill') this.skippedForStall(stalledMs);
+      noteStall(this.clock, this.log, stalledMs);
+      if (verdict === 'fill') this.silenceSkipped.stall?.inc();
     } else switch (verdict) {
       case 'too-slow':
         this.fail(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the stream could not be passed on for ${this.deps.stallTimeoutMs} ms` }));
