@@ -21,8 +21,9 @@ import { spawnDaemon } from '../helpers/daemon-process.js';
 import { listen, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { fixture, probe } from '../helpers/media.js';
 import { secret } from '../helpers/stack.js';
+import { afterThisTest } from '../helpers/teardown.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
-import { startIcecast, type ManagedIcecast } from '../../server/icecast/managed-icecast.js';
+import { startIcecast } from '../../server/icecast/managed-icecast.js';
 
 class CollectingSource {
   readonly got: Buffer[] = [];
@@ -114,15 +115,10 @@ async function silences(mp3: Buffer): Promise<string[]> {
 // being behind (docs/performance.md, "Saturation").
 describe('the daemon stalls 3 s while the broadcaster keeps sending (real daemon process, icecast2, ffmpeg)', function () {
   this.timeout(60000);
-  let icecast: ManagedIcecast;
-  before(async () => {
-    icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
-  });
-  after(async () => {
-    await icecast?.stop();
-  });
 
   it('no silence, no shedding: the MP3 listener hears the tone throughout and keeps up with the clock', async () => {
+    const icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+    afterThisTest(() => icecast.stop());
     const daemon = await spawnDaemon({ args: ['serve', '--listen', '127.0.0.1:0', '--icecast', icecast.url], cwd: '/' });
     const c = new WebcastClient(`${daemon.wsBase}stall.mp3`);
     await c.opened;
