@@ -10,10 +10,16 @@ import type { Logger } from '../log.js';
 
 /** Stalls less than this far apart are one episode (logged once). */
 export const STALL_EPISODE_GAP_MS = 10000;
+/**
+ * A short timer's lateness counts as a stall only beyond this: a loaded machine delays a 100 ms
+ * timer by a few hundred ms all the time, and silence written for such a moment is matched by the
+ * late audio it drops (gap-filler.ts); skipping it would starve the stream instead.
+ */
+export const MIN_STALL_MS = 1000;
 
 /**
- * Run fn every ms. Its argument is 0 on time, or, when this run came more than a period late (the
- * daemon stalled), the time since the previous run.
+ * Run fn every ms. Its argument is 0 on time, or, when this run came more than a period (and at
+ * least MIN_STALL_MS) late (the daemon stalled), the time since the previous run.
  */
 export function everyTellingStalls(clock: Clock, ms: number, fn: (stalledMs: number) => void): Cancel {
   let last = clock.now();
@@ -21,7 +27,7 @@ export function everyTellingStalls(clock: Clock, ms: number, fn: (stalledMs: num
     const now = clock.now();
     const since = now - last;
     last = now;
-    fn(since - ms > ms ? since : 0);
+    fn(since - ms > Math.max(ms, MIN_STALL_MS) ? since : 0);
   });
 }
 

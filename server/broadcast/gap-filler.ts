@@ -7,9 +7,10 @@
 // stay at live delay instead of falling behind for good. A new connection's stream starts now,
 // so nothing of it is late.
 //
-// The daemon's own stall is not the broadcaster's silence: a tick that comes more than a period
-// late (daemon-stall.ts) writes nothing while a connection is attached, because the audio of that
-// time may be waiting in its socket; the next tick on time writes what is still due.
+// The daemon's own stall is not the broadcaster's silence: a tick that comes more than a period,
+// and at least a second, late (daemon-stall.ts) writes nothing while a connection is attached,
+// because the audio of that time may be waiting in its socket; the next tick on time writes what
+// is still due.
 import type { Clock, Cancel } from '../clock.js';
 import { opusPacketSamples } from '../pipeline/opus-format.js';
 import { everyTellingStalls } from './daemon-stall.js';
