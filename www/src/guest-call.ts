@@ -7,7 +7,7 @@
 // flows again (media-watch.ts), so the page does not claim "on air" through the silence.
 import type { IceConfig, SignalData } from './wire-contract.js';
 import { rtcConfig, toSignalCandidate } from './guest-link.js';
-import { MediaWatch, receivedAudioPackets } from './media-watch.js';
+import { watchPeer, type MediaWatch } from './media-watch.js';
 
 export const RESTART_ASK_MS = 2000;
 
@@ -40,13 +40,7 @@ export class GuestCall {
       if (ev.candidate !== null) this.deps.send({ candidate: toSignalCandidate(ev.candidate) });
     });
     this.pc.addEventListener('iceconnectionstatechange', () => this.onIceState());
-    this.watch = new MediaWatch({
-      packets: () => receivedAudioPackets(this.pc),
-      onChange: () => this.onMedia(),
-      now: () => (deps.now ?? Date.now)(),
-      setTimeout: (fn, ms) => deps.setTimeout(fn, ms),
-      clearTimeout: (h) => deps.clearTimeout(h),
-    });
+    this.watch = watchPeer(() => this.pc, deps, () => this.onMedia());
   }
 
   get state(): CallState {

@@ -11,7 +11,7 @@
 // While ICE still says connected but the guest's sound has stopped arriving (a cut cable: ICE
 // notices only after seconds), the link says `reconnecting` until it flows again (media-watch.ts).
 import type { IceConfig, SignalCandidate, SignalData } from './wire-contract.js';
-import { MediaWatch, receivedAudioPackets } from './media-watch.js';
+import { watchPeer, type MediaWatch } from './media-watch.js';
 
 export const DISCONNECTED_GRACE_MS = 1500;
 
@@ -55,13 +55,7 @@ export class GuestLink {
 
   constructor(private readonly deps: LinkDeps, private ice: IceConfig, private readonly returnTrack: MediaStreamTrack) {
     this.pc = this.newPeer();
-    this.watch = new MediaWatch({
-      packets: () => receivedAudioPackets(this.pc),
-      onChange: () => this.onMedia(),
-      now: () => (deps.now ?? Date.now)(),
-      setTimeout: (fn, ms) => deps.setTimeout(fn, ms),
-      clearTimeout: (h) => deps.clearTimeout(h),
-    });
+    this.watch = watchPeer(() => this.pc, deps, () => this.onMedia());
     void this.negotiate(false);
   }
 

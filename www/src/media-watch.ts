@@ -86,3 +86,18 @@ export async function receivedAudioPackets(pc: RTCPeerConnection): Promise<numbe
   });
   return total;
 }
+
+/** A watch on the audio a call's current peer connection receives, on the call's own timers. */
+export function watchPeer(
+  pc: () => RTCPeerConnection,
+  timers: Pick<MediaWatchDeps, 'setTimeout' | 'clearTimeout'> & { now?(): number },
+  onChange: () => void,
+): MediaWatch {
+  return new MediaWatch({
+    packets: () => receivedAudioPackets(pc()),
+    onChange,
+    now: () => (timers.now ?? Date.now)(),
+    setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+    clearTimeout: (h) => timers.clearTimeout(h),
+  });
+}
