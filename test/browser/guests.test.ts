@@ -448,6 +448,7 @@ describe('guests over a real network: one behind a cable that is pulled, then th
   });
 
   it('three guests at once: the listener hears all three and the host; the host\'s page answers keys and clicks at once meanwhile', async () => {
+    const started = Date.now();
     const names = otherBrowsers.map((_b, i) => `Guest ${i + 2}`);
     const links: string[] = [];
     for (const n of names) links.push(await inviteFrom(host, n));
@@ -455,6 +456,7 @@ describe('guests over a real network: one behind a cable that is pulled, then th
     const ids: string[] = [cagedId];
     for (const [i, page] of pages.entries()) ids.push(await onAir(page, names[i]!));
     assert.equal(await host.$$eval('.guest-strip[data-on-air="true"]', (els) => els.length), 3, 'three guests on air');
+    const joinedMs = Date.now() - started;
 
     // How long the host's page takes to answer a person while it mixes three calls: from the
     // input event's own timestamp to the handler (the main thread's queue) and to the next frame
@@ -486,7 +488,7 @@ describe('guests over a real network: one behind a cable that is pulled, then th
     const q = (v: number[], p: number): number => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(p * v.length))]!;
     const delays = lat.map((l) => l.delay);
     const frames = lat.map((l) => l.frame);
-    console.log(`      listener: ${freqs.map((f, i) => `${f} Hz ${dbs[i]!.toFixed(1)} dB`).join(', ')} (host, then the three guests)`);
+    console.log(`      two more guests joined and on air in ${joinedMs} ms; listener: ${freqs.map((f, i) => `${f} Hz ${dbs[i]!.toFixed(1)} dB`).join(', ')} (host, then the three guests)`);
     console.log(`      host input (${lat.length} events): to the handler median ${q(delays, 0.5).toFixed(1)} ms, max ${Math.max(...delays).toFixed(1)} ms; to the next frame median ${q(frames, 0.5).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms`);
     freqs.forEach((f, i) => assert.ok(Math.abs(dbs[i]! - TONE_DB) < 3, `${i === 0 ? 'the host' : `guest ${i}`}: ${f} Hz on air at ${TONE_DB} dB: ${dbs[i]!.toFixed(1)} dB`));
     assert.ok(lat.length >= 16 + ids.length * 2, `every key and click was measured: ${lat.length}`);
