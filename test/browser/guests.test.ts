@@ -432,8 +432,9 @@ describe('guests over a real network: one behind a cable that is pulled, then th
     const [gapAt, gapLen] = longestGap(levels.slice(5), TONE_DB - 20);
     const gapMs = gapLen * 100;
     const afterDb = median(levels.slice(-20));
+    const hostInGap = median(hostLevels.slice(gapAt + 5, gapAt + 5 + gapLen));
     const show = (log: [number, string][]): string => log.map(([t, s]) => `${s}@${((t - cutAt) / 1000).toFixed(1)}s`).join(' ');
-    console.log(`      cut ${restoredAt - cutAt} ms; the pages back ${pageBackMs} ms after the restore; listener: the guest's tone gone for ${(gapMs / 1000).toFixed(1)} s (from ${((gapAt + 5) / 10).toFixed(1)} s into the capture), back at ${afterDb.toFixed(1)} dB; host's tone min ${Math.min(...hostLevels.slice(10)).toFixed(1)} dB`);
+    console.log(`      cut ${restoredAt - cutAt} ms; the pages back ${pageBackMs} ms after the restore; listener: the guest's tone gone for ${(gapMs / 1000).toFixed(1)} s (from ${((gapAt + 5) / 10).toFixed(1)} s into the capture), back at ${afterDb.toFixed(1)} dB; the host's tone meanwhile ${hostInGap.toFixed(1)} dB`);
     console.log(`      guest page (s from the cut): ${show(guestStates)}`);
     console.log(`      host's strip: ${show(hostStates)}`);
     assert.ok(gapMs >= 1000, `the cut was real: the guest's tone left the stream (gone ${gapMs} ms)`);
@@ -441,7 +442,7 @@ describe('guests over a real network: one behind a cable that is pulled, then th
     assert.ok(gapMs <= restoredAt - cutAt + 5000, `back on air within 5 s of the restore: the tone was gone ${gapMs} ms for a ${restoredAt - cutAt} ms cut`);
     assert.ok(pageBackMs < 5000, `the pages say on air / connected within 5 s of the restore: ${pageBackMs} ms`);
     assert.ok(Math.abs(afterDb - TONE_DB) < 3, `the guest is on air at their level again: ${afterDb.toFixed(1)} dB`);
-    assert.ok(Math.min(...hostLevels.slice(10)) > TONE_DB - 6, 'the host stayed on air throughout');
+    assert.ok(Math.abs(hostInGap - TONE_DB) < 3, `the host stayed on air while the guest was cut off: ${hostInGap.toFixed(1)} dB`);
     assert.ok(hostStates.some(([t, s]) => t >= cutAt && t < restoredAt + 5000 && s !== 'connected'), `the host's strip said the guest was not connected during the cut: ${show(hostStates)}`);
     assert.ok(guestStates.some(([t, s]) => t >= cutAt && s === 'reconnecting'), `the guest's page said it was reconnecting: ${show(guestStates)}`);
     assert.equal(await host.$$eval('.guest-strip', (els) => els.length), 1, 'the same channel, not a second one');
