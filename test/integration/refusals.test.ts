@@ -7,6 +7,9 @@ import { fixture } from '../helpers/media.js';
 import { waitFor } from '../helpers/listener.js';
 import { childFfmpegPids, secret, startStack, type Stack } from '../helpers/stack.js';
 import { WebcastClient } from '../helpers/webcast-client.js';
+import { rawSource } from '../helpers/source-clients.js';
+import { GUEST_WS_SUBPROTOCOL } from '../../www/src/wire-contract.js';
+import { WebSocket } from 'ws';
 import { freePort } from '../../server/icecast/managed-icecast.js';
 
 const HELLO_TIMEOUT_MS = 600;
@@ -263,5 +266,115 @@ describe('refusals from Icecast (passthrough mode)', function () {
     } finally {
       await down.stop();
     }
+  });
+});
+
+describe('a guest\'s invitation opens nothing but the guests\' door', function () {
+  this.timeout(60000);
+  // No Icecast is needed to refuse a credential; the manager API is on (it has a token) so its
+  // refusal is about the credential, not about being switched off. A high failed-login limit keeps
+  // the tries below from locking this address out before the last check.
+  let s: Stack;
+  let invitation: string;
+  let guestDoor: string;
+  const SENTENCE = /^[A-Z].{20,}[.!]$/;
+
+  /** The host's page as a bare socket: log in, open the desk, make one link; its token. */
+  async function inviteOne(): Promise<string> {
+    const login = await request(s.baseUrl).post('/api/login').send({ user: s.broadcaster.name, password: s.broadcaster.password }).expect(200);
+    const ws = new WebSocket(guestDoor, GUEST_WS_SUBPROTOCOL);
+    const frames: { type: string; data: Record<string, unknown> }[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d)) as { type: string; data: Record<string, unknown> }));
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    ws.send(JSON.stringify({ type: 'hello', data: { role: 'host', user: s.broadcaster.name, token: (login.body as { token: string }).token } }));
+    await waitFor('the desk', () => frames.some((f) => f.type === 'desk'), 5000);
+    ws.send(JSON.stringify({ type: 'invite', data: { label: 'Sam' } }));
+    const invited = await waitFor('the link', () => frames.find((f) => f.type === 'invited'), 5000);
+    hostDesk = ws;
+    return String(invited.data['token']);
+  }
+  let hostDesk: WebSocket | undefined;
+
+  before(async () => {
+    s = await startStack({ noIcecast: true, limits: { maxFailedLogins: 100 }, config: { admin: { token: secret() } } });
+    guestDoor = `${s.wsBase}_guest/live`;
+    invitation = await inviteOne();
+  });
+  after(async () => {
+    hostDesk?.close();
+    await s.stop();
+  });
+
+  it('the ingest (/ws/live) refuses it as a password, a login token, a resume token and a guest\'s hello; no media frame gets in', async () => {
+    const { name } = s.broadcaster;
+    const tries: [string, Record<string, unknown>][] = [
+      ['as the password', { mime: 'audio/webm;codecs=opus', user: name, password: invitation }],
+      ['as a login token', { mime: 'audio/webm;codecs=opus', user: name, token: invitation }],
+      ['as a resume token', { mime: 'audio/webm;codecs=opus', user: name, resume: invitation }],
+      ['without a user', { mime: 'audio/webm;codecs=opus', token: invitation }],
+    ];
+    for (const [how, hello] of tries) {
+      const c = new WebcastClient(`${s.wsBase}live`, { origin: s.baseUrl });
+      await c.opened;
+      c.hello(hello);
+      // what a guest would send next: media
+      c.ws.send(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+      const got = await c.closed;
+      assert.equal(got.code, 4401, `${how}: 4401 (${JSON.stringify(c.errors)})`);
+      assert.equal(c.errors[0]?.code, 'IW_ERR_AUTH_FAILED', how);
+      assert.match(c.errors[0]!.message, SENTENCE, `${how}: a sentence`);
+      assert.equal(c.statuses.filter((st) => st.state === 'live').length, 0, `${how}: never live`);
+    }
+    // The guests' own hello, knocked on the broadcasters' door: not a broadcaster's hello.
+    const asGuest = new WebcastClient(`${s.wsBase}live`, { origin: s.baseUrl });
+    await asGuest.opened;
+    asGuest.ws.send(JSON.stringify({ type: 'hello', data: { role: 'guest', invitation, name: 'Sam', instance: 'x' } }));
+    asGuest.ws.send(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+    assert.equal((await asGuest.closed).code, 4400);
+    assert.equal(asGuest.errors[0]?.code, 'IW_ERR_PROTO_BAD_MESSAGE');
+    assert.match(asGuest.errors[0]!.message, SENTENCE);
+    // …and with the guests' subprotocol the broadcasters' door does not even open.
+    const guestProto = new WebcastClient(`${s.wsBase}live`, { origin: s.baseUrl, protocols: [GUEST_WS_SUBPROTOCOL] });
+    await assert.rejects(guestProto.opened, 'the ingest does not speak the guests\' subprotocol');
+    assert.equal(s.daemon.registry.size, 0, 'no broadcast was started');
+    assert.deepEqual(childFfmpegPids(), [], 'no encoder was started');
+  });
+
+  it('the manager API (/api/admin/*), the recordings API, /api/login and the source door refuse it, each with its status and a sentence', async () => {
+    const bearer = `Bearer ${invitation}`;
+    const http = request(s.baseUrl);
+    const expectRefused = (res: request.Response, status: number, code: string, what: string): void => {
+      assert.equal(res.status, status, `${what}: ${status} (${JSON.stringify(res.body)})`);
+      assert.equal(res.body.error?.code, code, what);
+      assert.match(res.body.error?.message ?? '', SENTENCE, `${what}: a sentence`);
+      assert.ok(!JSON.stringify(res.body).includes(invitation), `${what}: the token is not echoed`);
+    };
+    expectRefused(await http.get('/api/admin/broadcasts').set('Authorization', bearer), 401, 'IW_ERR_ADMIN_AUTH', 'GET /api/admin/broadcasts (bearer)');
+    expectRefused(await http.post('/api/admin/broadcasts/live/end').set('Authorization', bearer).send({}), 401, 'IW_ERR_ADMIN_AUTH', 'POST /api/admin/broadcasts/live/end (bearer)');
+    expectRefused(await http.get('/api/admin/broadcasts').set('Cookie', `token=${invitation}; session=${invitation}`), 401, 'IW_ERR_ADMIN_AUTH', '/api/admin (cookie)');
+    expectRefused(await http.get('/api/recordings').set('Authorization', bearer), 401, 'IW_ERR_AUTH_REQUIRED', 'GET /api/recordings (bearer)');
+    expectRefused(await http.get('/api/recordings/live/x.ogg').set('Authorization', bearer), 401, 'IW_ERR_AUTH_REQUIRED', 'a recording download (bearer)');
+    expectRefused(await http.get('/api/recordings').set('Cookie', `token=${invitation}; session=${invitation}`), 401, 'IW_ERR_AUTH_REQUIRED', '/api/recordings (cookie)');
+    expectRefused(await http.post('/api/login').send({ user: s.broadcaster.name, password: invitation }), 401, 'IW_ERR_AUTH_FAILED', 'POST /api/login (as the password)');
+    // Icecast source clients on the daemon's port: PUT with the token as the password, and "now playing".
+    const port = Number(new URL(s.baseUrl).port);
+    for (const user of [s.broadcaster.name, 'source']) {
+      const put = await rawSource(port, '/live', { user, password: invitation }, 'audio/mpeg');
+      assert.match(put, /^HTTP\/1\.[01] 401 /, `a source client's PUT as ${user}: 401`);
+    }
+    const meta = await fetch(`${s.baseUrl}/admin/metadata?mount=/live&mode=updinfo&song=x`, { headers: { Authorization: `Basic ${Buffer.from(`${s.broadcaster.name}:${invitation}`).toString('base64')}` } });
+    assert.equal(meta.status, 401, '/admin/metadata: 401');
+    assert.equal(s.daemon.registry.size, 0);
+    assert.ok(!s.logLines.some((l) => l.includes(invitation)), 'the token is in no log line');
+  });
+
+  it('…and the same token still lets its guest in at the guests\' door (it was a valid, unused invitation all along)', async () => {
+    const ws = new WebSocket(guestDoor, GUEST_WS_SUBPROTOCOL);
+    const frames: { type: string }[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d)) as { type: string }));
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    ws.send(JSON.stringify({ type: 'hello', data: { role: 'guest', invitation, name: 'Sam', instance: 'page1' } }));
+    await waitFor('the welcome', () => frames.some((f) => f.type === 'welcome'), 5000);
+    ws.close();
   });
 });

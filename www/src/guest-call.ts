@@ -2,9 +2,12 @@
 // send the microphone, receive the return feed (the show without the guest's own voice). When the
 // connection fails or stays disconnected, ask the host for an ICE restart through signalling; the
 // host's page also restarts by itself when it sees the same. A new microphone is swapped in
-// without renegotiating (replaceTrack).
+// without renegotiating (replaceTrack). While ICE still says connected but the show has stopped
+// arriving (a cut cable: ICE notices only after seconds), the call says `reconnecting` until it
+// flows again (media-watch.ts), so the page does not claim "on air" through the silence.
 import type { IceConfig, SignalData } from './wire-contract.js';
 import { rtcConfig, toSignalCandidate } from './guest-link.js';
+import { watchPeer, type MediaWatch } from './media-watch.js';
 
 export const RESTART_ASK_MS = 2000;
 
@@ -18,6 +21,8 @@ export interface CallDeps {
   onState(state: CallState): void;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** The clock (Date.now unless a test's). */
+  now?(): number;
 }
 
 export class GuestCall {
@@ -26,6 +31,7 @@ export class GuestCall {
   private pendingCandidates: RTCIceCandidateInit[] = [];
   private askTimer: unknown;
   private queue: Promise<void> = Promise.resolve();
+  private readonly watch: MediaWatch;
 
   constructor(private readonly deps: CallDeps, ice: IceConfig, private mic: MediaStreamTrack) {
     this.pc = deps.createPeer(rtcConfig(ice));
@@ -34,6 +40,7 @@ export class GuestCall {
       if (ev.candidate !== null) this.deps.send({ candidate: toSignalCandidate(ev.candidate) });
     });
     this.pc.addEventListener('iceconnectionstatechange', () => this.onIceState());
+    this.watch = watchPeer(() => this.pc, deps, () => this.onMedia());
   }
 
   get state(): CallState {
@@ -50,10 +57,17 @@ export class GuestCall {
     this.deps.onState(s);
   }
 
+  /** The show stopped or came back while ICE says connected. */
+  private onMedia(): void {
+    const st = this.pc.iceConnectionState;
+    if (this.stateValue !== 'closed' && (st === 'connected' || st === 'completed')) this.setState(this.watch.stalled ? 'reconnecting' : 'connected');
+  }
+
   private onIceState(): void {
     const st = this.pc.iceConnectionState;
     this.deps.clearTimeout(this.askTimer);
-    if (st === 'connected' || st === 'completed') this.setState('connected');
+    if (this.stateValue === 'closed') return;
+    if (st === 'connected' || st === 'completed') this.setState(this.watch.stalled ? 'reconnecting' : 'connected');
     else if (st === 'failed') this.askRestart();
     else if (st === 'disconnected') {
       this.setState('reconnecting');
@@ -112,6 +126,7 @@ export class GuestCall {
   }
 
   close(): void {
+    this.watch.stop();
     this.deps.clearTimeout(this.askTimer);
     this.pc.close();
     this.setState('closed');

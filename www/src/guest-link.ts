@@ -8,7 +8,10 @@
 // there to answer. When the guest's page comes back after a drop, the host restarts ICE at once;
 // if it is a new page (reloaded), the old connection is worthless and a new one is made. The
 // remote stream goes to `onStream` each time there is a new one; the mixer channel stays.
+// While ICE still says connected but the guest's sound has stopped arriving (a cut cable: ICE
+// notices only after seconds), the link says `reconnecting` until it flows again (media-watch.ts).
 import type { IceConfig, SignalCandidate, SignalData } from './wire-contract.js';
+import { watchPeer, type MediaWatch } from './media-watch.js';
 
 export const DISCONNECTED_GRACE_MS = 1500;
 
@@ -24,6 +27,8 @@ export interface LinkDeps {
   onState(state: LinkState): void;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** The clock (Date.now unless a test's). */
+  now?(): number;
 }
 
 /** A browser's candidate as it travels in a signal. */
@@ -46,9 +51,11 @@ export class GuestLink {
   private pendingCandidates: RTCIceCandidateInit[] = [];
   private disconnectTimer: unknown;
   private everConnected = false;
+  private readonly watch: MediaWatch;
 
   constructor(private readonly deps: LinkDeps, private ice: IceConfig, private readonly returnTrack: MediaStreamTrack) {
     this.pc = this.newPeer();
+    this.watch = watchPeer(() => this.pc, deps, () => this.onMedia());
     void this.negotiate(false);
   }
 
@@ -82,12 +89,20 @@ export class GuestLink {
     return pc;
   }
 
+  /** Sound stopped or came back while ICE says connected. */
+  private onMedia(): void {
+    const st = this.pc.iceConnectionState;
+    if (this.stateValue === 'closed' || this.stateValue === 'away') return;
+    if (st === 'connected' || st === 'completed') this.setState(this.watch.stalled ? 'reconnecting' : 'connected');
+  }
+
   private onIceState(): void {
     const st = this.pc.iceConnectionState;
     this.deps.clearTimeout(this.disconnectTimer);
     if (st === 'connected' || st === 'completed') {
       this.everConnected = true;
-      this.setState('connected');
+      // ICE may not have noticed yet that nothing arrives any more
+      this.setState(this.watch.stalled ? 'reconnecting' : 'connected');
       return;
     }
     if (!this.present) return;
@@ -185,6 +200,7 @@ export class GuestLink {
 
   close(): void {
     this.present = false;
+    this.watch.stop();
     this.deps.clearTimeout(this.disconnectTimer);
     this.pc.close();
     this.setState('closed');
