@@ -359,12 +359,15 @@ export class IcewireError extends Error {
   readonly code: ErrorCode;
   /** Extra detail for the log only (never shown to the person). */
   readonly detail: string | undefined;
+  /** When trying again makes sense (seconds): an HTTP answer carries it as Retry-After. */
+  readonly retryAfterS: number | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; detail?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; detail?: string; cause?: unknown; retryAfterS?: number } = {}) {
     super(options.message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'IcewireError';
     this.code = code;
     this.detail = options.detail;
+    this.retryAfterS = options.retryAfterS;
   }
 
   get closeCode(): number {
