@@ -6,6 +6,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { AuthGate, LOGIN_WAIT_MS, type Account, type Door, type UpstreamGuess } from '../../server/auth/auth-gate.js';
 import { CheckQueue } from '../../server/auth/check-queue.js';
 import { GuessLedger, MAX_WAITING_PER_KEY } from '../../server/auth/guess-ledger.js';
+import { REPEAT_LOG_MS } from '../../server/auth/repeated-lines.js';
 import { IcewireError } from '../../server/errors.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { captureLogger } from '../helpers/log-capture.js';
@@ -213,7 +214,7 @@ describe('AuthGate', () => {
     const refused = third.got as UpstreamGuess | IcewireError | undefined;
     assert.ok(refused instanceof IcewireError && refused.code === 'IW_ERR_AUTH_RATE_LIMITED');
     assert.ok((refused.retryAfterS ?? 0) >= 1);
-    assert.equal(clock.pending, 0, 'no timer left');
+    assert.equal((r.gate as unknown as { ledger: GuessLedger }).ledger.waiting, 0, 'nothing left waiting');
     for (const g of held) if (!(g instanceof IcewireError)) g.withdrawn();
   });
 
@@ -229,7 +230,7 @@ describe('AuthGate', () => {
     assert.ok(typeof first !== 'string');
     first.refused();
     assert.deepEqual(tally((await Promise.all(waiting)).map(String)), { IW_ERR_AUTH_RATE_LIMITED: MAX_WAITING_PER_KEY });
-    assert.equal(clock.pending, 0);
+    assert.equal((r.gate as unknown as { ledger: GuessLedger }).ledger.waiting, 0);
   });
 
   it('a refusal over the failure limit says when to try again: when the oldest failure leaves the window', async () => {
@@ -241,6 +242,28 @@ describe('AuthGate', () => {
     const err = await r.gate.login({ door: 'http-login', addr: '203.0.113.35', user: HOST.name, password: HOST.password }).then(() => undefined, (e: unknown) => e as IcewireError);
     assert.equal(err?.code, 'IW_ERR_AUTH_RATE_LIMITED');
     assert.equal(err?.retryAfterS, 40);
+  });
+
+  it('refusals that check no password are logged once per door, code and address, then as one line with a count', async () => {
+    const clock = new FakeClock();
+    const r = rig({ max: 1, clock });
+    const a = '203.0.113.36';
+    assert.equal(await r.login(a, HOST.name, 'wrong'), 'IW_ERR_AUTH_FAILED');
+    for (let i = 0; i < 50; i++) await r.login(a, HOST.name, `again-${i}`, i % 2 === 0 ? 'http-login' : 'websocket');
+    await r.login('203.0.113.37', HOST.name, 'wrong');
+    await r.login('203.0.113.37', HOST.name, 'again');
+    const refused = (): string[] => r.lines().filter((l) => l.message === 'login refused').map((l) => `${String(l.door)} ${String(l.code)} ${String(l.addr)}`);
+    assert.deepEqual(refused(), [
+      `websocket IW_ERR_AUTH_FAILED ${a}`, `http-login IW_ERR_AUTH_RATE_LIMITED ${a}`, `websocket IW_ERR_AUTH_RATE_LIMITED ${a}`,
+      'websocket IW_ERR_AUTH_FAILED 203.0.113.37', 'websocket IW_ERR_AUTH_RATE_LIMITED 203.0.113.37',
+    ]);
+    await clock.advance(REPEAT_LOG_MS);
+    const repeated = r.lines().filter((l) => l.message === 'repeated login refusals').map((l) => `${String(l.door)} ${String(l.code)} ${String(l.addr)} +${String(l.more)}`);
+    assert.deepEqual(repeated, [`http-login IW_ERR_AUTH_RATE_LIMITED ${a} +24`, `websocket IW_ERR_AUTH_RATE_LIMITED ${a} +24`]);
+    // a new period: the next refusal is logged as it happens
+    await r.login(a, HOST.name, 'later');
+    assert.equal(refused().length, 6);
+    assert.ok(!JSON.stringify(r.lines()).includes('again-'), 'no password in any line');
   });
 });
 
