@@ -33,6 +33,21 @@ function optString(data: Record<string, unknown>, key: string, max: number): str
   return v;
 }
 
+/**
+ * A now-playing text: too long is cut, not refused. A title is cosmetic and the show must not end
+ * over one (the title cleaner keeps 200 characters anyway); the frame's own 16 KiB bound holds.
+ */
+function optTitle(data: Record<string, unknown>, key: string): string | undefined {
+  const v = optString(data, key, MAX_TEXT_BYTES);
+  if (v === undefined || v.length <= MAX_TITLE_INPUT) return v;
+  // never split a surrogate pair
+  const end = /[\uD800-\uDBFF]/.test(v[MAX_TITLE_INPUT - 1]!) ? MAX_TITLE_INPUT - 1 : MAX_TITLE_INPUT;
+  return v.slice(0, end);
+}
+
+/** Characters of a title or artist kept from a metadata message (the cleaner keeps fewer). */
+const MAX_TITLE_INPUT = 1000;
+
 /** Parse one text frame. Throws IcewireError(IW_ERR_PROTO_BAD_MESSAGE) on anything malformed. */
 export function parseClientMessage(text: string): ClientMessage {
   if (text.length > MAX_TEXT_BYTES || Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
@@ -71,7 +86,7 @@ export function parseClientMessage(text: string): ClientMessage {
       };
     }
     case 'metadata':
-      return { type: 'metadata', metadata: { title: optString(d, 'title', 1000), artist: optString(d, 'artist', 1000) } };
+      return { type: 'metadata', metadata: { title: optTitle(d, 'title'), artist: optTitle(d, 'artist') } };
     default:
       return { type: 'unknown', name: type.slice(0, 50) };
   }

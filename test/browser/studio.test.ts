@@ -269,8 +269,14 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
 
   // The page never keeps the password: the reloaded tab authenticates its resume hello with the
   // login token it got from POST /api/login when it went live.
-  it('reloading the tab 5 s into a show: back on air within 3 s, the same broadcast, the listener on one stream', async () => {
+  it('reloading the tab 5 s into a show: back on air within 3 s, the same broadcast, the listener on one stream; the decks and pads come back loaded', async () => {
     const page = await onAir();
+    // What the host had loaded: a track and a queued one on deck A, a looped pad.
+    await page.setInputFiles('#deck-a-files', [files['tone']!, files['tagged']!]);
+    await page.setInputFiles('#pad-0-file', files['jingle']!);
+    await page.check('#pad-0-loop');
+    await page.waitForFunction(() => document.getElementById('deck-a-title')!.textContent === 'Calibration' &&
+      document.getElementById('deck-a-queue')!.textContent!.includes('Evening Tone') && document.getElementById('pad-0')!.dataset['loop'] === 'true', null, { timeout: 5000 });
     const before = await (await fetch(`${stack.baseUrl}/api/status/live`)).json() as { since: string };
     const rec = listen(`${stack.icecastUrl}/live.ogg`);
     assert.equal(await rec.status, 200);
@@ -285,6 +291,13 @@ describe('studio in the page (Chromium): mixing proven on the listener side', fu
     const after = await (await fetch(`${stack.baseUrl}/api/status/live`)).json() as { since: string };
     assert.equal(after.since, before.since, 'the same broadcast');
     assert.equal(await page.isVisible('#error'), false, 'no sentence: nothing went wrong');
+    await page.waitForSelector('#studio[data-shelf="restored"]', { timeout: 5000 });
+    assert.equal(await page.textContent('#deck-a-title'), 'Calibration', 'deck A has its track back');
+    assert.match((await page.textContent('#deck-a-queue')) ?? '', /Evening Tone/, 'and its queue');
+    assert.equal(await page.getAttribute('#deck-a', 'data-playing'), 'false', 'loaded, not playing');
+    assert.equal(await page.getAttribute('#pad-0', 'data-loaded'), 'true', 'the pad has its file back');
+    assert.equal(await page.isChecked('#pad-0-loop'), true, 'with its loop switch');
+    assert.equal(await page.isVisible('#studio-note'), false, 'nothing to say: the shelf worked');
     const stored = await page.evaluate(() => JSON.stringify(Object.entries((globalThis as unknown as { sessionStorage: Record<string, string> }).sessionStorage)));
     assert.ok(!stored.includes(stack.broadcaster.password), 'no password in sessionStorage');
     await sleep(3000);

@@ -6,8 +6,9 @@
 //   2. /api/admin on either daemon lists every show; ending one held by the other daemon names it
 //      (409), and the same request through nginx reaches the holder and ends it.
 //   3. Daemon a is SIGKILLed mid-show: the real broadcaster pages in Chromium are back on air
-//      through daemon b within 10 s, and relay listeners were never disconnected: they heard the
-//      fallback loop, then the show again, in Ogg/Opus and in MP3.
+//      through daemon b within 10 s, and relay listeners were never disconnected: the MP3 one heard
+//      the fallback loop, then the show again; the Ogg/Opus one the loop or (b back within about a
+//      second: Icecast waits for the loop's next page) a short silence, then the show.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -346,15 +347,20 @@ describe('cluster: two daemons behind nginx, an Icecast master with fallbacks, a
       }
       offset = end;
     }
+    // Icecast sends a listener moved to the fallback nothing before the fallback's next Ogg page
+    // (docs/scaling.md, "Timing"): when b is back within about a second, the Ogg listener hears a
+    // short silence instead of the loop, and stays connected. So the loop may be missing here, but
+    // nothing else may come between the two shows.
     const oggHeard = runs(chains.map((c) => c.heard).filter((c) => c !== 'quiet'));
-    assert.deepEqual(oggHeard, ['show', 'fallback', 'show'], `Ogg/Opus chains from the kill on: ${chains.map((c) => c.what).join(' ')}`);
+    assert.ok(['show,fallback,show', 'show'].includes(oggHeard.join(',')), `Ogg/Opus chains from the kill on: ${chains.map((c) => c.what).join(' ')}`);
+    assert.ok(chains.length >= 2, `a new Ogg chain (b's show) after the kill: ${chains.map((c) => c.what).join(' ')}`);
     // MP3: one continuous stream, decoded from the kill on (the decoder finds the next frame), in
     // quarter-second windows (the loop may play for well under a second when b is quick): maybe
     // the end of a's show still in flight, the loop, then b's show.
     const windows = toneWindows(await decodeMono(mp3Data.subarray(mp3AtKill)), CHIME_HZ, 0.25);
     const mp3Heard = runs(windows.map(label).filter((w) => w !== 'quiet'));
     const mp3What = windows.map((w) => `${label(w)[0]}${w.share.toFixed(2)}`).join(' ');
-    assert.ok(['show,fallback,show', 'fallback,show'].includes(mp3Heard.join(',')), `MP3 half-seconds from the kill on (${mp3Data.length - mp3AtKill} bytes): ${mp3What}`);
+    assert.ok(['show,fallback,show', 'fallback,show'].includes(mp3Heard.join(',')), `MP3 half-seconds from the kill on (${mp3Data.length - mp3AtKill} bytes): ${mp3What}; Ogg: ${oggHeard.join(',')}`);
 
     // Nothing of daemon a is left: its encoders ended with it.
     await waitFor('daemon a\'s ffmpeg processes to end', () => ffmpegs.every((p) => !alive(p)), 5000);

@@ -39,6 +39,16 @@ const VALID: { what: string; text: string; want: ClientMessage }[] = [
     want: { type: 'metadata', metadata: { title: 'Song', artist: 'Band' } },
   },
   {
+    what: 'a title and artist over 1000 characters: cut to 1000, not refused (a title must not end the show)',
+    text: j({ type: 'metadata', data: { title: 't'.repeat(5000), artist: 'a'.repeat(1001) } }),
+    want: { type: 'metadata', metadata: { title: 't'.repeat(1000), artist: 'a'.repeat(1000) } },
+  },
+  {
+    what: 'a long title cut before an emoji, not through it',
+    text: j({ type: 'metadata', data: { title: `${'t'.repeat(999)}🎵🎵` } }),
+    want: { type: 'metadata', metadata: { title: 't'.repeat(999), artist: undefined } },
+  },
+  {
     what: 'metadata with no data at all',
     text: j({ type: 'metadata' }),
     want: { type: 'metadata', metadata: { title: undefined, artist: undefined } },
@@ -95,7 +105,6 @@ const MALFORMED: { what: string; text: string }[] = [
   { what: 'a name over 200 characters', text: j({ type: 'hello', data: { mime: 'audio/webm', name: 'n'.repeat(201) } }) },
   { what: 'a description over 1000 characters', text: j({ type: 'hello', data: { mime: 'audio/webm', description: 'd'.repeat(1001) } }) },
   { what: 'a resume token over 200 characters', text: j({ type: 'hello', data: { mime: 'audio/webm', resume: 'r'.repeat(201) } }) },
-  { what: 'a metadata title over 1000 characters', text: j({ type: 'metadata', data: { title: 't'.repeat(1001) } }) },
   { what: 'a numeric metadata artist', text: j({ type: 'metadata', data: { artist: 7 } }) },
   { what: 'a text frame over 16 KiB', text: j({ type: 'metadata', data: { title: 'ok', pad: 'x'.repeat(16 * 1024) } }) },
   { what: 'over 16 KiB of whitespace around valid JSON', text: `${' '.repeat(16 * 1024)}${j({ type: 'metadata' })}` },

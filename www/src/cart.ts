@@ -16,10 +16,10 @@ export interface PadState {
 export const PAD_COUNT = 12;
 
 export class CartWall {
-  private readonly pads: { label: string; buffer: AudioBuffer | undefined; loop: boolean; source: AudioBufferSourceNode | undefined; error: string | undefined }[];
+  private readonly pads: { label: string; file: File | undefined; buffer: AudioBuffer | undefined; loop: boolean; source: AudioBufferSourceNode | undefined; error: string | undefined }[];
 
   constructor(private readonly ctx: AudioContext, readonly channel: MixerChannel, private readonly onChange: () => void) {
-    this.pads = Array.from({ length: PAD_COUNT }, () => ({ label: '', buffer: undefined, loop: false, source: undefined, error: undefined }));
+    this.pads = Array.from({ length: PAD_COUNT }, () => ({ label: '', file: undefined, buffer: undefined, loop: false, source: undefined, error: undefined }));
   }
 
   state(): PadState[] {
@@ -37,11 +37,19 @@ export class CartWall {
     try {
       pad.buffer = await this.ctx.decodeAudioData(await file.arrayBuffer());
       pad.label = tagsFromFileName(file.name ?? `Pad ${index + 1}`).title || `Pad ${index + 1}`;
+      pad.file = file instanceof File ? file : new File([file], file.name ?? `pad-${index + 1}`);
     } catch {
       pad.buffer = undefined;
+      pad.file = undefined;
       pad.error = `This browser cannot decode "${file.name ?? 'the file'}". Try an MP3, Ogg, FLAC or WAV file.`;
     }
     this.onChange();
+  }
+
+  /** A pad's file and loop switch (what the studio's shelf keeps); no files when it is empty. */
+  kept(index: number): { files: File[]; loop: boolean } {
+    const pad = this.pads[index];
+    return { files: pad?.file !== undefined ? [pad.file] : [], loop: pad?.loop ?? false };
   }
 
   setLoop(index: number, loop: boolean): void {

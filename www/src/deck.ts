@@ -81,6 +81,12 @@ export class Deck {
     }));
   }
 
+  /** The deck's files in order: the loaded track, then the queue (what the studio's shelf keeps). */
+  files(): File[] {
+    return [this.current, ...this.queue].filter((t): t is Track => t !== undefined)
+      .map((t) => (t.file instanceof File ? t.file : new File([t.file], t.name)));
+  }
+
   remove(id: number): void {
     this.queue = this.queue.filter((t) => t.id !== id);
     this.onChange('queue');

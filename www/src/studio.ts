@@ -9,6 +9,7 @@ import { KEYS, bindingFor, keyLabel, type StudioAction } from './keys.js';
 import { FLOOR_DB, LevelMeter, measure } from './level-meter.js';
 import { Mixer, dbToGain, type MixerChannel } from './mixer.js';
 import { deckOnAir, type DeckOnAir } from './now-playing.js';
+import { Shelf } from './shelf.js';
 
 export interface StudioHooks {
   /** A deck went to air with this track (or the on-air track changed). */
@@ -65,6 +66,7 @@ export class Studio {
   private readonly cueAudio: HTMLAudioElement;
   private ready: Promise<void>;
   private grDb = 0;
+  private shelf: Shelf | undefined;
 
   constructor(private readonly root: HTMLElement, private readonly master: LevelMeter, private readonly hooks: StudioHooks) {
     this.ctx = new AudioContext({ latencyHint: 'interactive', sampleRate: 48000 });
@@ -147,7 +149,7 @@ export class Studio {
     const deckA = new Deck(this.ctx, this.mixer.addChannel({ id: 'deckA', kind: 'deck', label: 'Deck A', crossfade: 'A' }), (why) => this.deckChanged(0, why));
     const deckB = new Deck(this.ctx, this.mixer.addChannel({ id: 'deckB', kind: 'deck', label: 'Deck B', crossfade: 'B' }), (why) => this.deckChanged(1, why));
     this.decks = [deckA, deckB];
-    this.cart = new CartWall(this.ctx, this.mixer.addChannel({ id: 'cart', kind: 'cart', label: 'Cart' }), () => this.renderPads());
+    this.cart = new CartWall(this.ctx, this.mixer.addChannel({ id: 'cart', kind: 'cart', label: 'Cart' }), () => { this.renderPads(); this.keepPads(); });
     this.cueAudio.srcObject = this.mixer.cueDestination.stream;
     this.render();
     this.applyMic();
@@ -168,6 +170,43 @@ export class Studio {
     // Decks' positions a few times a second (rAF stops in background tabs; this need not run there).
     window.setInterval(() => this.renderTransport(), 250);
     this.root.dataset['ready'] = 'true';
+    void this.restoreShelf();
+  }
+
+  // ---- the shelf: decks' and pads' files kept across a reload ----
+
+  /** Put back the files the decks and pads held before a reload (loaded, not playing). */
+  private async restoreShelf(): Promise<void> {
+    this.shelf = await Shelf.open();
+    if (this.shelf === undefined) return;
+    try {
+      const kept = await this.shelf.all();
+      const loads: Promise<void>[] = [];
+      this.decks.forEach((deck, i) => {
+        const e = kept.get(`deck-${i}`);
+        if (e !== undefined && deck.files().length === 0) loads.push(deck.add(e.files));
+      });
+      for (let i = 0; i < PAD_COUNT; i++) {
+        const e = kept.get(`pad-${i}`);
+        const file = e?.files[0];
+        if (file === undefined || this.cart.kept(i).files.length > 0) continue;
+        loads.push(this.cart.load(i, file).then(() => { if (e?.loop === true) this.cart.setLoop(i, true); }));
+      }
+      await Promise.all(loads);
+    } catch {
+      this.note('The decks\' and pads\' files from before could not be read back from this browser\'s storage: load them again.');
+    }
+    this.root.dataset['shelf'] = 'restored';
+  }
+
+  private keep(place: string, entry: { files: File[]; loop?: boolean }): void {
+    this.shelf?.put(place, entry).catch(() => {
+      this.note('This browser did not keep the files on the decks and pads (its storage is full or blocked): after a reload you will need to load them again.');
+    });
+  }
+
+  private keepPads(): void {
+    for (let i = 0; i < PAD_COUNT; i++) this.keep(`pad-${i}`, this.cart.kept(i));
   }
 
   // ---- mic ----
@@ -264,6 +303,7 @@ export class Studio {
 
   private deckChanged(i: number, why: 'track' | 'transport' | 'queue'): void {
     this.renderDeck(i);
+    if (why !== 'transport') this.keep(`deck-${i}`, { files: this.decks[i]!.files() });
     if (why !== 'queue') this.checkNowPlaying();
   }
 
@@ -530,6 +570,8 @@ export class Studio {
       el.dataset['loaded'] = String(p.loaded);
       el.dataset['playing'] = String(p.playing);
       el.dataset['loop'] = String(p.loop);
+      const loop = el.querySelector<HTMLInputElement>(`#pad-${p.index}-loop`);
+      if (loop) loop.checked = p.loop;
       el.querySelector('.pad-label')!.textContent = p.error ? 'Cannot play' : p.loaded ? p.label : 'Empty';
       el.title = p.error ?? (p.loaded ? `${p.label} (${p.duration.toFixed(1)} s)` : 'Load a file with Load');
     }
