@@ -14,6 +14,8 @@ export interface Metrics {
   readonly resumes: Counter<'station'>;
   /** Late audio dropped so listeners stay at live delay: `stalled-upload` or `encoder-behind`. */
   readonly audioShed: Counter<'station' | 'why'>;
+  /** Silence not written although no media had come: `daemon-stall` (the daemon had not read) or `media-arrived` (it came right after the timer). */
+  readonly silenceSkipped: Counter<'station' | 'why'>;
 }
 
 export interface MetricsSources {
@@ -49,6 +51,7 @@ export function createMetrics(): Metrics {
     icecastReconnects: c('icewire_icecast_reconnects_total', 'Successful reconnects to Icecast, per rendition mount', ['mount']),
     resumes: c('icewire_resumes_total', 'Broadcasters who came back after a dropped connection', ['station']),
     audioShed: c('icewire_audio_shed_seconds_total', 'Late audio dropped so listeners stay live: after a stalled upload, or ahead of a transcoder that fell behind', ['station', 'why']),
+    silenceSkipped: c('icewire_silence_skipped_total', 'Gap fills skipped although no media had come: the daemon itself had stalled (daemon-stall), or the media came right after the timer (media-arrived)', ['station', 'why']),
   };
 }
 

@@ -18,6 +18,7 @@ import { updateMetadata } from '../icecast/metadata-update.js';
 import { cleanMetadata } from '../icecast/title-text.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { displayTitle, type ShowRecorder } from './ogg-fanout.js';
+import { everyTellingStalls, noteStall } from './daemon-stall.js';
 import { GapFiller } from './gap-filler.js';
 import type { NormaliserFactory } from './input-normaliser.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
@@ -96,6 +97,9 @@ export class Broadcast extends EventEmitter {
   private cancelStatus: Cancel | undefined;
   private readonly frames: StatusFrames;
   private cancelGrace: Cancel | undefined;
+  /** A fill decided at a tick, started on the next turn unless media came meanwhile. */
+  private cancelFill: Cancel | undefined;
+  private readonly silenceSkipped: { stall?: { inc(): void } | undefined; arrived?: { inc(): void } | undefined };
   private awaySince: number | undefined;
   private readonly upload: UploadWatch;
   /** Labelled once: write() is the hot path. */
@@ -142,7 +146,15 @@ export class Broadcast extends EventEmitter {
     // the normaliser's packets found a consumer full: the upload waits (and counts as stalled)
     this.media.on('full', () => this.upload.pause());
     const shed = deps.metrics?.audioShed.labels({ station: plan.id, why: 'stalled-upload' });
-    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000));
+    this.silenceSkipped = {
+      stall: deps.metrics?.silenceSkipped.labels({ station: plan.id, why: 'daemon-stall' }),
+      arrived: deps.metrics?.silenceSkipped.labels({ station: plan.id, why: 'media-arrived' }),
+    };
+    this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000), {
+      // with the broadcaster's socket open, the audio of a stall may be waiting in it
+      inputMayWait: () => this.sink !== undefined,
+      skipped: (stalledMs) => this.skippedForStall(stalledMs),
+    });
     this.frames = new StatusFrames({
       source: this, parts: this.parts, icecastPublicUrl: deps.icecastPublicUrl, listeners: (m) => deps.stats?.listeners(m) ?? 0, clock: this.clock, log: this.log,
     });
@@ -166,7 +178,7 @@ export class Broadcast extends EventEmitter {
   /** Start every rendition: resolves when Icecast accepted them all; on a refusal, ends and rejects. */
   async start(): Promise<void> {
     this.log.info('broadcast starting', { user: this.user, mime: this.input.mime, renditions: this.plan.renditions.map((r) => `${r.mount}:${r.format}`).join(',') });
-    this.cancelStatus = this.clock.every(this.deps.statusIntervalMs ?? 1000, () => this.tick());
+    this.cancelStatus = everyTellingStalls(this.clock, this.deps.statusIntervalMs ?? 1000, (stalledMs) => this.tick(stalledMs));
     this.pushStatus();
     try {
       await Promise.all(this.parts.map((p) => p.start()));
@@ -310,8 +322,14 @@ export class Broadcast extends EventEmitter {
     }
   }
 
-  private tick(): void {
-    switch (this.upload.verdict(this.sink !== undefined, this.since !== undefined, this.gap.active)) {
+  private tick(stalledMs: number): void {
+    const verdict = this.upload.verdict(this.sink !== undefined, this.since !== undefined, this.gap.active);
+    // the daemon stalled: it read nothing either, so "no media" (or "not passed on") says nothing
+    // about the broadcaster or the renditions; the next tick on time judges
+    if (stalledMs > 0) {
+      noteStall(this.clock, this.log, stalledMs);
+      if (verdict === 'fill') this.silenceSkipped.stall?.inc();
+    } else switch (verdict) {
       case 'too-slow':
         this.fail(new IcewireError('IW_ERR_INGEST_TOO_SLOW', { detail: `the stream could not be passed on for ${this.deps.stallTimeoutMs} ms` }));
         return;
@@ -319,12 +337,37 @@ export class Broadcast extends EventEmitter {
         this.fail(new IcewireError('IW_ERR_INGEST_IDLE', { detail: `no media for ${this.deps.idleTimeoutMs} ms` }));
         return;
       case 'fill':
-        this.log.info('no media from the broadcaster; filling with silence', { quietMs: this.upload.quietMs });
-        this.gap.start(this.upload.lastDataAt);
+        this.fillSoon();
         break;
     }
     this.maybeDrain(); // a consumer that emptied without a 'drain' (an ffmpeg restarted while full)
     this.pushStatus(true);
+  }
+
+  /**
+   * Start filling on the next turn of the event loop, after the input that is ready has been read:
+   * media that was waiting in the socket while the timer ran means the broadcaster did not stop.
+   */
+  private fillSoon(): void {
+    if (this.cancelFill !== undefined) return;
+    const quietSince = this.upload.lastDataAt;
+    this.cancelFill = this.clock.after(0, () => {
+      this.cancelFill = undefined;
+      if (this.isEnding || this.sink === undefined || this.gap.active) return;
+      if (this.upload.lastDataAt !== quietSince) {
+        this.silenceSkipped.arrived?.inc();
+        this.log.debug('media came right after the gap timer; no silence', { quietMs: this.upload.lastDataAt - quietSince });
+        return;
+      }
+      this.log.info('no media from the broadcaster; filling with silence', { quietMs: this.upload.quietMs });
+      this.gap.start(quietSince);
+    });
+  }
+
+  /** A fill (or a filling tick) skipped because the daemon itself had stalled: counted, logged once per episode. */
+  private skippedForStall(stalledMs: number): void {
+    this.silenceSkipped.stall?.inc();
+    noteStall(this.clock, this.log, stalledMs);
   }
 
   status(): BroadcastStatus {
@@ -357,6 +400,7 @@ export class Broadcast extends EventEmitter {
     if (this.isEnding) return this.endedPromise;
     this.move('ending', reason);
     this.cancelStatus?.();
+    this.cancelFill?.();
     this.gap.stop();
     this.cancelGrace?.();
     const wasLive = this.since !== undefined;

@@ -4,7 +4,16 @@
 // mount falls further behind with every second. Instead, once the encoder is LAG_SHED_ABOVE_MS
 // behind, the daemon stops handing it audio (whole Ogg pages: the pages it gets still form a valid
 // stream, with a jump in time that the decoder skips) until it has caught up to LAG_RESUME_BELOW_MS:
-// listeners hear a gap and stay at live delay. Pure: bytes in, milliseconds out.
+// listeners hear a gap and stay at live delay.
+//
+// "Behind" is audio the encoder owes AND that has waited: the lag is the smaller of the audio
+// handed over and not yet encoded, and how long the oldest of it has waited. Fed in real time, the
+// two are the same. Input read late and handed over at once (after the daemon itself stalled, or
+// a stalled upload catching up) is owed but has not waited: an encoder that gets through it in
+// time is not behind. Silence the daemon writes into a gap is not audio the encoder owes (it is
+// encoded, and it takes the encoder's time, but dropping real audio for it would be dropping the
+// show to keep up with nothing). Pure: bytes and the clock's time in, milliseconds out.
+import type { Clock } from '../clock.js';
 import type { FramerFormat, Unit } from '../pipeline/stream-framer.js';
 
 /** Shed input while the encoder is more than this behind (well above its own few tens of ms). */
@@ -29,11 +38,20 @@ export function lastGranule(buf: Buffer): number | undefined {
   return granule;
 }
 
+/** One handing-over: where it ends on the encoder's input timeline (ms), when, and whether it was silence. */
+interface Handed { readonly from: number; readonly to: number; readonly at: number; readonly silence: boolean }
+
 export class EncoderLag {
-  /** Audio handed to the encoder, ms. */
+  /** Input handed to the encoder (audio and silence), ms: the end of its input timeline. */
   private inMs = 0;
   /** Audio the encoder produced, ms. */
   private outMs = 0;
+  /**
+   * What was handed over and not yet encoded, oldest first. Bounded: nothing is handed over while
+   * the lag is above LAG_SHED_ABOVE_MS, and what is handed over at once is bounded by the media
+   * lead (media-pace.ts) and the encoder's queue (maxQueueBytes).
+   */
+  private owed: Handed[] = [];
   private inGranule: number | undefined;
   private outBytes = 0;
   /** Ogg output: its sample rate (from the codec header); its first granule seen. */
@@ -41,25 +59,45 @@ export class EncoderLag {
   private shedding = false;
 
   /** `format`: the encoder's output framing; `kbps`: its bitrate (MP3 is constant bitrate). */
-  constructor(private readonly format: FramerFormat, private readonly kbps: number) {}
+  constructor(private readonly format: FramerFormat, private readonly kbps: number, private readonly clock: Pick<Clock, 'now'>) {}
 
-  /** ms of encoding the encoder owes. */
+  /** Audio (not silence) handed over and not yet encoded, ms. */
+  get owedMs(): number {
+    this.settle();
+    let ms = 0;
+    for (const h of this.owed) if (!h.silence) ms += h.to - Math.max(h.from, this.outMs);
+    return ms;
+  }
+
+  /** How far the encoder is behind, ms: the audio it owes, but no more than the oldest of it has waited. */
   get lagMs(): number {
-    return this.inMs - this.outMs;
+    const owed = this.owedMs;
+    const oldest = this.owed.find((h) => !h.silence);
+    return oldest === undefined ? 0 : Math.min(owed, this.clock.now() - oldest.at);
+  }
+
+  /** Forget what the encoder has encoded. */
+  private settle(): void {
+    let done = 0;
+    while (done < this.owed.length && this.owed[done]!.to <= this.outMs) done++;
+    if (done > 0) this.owed = this.owed.slice(done);
   }
 
   /**
-   * Input pages for the encoder: their length in ms, and whether to drop them (the encoder is
-   * behind). Counted as given only when kept.
+   * Input pages for the encoder (`silence`: written into a gap): their length in ms, and whether
+   * to drop them (the encoder is behind). Counted as given only when kept.
    */
-  input(pages: Buffer): { ms: number; drop: boolean } {
+  input(pages: Buffer, silence = false): { ms: number; drop: boolean } {
     const g = lastGranule(pages);
     if (g === undefined) return { ms: 0, drop: false };
     const ms = this.inGranule === undefined || g < this.inGranule ? 0 : (g - this.inGranule) / 48;
     this.inGranule = g;
     const lag = this.lagMs;
     this.shedding = this.shedding ? lag > LAG_RESUME_BELOW_MS : lag > LAG_SHED_ABOVE_MS;
-    if (!this.shedding) this.inMs += ms;
+    if (!this.shedding && ms > 0) {
+      this.owed.push({ from: this.inMs, to: this.inMs + ms, at: this.clock.now(), silence });
+      this.inMs += ms;
+    }
     return { ms, drop: this.shedding };
   }
 
@@ -85,6 +123,7 @@ export class EncoderLag {
     this.outBytes = 0;
     this.oggRate = undefined;
     this.shedding = false;
+    this.owed = [];
   }
 }
 

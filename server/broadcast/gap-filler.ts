@@ -6,8 +6,14 @@
 // arrives all at once, late: as much of it as the silence stood in for is dropped, so listeners
 // stay at live delay instead of falling behind for good. A new connection's stream starts now,
 // so nothing of it is late.
+//
+// The daemon's own stall is not the broadcaster's silence: a tick that comes more than a period,
+// and at least a second, late (daemon-stall.ts) writes nothing while a connection is attached,
+// because the audio of that time may be waiting in its socket; the next tick on time writes what
+// is still due.
 import type { Clock, Cancel } from '../clock.js';
 import { opusPacketSamples } from '../pipeline/opus-format.js';
+import { everyTellingStalls } from './daemon-stall.js';
 
 /** How often silence is written while it fills a gap. */
 export const SILENCE_TICK_MS = 100;
@@ -33,6 +39,8 @@ export class GapFiller {
     private readonly canFill: () => boolean,
     /** Late audio dropped (ms), for the metrics. */
     private readonly onDrop?: (ms: number) => void,
+    /** The daemon stalled: whether input may be waiting in a socket now, and what to do about a tick skipped for it. */
+    private readonly stalls?: { inputMayWait(): boolean; skipped(stalledMs: number): void },
   ) {}
 
   /** Late audio dropped so far, ms. */
@@ -49,8 +57,8 @@ export class GapFiller {
     if (this.cancel !== undefined) return;
     this.from = fromMs;
     this.writtenMs = 0;
-    this.cancel = this.clock.every(SILENCE_TICK_MS, () => this.tick());
-    this.tick();
+    this.cancel = everyTellingStalls(this.clock, SILENCE_TICK_MS, (stalledMs) => this.tick(stalledMs));
+    this.tick(0);
   }
 
   /** Stop filling; returns how much silence was written. */
@@ -82,8 +90,12 @@ export class GapFiller {
     return false;
   }
 
-  private tick(): void {
+  private tick(stalledMs: number): void {
     if (!this.canFill()) return;
+    if (stalledMs > 0 && this.stalls?.inputMayWait() === true) {
+      this.stalls.skipped(stalledMs);
+      return;
+    }
     const due = this.clock.now() - this.from - this.writtenMs;
     const ms = Math.floor(due / FRAME_MS) * FRAME_MS;
     if (ms < FRAME_MS) return;

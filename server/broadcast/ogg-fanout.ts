@@ -140,7 +140,7 @@ export class OggFanout implements OpusConsumer {
     this.flush();
     this.sendLate();
     const pages = this.writer.silence(ms);
-    for (const t of this.targets) t.oggPages(pages);
+    for (const t of this.targets) t.oggPages(pages, true);
   }
 
   /**

@@ -45,9 +45,9 @@ export interface Rendition {
   readonly shedMs?: number;
   /** Resolves when Icecast accepted the stream (and ffmpeg, if any, runs); rejects on a refusal. */
   start(): Promise<void>;
-  /** The daemon's Ogg/Opus header pages (once per chain) and audio pages. false = slow down. */
+  /** The daemon's Ogg/Opus header pages (once per chain) and audio pages (`silence`: written into a gap). false = slow down. */
   oggHeaders(pages: Buffer): void;
-  oggPages(pages: Buffer): boolean;
+  oggPages(pages: Buffer, silence?: boolean): boolean;
   /** The broadcaster's bytes, as sent (only 'upload' feeds use them). */
   raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean;
   /** A new broadcaster connection started a new upload stream. */
@@ -154,7 +154,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     super(plan, kind, output);
     this.clock = opts.clock ?? systemClock;
     this.framer = new StreamFramer(kind.framer);
-    this.lag = new EncoderLag(kind.framer, plan.bitrate ?? kind.defaultKbps);
+    this.lag = new EncoderLag(kind.framer, plan.bitrate ?? kind.defaultKbps, this.clock);
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
     output.on('drain', () => this.ffmpeg.stdout.resume());
@@ -246,15 +246,16 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.writeToFfmpeg(pages);
   }
 
-  oggPages(pages: Buffer): boolean {
+  oggPages(pages: Buffer, silence = false): boolean {
     if (this.readsUpload) return true;
-    const { ms, drop } = this.lag.input(pages);
+    const { ms, drop } = this.lag.input(pages, silence);
     if (drop !== this.shedding) {
       this.shedding = drop;
       this.opts.logger.log(drop ? 'warn' : 'info', drop ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
         { rendition: this.plan.mount, lagMs: Math.round(this.lag.lagMs), shedMs: Math.round(this.shedMs) });
     }
     if (!drop) return this.writeToFfmpeg(pages);
+    if (silence) return true; // no audio lost
     this.shedMs += ms;
     this.opts.shedCounter?.inc(ms / 1000);
     return true;

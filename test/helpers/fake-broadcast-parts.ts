@@ -18,6 +18,8 @@ export class FakeRendition extends EventEmitter implements Rendition {
   readonly pids: number[] = [];
   /** Everything written, in order: the Ogg header and audio pages, or the raw upload. */
   readonly written: Buffer[] = [];
+  /** The silence pages among them (written into a gap). */
+  readonly silencePages: Buffer[] = [];
   newStreams = 0;
   finishedWith: Buffer | undefined | 'not finished' = 'not finished';
   killed = false;
@@ -63,8 +65,9 @@ export class FakeRendition extends EventEmitter implements Rendition {
     this.written.push(pages);
   }
 
-  oggPages(pages: Buffer): boolean {
+  oggPages(pages: Buffer, silence = false): boolean {
     this.written.push(pages);
+    if (silence) this.silencePages.push(pages);
     this.output.bytesOut += pages.length;
     return !this.needsDrain;
   }

@@ -61,6 +61,24 @@ export class FakeClock implements Clock {
     await settle();
   }
 
+  /**
+   * The process itself was blocked for ms (an event loop stall): time jumps, then every timer that
+   * fell due meanwhile fires once, late, in order, and a repeating one runs on a period from now,
+   * as Node's timers do. Timers those callbacks set fall due at the next advance().
+   */
+  async stall(ms: number): Promise<void> {
+    this.t += ms;
+    await settle();
+    const due = this.timers.filter((x) => !x.cancelled && x.at <= this.t).sort((a, b) => a.at - b.at || a.seq - b.seq);
+    for (const x of due) {
+      if (x.cancelled) continue;
+      if (x.everyMs !== undefined) x.at = this.t + x.everyMs;
+      else x.cancelled = true;
+      x.fn();
+      await settle();
+    }
+  }
+
   private add(ms: number, fn: () => void, everyMs: number | undefined): Cancel {
     const timer: Timer = { at: this.t + Math.max(0, ms), seq: this.seq++, fn, everyMs, cancelled: false };
     this.timers.push(timer);

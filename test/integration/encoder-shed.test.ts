@@ -4,7 +4,11 @@
 // it again when it has caught up. What ffmpeg wrote is still valid MP3, a gap shorter than the
 // stop. The Icecast side is a counting stand-in (the subject is the encoder's input).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { FfmpegPipe } from '../../server/broadcast/rendition-pipe.js';
 import { DEFAULT_RECONNECT, RenditionOutput, type SourceConnection } from '../../server/broadcast/rendition-output.js';
 import { LAG_SHED_ABOVE_MS } from '../../server/broadcast/encoder-lag.js';
@@ -13,7 +17,13 @@ import { OggOpusWriter } from '../../server/pipeline/ogg-opus-writer.js';
 import { parseMime } from '../../server/pipeline/media-type.js';
 import { kindFor, type RenditionPlan } from '../../server/pipeline/rendition-kinds.js';
 import { WebmDemuxer } from '../../server/pipeline/webm-demuxer.js';
+import { spawnDaemon } from '../helpers/daemon-process.js';
+import { listen, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { fixture, probe } from '../helpers/media.js';
+import { secret } from '../helpers/stack.js';
+import { afterThisTest } from '../helpers/teardown.js';
+import { WebcastClient } from '../helpers/webcast-client.js';
+import { startIcecast } from '../../server/icecast/managed-icecast.js';
 
 class CollectingSource {
   readonly got: Buffer[] = [];
@@ -83,5 +93,69 @@ describe('a transcoder that falls behind (real ffmpeg, stopped)', function () {
     const fedS = (7 + 13 + 8) * 0.3;
     // everything fed less what was shed, give or take the encoder's edges
     assert.ok(Math.abs(p.audioSeconds - (fedS - pipe.shedMs / 1000)) < 0.8, `${p.audioSeconds.toFixed(2)} s of MP3 for ${fedS.toFixed(1)} s fed, ${(pipe.shedMs / 1000).toFixed(2)} s shed`);
+  });
+});
+
+/** Stretches of silence (below -40 dBFS for 0.4 s or more) in an MP3, by decoding it. */
+async function silences(mp3: Buffer): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'icewire-stall-'));
+  try {
+    writeFileSync(join(dir, 'got.mp3'), mp3);
+    const { stderr } = await promisify(execFile)('ffmpeg', ['-hide_banner', '-nostats', '-i', join(dir, 'got.mp3'), '-af', 'silencedetect=n=-40dB:d=0.4', '-f', 'null', '-']);
+    return stderr.split('\n').filter((l) => /silence_(start|end)/.test(l)).map((l) => l.replace(/^.*\] /, ''));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The other side of shedding: the daemon itself stalls (here: the whole process stopped for 3 s,
+// as a saturated machine or a long pause would stall its event loop) while the broadcaster keeps
+// sending. Its audio waits in the socket; it is not the broadcaster's silence, so no silence is
+// written for it, nothing is dropped as late, and the burst read afterwards is not the encoder
+// being behind (docs/performance.md, "Saturation").
+describe('the daemon stalls 3 s while the broadcaster keeps sending (real daemon process, icecast2, ffmpeg)', function () {
+  this.timeout(60000);
+
+  it('no silence, no shedding: the MP3 listener hears the tone throughout and keeps up with the clock', async () => {
+    const icecast = await startIcecast({ sourcePassword: secret(), adminPassword: secret() });
+    afterThisTest(() => icecast.stop());
+    const daemon = await spawnDaemon({ args: ['serve', '--listen', '127.0.0.1:0', '--icecast', icecast.url], cwd: '/' });
+    const c = new WebcastClient(`${daemon.wsBase}stall.mp3`);
+    await c.opened;
+    c.hello({ mime: 'audio/webm;codecs=opus', user: 'source', password: icecast.sourcePassword });
+    const streaming = c.stream(await fixture('audio-webm', 12), { seconds: 12 });
+    await c.live();
+    await waitForMount(icecast.url, icecast.adminPassword, '/stall.mp3');
+    const rec = listen(`${icecast.url}/stall.mp3`);
+    await sleep(1500);
+    const atStop = { t: Date.now(), bytes: rec.bytes() };
+    process.kill(daemon.child.pid!, 'SIGSTOP');
+    try {
+      await sleep(3000);
+    } finally {
+      process.kill(daemon.child.pid!, 'SIGCONT');
+    }
+    await sleep(3000);
+    const later = { t: Date.now(), bytes: rec.bytes() };
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    c.close();
+    await streaming;
+    await c.closed;
+    await waitForMountGone(icecast.url, icecast.adminPassword, '/stall.mp3', 5000);
+    const mp3 = await rec.done;
+    await daemon.stop();
+    const log = daemon.output();
+    // 128 kbit/s: what the listener got across the stall and the 3 s after it, against the clock
+    const gotMs = ((later.bytes - atStop.bytes) * 8) / 128;
+    const wallMs = later.t - atStop.t;
+    const skipped = /icewire_silence_skipped_total\{[^}]*why="daemon-stall"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? '0';
+    const what = `listener got ${Math.round(gotMs)} ms of MP3 in ${wallMs} ms across the stall; fills skipped for it: ${skipped}`;
+    assert.ok(Math.abs(gotMs - wallMs) < 1000, what);
+    assert.deepEqual(await silences(mp3), [], `the tone throughout, no silence in its place (${what})`);
+    assert.doesNotMatch(log, /the encoder is behind/, 'no shedding episode');
+    assert.doesNotMatch(log, /filling with silence/);
+    assert.equal(log.split('\n').filter((l) => /the daemon did not run for a while/.test(l)).length, 1, 'the stall logged once');
+    const p = await probe(mp3, 'mp3');
+    assert.ok(p.audioSeconds > 6, `${p.audioSeconds.toFixed(2)} s of MP3 (${what})`);
   });
 });

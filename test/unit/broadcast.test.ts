@@ -13,6 +13,7 @@ import { FakeRendition, FakeSink, OggUpload } from '../helpers/fake-broadcast-pa
 import { captureLogger, type LogLine } from '../helpers/log-capture.js';
 import { oggPages, packetsEnding } from '../helpers/ogg-pages.js';
 import { FIRST_AUDIO_SPLIT_MS } from '../../server/broadcast/ogg-fanout.js';
+import { createMetrics, type Metrics } from '../../server/metrics.js';
 
 const OGG = parseMime('audio/ogg;codecs=opus')!;
 const GRACE_MS = 8000;
@@ -33,7 +34,7 @@ interface Rig {
   part(mount?: string): FakeRendition;
 }
 
-function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: FakeSink | null; titleOk?: () => boolean } = {}): Rig {
+function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: FakeSink | null; titleOk?: () => boolean; metrics?: Metrics } = {}): Rig {
   const clock = new FakeClock();
   const { logger, lines } = captureLogger();
   const parts = new Map<string, FakeRendition>();
@@ -42,7 +43,7 @@ function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: Fa
     icecastUrl: 'http://127.0.0.1:9', icecastPublicUrl: 'https://radio.example.org/', legacySource: false, connectTimeoutMs: 5000,
     ffmpegPath: 'ffmpeg', stats: { listeners: (m) => (m === '/live.ogg' ? 3 : 0) }, logger,
     reconnect: { giveUpMs: 30000, firstDelayMs: 250, maxDelayMs: 2000 },
-    reconnectGraceMs: GRACE_MS, stallTimeoutMs: STALL_MS, idleTimeoutMs: IDLE_MS, maxQueueBytes: 1 << 20, clock,
+    reconnectGraceMs: GRACE_MS, stallTimeoutMs: STALL_MS, idleTimeoutMs: IDLE_MS, maxQueueBytes: 1 << 20, clock, metrics: opts.metrics,
     createRendition: (plan, ctx) => {
       const r = new FakeRendition(plan, ctx);
       parts.set(plan.mount, r);
@@ -298,6 +299,104 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       assert.equal(r.sink.last?.shedMs, Math.round(r.b.shedMs));
     });
 
+    describe('the daemon itself stalls (its event loop did not run): not the broadcaster\'s silence', () => {
+      const STALL_LOG = /the daemon did not run for a while/;
+
+      /** `seconds` of audio written in real time, a quarter second at a time. */
+      async function realTime(r: Rig, seconds: number): Promise<void> {
+        for (let i = 0; i < seconds * 4; i++) {
+          await r.clock.advance(250);
+          r.b.write(r.upload.audio(12 + (i % 2))); // 12.5 packets of 20 ms per 250 ms
+        }
+      }
+
+      async function skipped(m: Metrics, why: string): Promise<number> {
+        const v = (await m.silenceSkipped.get()).values.find((x) => x.labels.why === why && x.labels.station === 'live');
+        return v?.value ?? 0;
+      }
+
+      it('a gap timer that fires a period late fills nothing: the audio read after it is all heard; counted, logged once per episode', async () => {
+        const metrics = createMetrics();
+        const r = await onAir({ metrics });
+        stream(r, 1);
+        await realTime(r, 2);
+        const before = uploadPackets(r.part());
+        await r.clock.stall(3000); // the timers fire 3 s late, before the socket is read
+        r.b.write(r.upload.audio(150)); // the 3 s that waited in the socket
+        await realTime(r, 2);
+        assert.equal(silencePackets(r.part()), 0, 'no silence written');
+        assert.equal(uploadPackets(r.part()) - before, 150 + 100, 'every packet heard, none dropped as late');
+        assert.equal(r.b.shedMs, 0);
+        assert.ok(!r.lines().some((l) => /filling with silence/.test(l.message)));
+        assert.equal(await skipped(metrics, 'daemon-stall'), 1);
+        // a second stall soon after is the same episode: counted, not logged again
+        await r.clock.stall(2800);
+        r.b.write(r.upload.audio(140));
+        await realTime(r, 1);
+        assert.equal(silencePackets(r.part()), 0);
+        assert.equal(await skipped(metrics, 'daemon-stall'), 2);
+        assert.equal(r.lines().filter((l) => STALL_LOG.test(l.message)).length, 1, 'logged once per episode');
+        // the broadcaster really stops: the next tick on time fills
+        await r.clock.advance(4000);
+        assert.ok(silencePackets(r.part()) > 0, 'a real gap is still filled');
+        assert.ok(r.lines().some((l) => /filling with silence/.test(l.message)));
+      });
+
+      it('media that comes right after the gap timer, in the same turn: no silence', async () => {
+        const metrics = createMetrics();
+        const r = await onAir({ metrics });
+        stream(r, 1);
+        await r.clock.advance(FIRST_AUDIO_SPLIT_MS);
+        const before = uploadPackets(r.part());
+        // the status tick at 3 s finds 3 s without media; the socket's frames are read right after it
+        r.clock.after(3000 - FIRST_AUDIO_SPLIT_MS, () => r.b.write(r.upload.audio(100)));
+        await r.clock.advance(3000 - FIRST_AUDIO_SPLIT_MS);
+        await realTime(r, 1);
+        assert.equal(silencePackets(r.part()), 0, 'no silence written');
+        assert.equal(uploadPackets(r.part()) - before, 100 + 50, 'every packet heard');
+        assert.equal(await skipped(metrics, 'media-arrived'), 1);
+        assert.ok(!r.lines().some((l) => /filling with silence/.test(l.message)));
+      });
+
+      it('a stall while silence fills an upload\'s gap: exactly as much late audio is dropped as silence was written', async () => {
+        const r = await onAir();
+        stream(r, 1);
+        await r.clock.advance(4000); // the upload stalled: silence since t=0, written up to t=4 s
+        const silenceMs = silencePackets(r.part()) * 20;
+        assert.equal(silenceMs, 4000);
+        await r.clock.stall(3000); // the silence tick comes 3 s late: the audio of that time may be in the socket
+        assert.equal(silencePackets(r.part()) * 20, silenceMs, 'no silence for the stall');
+        const before = uploadPackets(r.part());
+        r.b.write(r.upload.audio(350)); // 7 s of held-up audio
+        assert.equal(uploadPackets(r.part()) - before, 350 - silenceMs / 20, 'what the silence stood in for is dropped, the rest heard');
+        assert.equal(r.b.shedMs, silenceMs);
+      });
+
+      it('a timer a few hundred ms late (a loaded machine) is no stall: silence keeps the stream fed, and the late audio dropped matches it', async () => {
+        const r = await onAir();
+        stream(r, 1);
+        await r.clock.advance(4000);
+        await r.clock.stall(400);
+        assert.equal(silencePackets(r.part()) * 20, 4400);
+        const before = uploadPackets(r.part());
+        r.b.write(r.upload.audio(350));
+        assert.equal(uploadPackets(r.part()) - before, 350 - 4400 / 20);
+        assert.ok(!r.lines().some((l) => /the daemon did not run/.test(l.message)));
+      });
+
+      it('a stall while the broadcaster is away: silence covers it (no socket holds audio for that time)', async () => {
+        const r = await onAir();
+        stream(r, 1);
+        await r.clock.advance(500);
+        r.b.detach(r.sink);
+        await r.clock.advance(500);
+        await r.clock.stall(3000);
+        await r.clock.advance(0);
+        assert.equal(silencePackets(r.part()) * 20, 4000, 'silence from the last media to now');
+        assert.equal(silencePackets(r.part(), r.part().silencePages), 200, 'the renditions are told it is silence');
+      });
+    });
+
     it('a rendition that stops reading: the socket pauses, drain resumes it; paused too long -> ended(ingest-too-slow)', async () => {
       const r = await onAir();
       r.b.write(r.upload.header());
@@ -406,4 +505,12 @@ describe('Broadcast (fake renditions, fake clock)', () => {
 /** Packets in the Ogg pages written to a fake rendition. */
 function countPackets(p: FakeRendition): number {
   return packetsEnding(oggPages(Buffer.concat(p.written)));
+}
+
+/** Packets of the test upload heard (5 bytes each), and silence packets written into gaps (20 ms each, padded to a normal Opus size). */
+function uploadPackets(p: FakeRendition): number {
+  return oggPages(Buffer.concat(p.written)).reduce((n, page) => n + page.lacing.filter((v) => v === 5).length, 0);
+}
+function silencePackets(p: FakeRendition, written = p.written): number {
+  return oggPages(Buffer.concat(written)).reduce((n, page) => n + page.lacing.filter((v) => v >= 100 && v < 255).length, 0);
 }

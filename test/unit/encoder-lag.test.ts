@@ -1,4 +1,4 @@
-// EncoderLag: how far a transcoder is behind, and when its input is shed (pure: bytes in, ms out).
+// EncoderLag: how far a transcoder is behind, and when its input is shed (pure: bytes and a clock's time in, ms out).
 import assert from 'node:assert/strict';
 import { EncoderLag, LAG_RESUME_BELOW_MS, LAG_SHED_ABOVE_MS, lastGranule } from '../../server/broadcast/encoder-lag.js';
 
@@ -14,6 +14,14 @@ function page(granule: number, bodyBytes = 3): Buffer {
 }
 
 /** MP3 output at 128 kbit/s: `ms` of it. */
+/** A clock the test moves. */
+class Now {
+  t = 0;
+  now(): number {
+    return this.t;
+  }
+}
+
 const mp3 = (ms: number): { data: Buffer; syncPoint: boolean; header: boolean } => ({ data: Buffer.alloc((ms * 128) / 8), syncPoint: true, header: false });
 
 describe('EncoderLag', function () {
@@ -25,45 +33,96 @@ describe('EncoderLag', function () {
     assert.equal(lastGranule(page(960).subarray(0, 20)), undefined, 'a cut page');
   });
 
-  it('counts what the encoder owes, sheds above 1 s and feeds it again once under 0.4 s', function () {
-    const lag = new EncoderLag('mp3', 128);
+  it('counts what the encoder owes and has waited for, sheds above 1 s and feeds it again once under 0.4 s', function () {
+    const clock = new Now();
+    const lag = new EncoderLag('mp3', 128, clock);
     let g = 0;
-    const feed = (ms: number): { ms: number; drop: boolean } => lag.input(page((g += ms * 48)));
+    // fed in real time: a page of `ms` comes `ms` after the previous one
+    const feed = (ms: number): { ms: number; drop: boolean } => {
+      clock.t += ms;
+      return lag.input(page((g += ms * 48)));
+    };
     assert.deepEqual(feed(0), { ms: 0, drop: false }, 'the first page only sets the start');
     assert.deepEqual(feed(600), { ms: 600, drop: false });
     lag.output(mp3(100));
-    assert.equal(lag.lagMs, 500);
-    assert.equal(feed(500).drop, false, 'a page that takes the lag to 1 s is still given');
-    assert.equal(lag.lagMs, 1000);
-    lag.output(mp3(0));
-    assert.deepEqual(feed(300), { ms: 300, drop: false }, 'at exactly 1 s: not yet');
-    assert.equal(lag.lagMs, 1300);
+    assert.equal(lag.owedMs, 500);
+    assert.equal(lag.lagMs, 0, 'owed, but handed over just now');
+    assert.equal(feed(500).drop, false);
+    assert.equal(lag.owedMs, 1000);
+    assert.equal(lag.lagMs, 500, 'the oldest audio owed (from 100 ms on) has waited 500 ms');
+    assert.deepEqual(feed(300), { ms: 300, drop: false }, 'behind by 800 ms: still fed');
     const shed = feed(300);
-    assert.deepEqual(shed, { ms: 300, drop: true }, 'over 1 s: dropped, with its length');
-    assert.equal(lag.lagMs, 1300, 'dropped audio is not owed');
-    lag.output(mp3(600)); // owes 700 ms: still over the resume mark
+    assert.deepEqual(shed, { ms: 300, drop: true }, 'over 1 s behind: dropped, with its length');
+    assert.equal(lag.owedMs, 1300, 'dropped audio is not owed');
+    lag.output(mp3(600)); // owes 700 ms, the oldest of it waited 600 ms: still over the resume mark
     assert.equal(feed(300).drop, true, `still shedding above ${LAG_RESUME_BELOW_MS} ms`);
     lag.output(mp3(300)); // owes 400 ms: not over the resume mark
     assert.equal(feed(300).drop, false, 'caught up: fed again');
-    assert.equal(lag.lagMs, 700);
+    assert.equal(lag.owedMs, 700);
     assert.ok(LAG_SHED_ABOVE_MS > LAG_RESUME_BELOW_MS, 'hysteresis');
   });
 
+  it('input read late and handed over at once is owed but has not waited: behind only if the encoder does not get through it in time', function () {
+    const clock = new Now();
+    const lag = new EncoderLag('mp3', 128, clock);
+    let g = 0;
+    const hand = (ms: number): boolean => lag.input(page((g += ms * 48))).drop;
+    hand(0);
+    // 3 s that waited in the socket while the daemon stalled, read in one go
+    for (let i = 0; i < 10; i++) assert.equal(hand(300), false, `page ${i} of the burst is given`);
+    assert.equal(lag.owedMs, 3000);
+    assert.equal(lag.lagMs, 0);
+    clock.t += 80;
+    lag.output(mp3(2950)); // the encoder got through it (all but its look-ahead)
+    clock.t += 170;
+    assert.equal(lag.lagMs, 50, 'it owes its look-ahead');
+    assert.equal(hand(250), false, 'the next chunk, in real time');
+    // another burst, and this time the encoder writes nothing for 1.1 s: it is behind
+    for (let i = 0; i < 10; i++) hand(300);
+    clock.t += 1100;
+    assert.equal(hand(250), true);
+  });
+
+  it('silence written into a gap is not audio the encoder owes', function () {
+    const clock = new Now();
+    const lag = new EncoderLag('mp3', 128, clock);
+    let g = 0;
+    lag.input(page(0));
+    // a fill starts: 2.5 s of silence at once, then 100 ms at a time; the encoder is slow
+    assert.equal(lag.input(page((g += 2500 * 48)), true).drop, false);
+    for (let i = 0; i < 10; i++) {
+      clock.t += 100;
+      assert.equal(lag.input(page((g += 100 * 48)), true).drop, false, `silence tick ${i}`);
+    }
+    lag.output(mp3(500));
+    assert.equal(lag.owedMs, 0, '3 s of silence handed over, 0.5 s of it encoded: no audio owed');
+    assert.equal(lag.lagMs, 0);
+    // the broadcaster is back: their audio is given, though the encoder still owes 3 s of silence
+    clock.t += 300;
+    assert.equal(lag.input(page((g += 300 * 48))).drop, false, 'audio after silence the encoder has not finished');
+    clock.t += 300;
+    assert.equal(lag.input(page((g += 300 * 48))).drop, false);
+    assert.equal(lag.owedMs, 600);
+    assert.equal(lag.lagMs, 300, 'the audio owed, and how long it waited: the silence ahead of it is not counted as audio');
+  });
+
   it('Ogg output: the encoder\'s position is its last granule at the codec\'s sample rate', function () {
-    const lag = new EncoderLag('ogg', 96);
+    const lag = new EncoderLag('ogg', 96, new Now());
     lag.input(page(0));
     lag.input(page(48 * 1000));
     const opusHead = Buffer.concat([page(0, 19)]);
     opusHead.write('OpusHead', 28, 'latin1');
     lag.output({ data: opusHead, syncPoint: true, header: true });
     lag.output({ data: page(48 * 700), syncPoint: true, header: false });
-    assert.equal(lag.lagMs, 300);
+    assert.equal(lag.owedMs, 300);
   });
 
   it('a restarted encoder owes nothing', function () {
-    const lag = new EncoderLag('mp3', 128);
+    const clock = new Now();
+    const lag = new EncoderLag('mp3', 128, clock);
     lag.input(page(0));
     lag.input(page(48 * 3000));
+    clock.t += 3000;
     assert.equal(lag.lagMs, 3000);
     lag.reset();
     assert.equal(lag.lagMs, 0);
