@@ -65,7 +65,7 @@ export const ERRORS = {
   IW_ERR_AUTH_RATE_LIMITED: {
     close: 4429, http: 429,
     message: 'Too many failed logins from your address or for this name. Wait a few minutes, then try again with the right password.',
-    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed or are being checked that often within limits.failedLoginWindowMs. Refused before the password is checked (docs/security.md).',
+    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed that often within limits.failedLoginWindowMs; or so many were being checked at once that the line waiting for them was full or waited 10 s. Refused before the password is checked; an HTTP answer says when to try again (Retry-After) (docs/security.md).',
     reason: null,
   },
   IW_ERR_AUTH_BUSY: {
@@ -359,12 +359,15 @@ export class IcewireError extends Error {
   readonly code: ErrorCode;
   /** Extra detail for the log only (never shown to the person). */
   readonly detail: string | undefined;
+  /** When trying again makes sense (seconds): an HTTP answer carries it as Retry-After. */
+  readonly retryAfterS: number | undefined;
 
-  constructor(code: ErrorCode, options: { message?: string; detail?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, options: { message?: string; detail?: string; cause?: unknown; retryAfterS?: number } = {}) {
     super(options.message ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'IcewireError';
     this.code = code;
     this.detail = options.detail;
+    this.retryAfterS = options.retryAfterS;
   }
 
   get closeCode(): number {

@@ -10,6 +10,8 @@ export const MAX_KNOWN_PAIRS = 10000;
 
 export class KnownLogins {
   private readonly lastSuccess = new Map<string, number>();
+  /** Known pairs per address (for anyAt()). */
+  private readonly perAddress = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now, private readonly forMs = KNOWN_FOR_MS, private readonly max = MAX_KNOWN_PAIRS) {}
 
@@ -18,20 +20,33 @@ export class KnownLogins {
     const at = this.lastSuccess.get(key);
     if (at === undefined) return false;
     if (this.now() - at > this.forMs) {
-      this.lastSuccess.delete(key);
+      this.forget(key);
       return false;
     }
     return true;
   }
 
+  /** Has any account logged in from `addr` lately? (A pair may have expired meanwhile: then has() tells.) */
+  anyAt(addr: string): boolean {
+    return this.perAddress.has(addr);
+  }
+
   remember(account: string, addr: string): void {
     const key = pairKey(account, addr);
-    this.lastSuccess.delete(key);
+    if (!this.lastSuccess.delete(key)) this.perAddress.set(addr, (this.perAddress.get(addr) ?? 0) + 1);
     this.lastSuccess.set(key, this.now());
     for (const k of this.lastSuccess.keys()) {
       if (this.lastSuccess.size <= this.max) break;
-      this.lastSuccess.delete(k);
+      this.forget(k);
     }
+  }
+
+  private forget(key: string): void {
+    if (!this.lastSuccess.delete(key)) return;
+    const addr = (JSON.parse(key) as [string, string])[1];
+    const n = (this.perAddress.get(addr) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(addr);
+    else this.perAddress.set(addr, n);
   }
 }
 

@@ -151,6 +151,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (e.httpStatus >= 500) logger.error('http request failed', { code: e.code, detail: e.detail });
     // already answered (e.g. 408 to a body too slow, whose reading then failed)
     if (res.headersSent) return;
+    if (e.retryAfterS !== undefined) res.setHeader('Retry-After', String(e.retryAfterS));
     res.status(e.httpStatus).json({ error: { code: e.code, message: e.message } });
   });
   return app;

@@ -111,7 +111,13 @@ export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
     return user;
   };
 
-  router.post('/api/login', accountsOnly, express.json({ limit: '8kb' }), async (req, res) => {
+  // an address over its limit is refused before its body is read (a flood's refusals stay cheap)
+  const refuseEarly = (req: Request, _res: Response, next: NextFunction): void => {
+    deps.auth.refuseEarly({ door: 'http-login', addr: clientAddress(req, deps.config().trustProxy) });
+    next();
+  };
+
+  router.post('/api/login', accountsOnly, refuseEarly, express.json({ limit: '8kb' }), async (req, res) => {
     const cfg = deps.config();
     const addr = clientAddress(req, cfg.trustProxy);
     const body = req.body as { user?: unknown; password?: unknown } | undefined;

@@ -301,7 +301,7 @@ export class IngestServer {
     const cfg = this.config;
     const auth = this.opts.auth;
     if (cfg.auth.mode !== 'accounts') {
-      const guess = auth.upstreamGuess({ door: 'websocket', addr: c.addr, user: hello.user, target: `/${c.mountId}` });
+      const guess = await auth.upstreamGuess({ door: 'websocket', addr: c.addr, user: hello.user, target: `/${c.mountId}` });
       return { user: auth.logName(hello.user) ?? '', guess };
     }
     const account = await auth.login({ door: 'websocket', addr: c.addr, user: hello.user, password: hello.password, token: hello.token });

@@ -60,7 +60,7 @@ export async function authenticateSource(
     throw new IcewireError('IW_ERR_AUTH_FAILED', { detail: NO_CREDENTIALS });
   }
   if (cfg.auth.mode !== 'accounts') {
-    const guess = auth.upstreamGuess({ door: 'icecast-source', addr: o.addr, user: o.creds.user, target: `/${o.target.station}` });
+    const guess = await auth.upstreamGuess({ door: 'icecast-source', addr: o.addr, user: o.creds.user, target: `/${o.target.station}` });
     return { user: auth.logName(o.creds.user) ?? '', guess };
   }
   const user = o.creds.user === SOURCE_USER && o.target.host !== undefined ? o.target.host : o.creds.user;

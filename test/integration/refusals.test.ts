@@ -213,7 +213,11 @@ describe('one failed-login limiter for every door', function () {
     }
     // the 11th try is refused at either door, even with the right password
     await expectRefusal(await viaSocket(password), 4429, 'IW_ERR_AUTH_RATE_LIMITED');
-    assert.equal((await viaLogin(password).expect(429)).body.error.code, 'IW_ERR_AUTH_RATE_LIMITED');
+    const limited = await viaLogin(password).expect(429);
+    assert.equal(limited.body.error.code, 'IW_ERR_AUTH_RATE_LIMITED');
+    // when the oldest failure leaves the window (10 min by default)
+    const retryAfter = Number(limited.headers['retry-after']);
+    assert.ok(retryAfter > 500 && retryAfter <= 600, `Retry-After: ${limited.headers['retry-after']}`);
     const refused = s.logLines.filter((l) => /"message":"login refused"/.test(l));
     assert.deepEqual(
       refused.map((l) => `${/"door":"([a-z-]+)"/.exec(l)?.[1]} ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(l)?.[1]}`),

@@ -3,10 +3,12 @@
 // bounded fair check queue, and refusal log lines that never carry a name as typed.
 import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
-import { AuthGate, type Account, type Door } from '../../server/auth/auth-gate.js';
+import { AuthGate, LOGIN_WAIT_MS, type Account, type Door, type UpstreamGuess } from '../../server/auth/auth-gate.js';
 import { CheckQueue } from '../../server/auth/check-queue.js';
-import { GuessLedger } from '../../server/auth/guess-ledger.js';
+import { GuessLedger, MAX_WAITING_PER_KEY } from '../../server/auth/guess-ledger.js';
+import { REPEAT_LOG_MS } from '../../server/auth/repeated-lines.js';
 import { IcewireError } from '../../server/errors.js';
+import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { captureLogger } from '../helpers/log-capture.js';
 
 /** A valid hash with the smallest parameters the verifier accepts (fast). */
@@ -31,7 +33,7 @@ interface Rig {
   login: (addr: string, user: string, password: string, door?: Door) => Promise<string>;
 }
 
-function rig(o: { max?: number; perAccount?: number; windowMs?: number; checks?: CheckQueue } = {}): Rig {
+function rig(o: { max?: number; perAccount?: number; windowMs?: number; checks?: CheckQueue; clock?: FakeClock } = {}): Rig {
   let now = 1_000_000;
   const { logger, lines } = captureLogger();
   const gate = new AuthGate({
@@ -39,7 +41,8 @@ function rig(o: { max?: number; perAccount?: number; windowMs?: number; checks?:
     icecastUser: 'source',
     limits: { maxFailedLogins: o.max ?? 5, maxFailedLoginsPerAccount: o.perAccount ?? 50, failedLoginWindowMs: o.windowMs ?? 60000 },
     logger,
-    now: () => now,
+    now: o.clock !== undefined ? () => o.clock!.now() : () => now,
+    ...(o.clock !== undefined ? { timers: o.clock } : {}),
     ...(o.checks !== undefined ? { checks: o.checks } : {}),
   });
   const login = (addr: string, user: string, password: string, door: Door = 'websocket'): Promise<string> =>
@@ -133,28 +136,25 @@ describe('AuthGate', () => {
     assert.equal(counted, 3);
   });
 
-  it('passthrough: a guess Icecast is judging counts; a refusal keeps counting, a withdrawal does not', () => {
+  it('passthrough: a guess Icecast is judging counts; one over the limit waits for it; a refusal keeps counting, a withdrawal does not', async () => {
     const r = rig({ max: 3 });
-    const guess = (): ReturnType<AuthGate['upstreamGuess']> | string => {
-      try {
-        return r.gate.upstreamGuess({ door: 'websocket', addr: '203.0.113.12', user: 'source', target: '/live.mp3' });
-      } catch (e) {
-        return (e as IcewireError).code;
-      }
-    };
-    const a = guess();
-    const b = guess();
-    const c = guess();
-    assert.equal(guess(), 'IW_ERR_AUTH_RATE_LIMITED', 'three being judged');
+    const guess = (): Promise<UpstreamGuess | string> =>
+      r.gate.upstreamGuess({ door: 'websocket', addr: '203.0.113.12', user: 'source', target: '/live.mp3' }).catch((e: unknown) => (e as IcewireError).code);
+    const [a, b, c] = await Promise.all([guess(), guess(), guess()]);
     assert.ok(typeof a !== 'string' && typeof b !== 'string' && typeof c !== 'string');
+    // three being judged: the fourth waits for one of them
+    let waited: UpstreamGuess | string | undefined;
+    const fourth = guess().then((g) => { waited = g; return g; });
+    await settle();
+    assert.equal(waited, undefined, 'waits while three are being judged');
     a.withdrawn();
-    const d = guess();
+    const d = await fourth;
     assert.ok(typeof d !== 'string', 'a withdrawn guess frees its place');
     b.refused();
     c.refused();
     d.refused();
     d.refused(); // settled once: no double count
-    assert.equal(guess(), 'IW_ERR_AUTH_RATE_LIMITED');
+    assert.equal(await guess(), 'IW_ERR_AUTH_RATE_LIMITED');
     assert.ok(r.lines().some((l) => l.message === 'login refused by Icecast' && l.user === 'source'));
   });
 
@@ -171,6 +171,99 @@ describe('AuthGate', () => {
     assert.equal(r.gate.logName('hunter2-typed-into-the-user-field'), logged[0], 'stable within the process');
     assert.equal(r.gate.logName('source'), 'source');
     assert.notEqual(rig().gate.logName('hunter2-typed-into-the-user-field'), logged[0], 'keyed per process: no dictionary can be run against the log');
+  });
+
+  it('concurrent right passwords from one address all get in: over the allowance they wait for the checks under way, not refused', async () => {
+    const r = rig();
+    const doors: Door[] = ['http-login', 'websocket', 'icecast-source'];
+    const got = await Promise.all(Array.from({ length: 8 }, (_, i) => r.login('203.0.113.30', HOST.name, HOST.password, doors[i % 3])));
+    assert.deepEqual(tally(got), { ok: 8 });
+    const ledger = (r.gate as unknown as { ledger: GuessLedger }).ledger;
+    assert.equal(ledger.count('address 203.0.113.30'), 0, 'successes leave nothing counted');
+    assert.equal(ledger.waiting, 0);
+  });
+
+  it('concurrent wrong passwords from one address: 5 checked, the ones that waited are refused once those failed', async () => {
+    const r = rig();
+    const got = await Promise.all(Array.from({ length: 8 }, (_, i) => r.login('203.0.113.31', HOST.name, `guess-${i}`, i % 2 === 0 ? 'http-login' : 'websocket')));
+    assert.deepEqual(tally(got), { IW_ERR_AUTH_FAILED: 5, IW_ERR_AUTH_RATE_LIMITED: 3 });
+    const failed = r.lines().filter((l) => l.message === 'login refused' && l.code === 'IW_ERR_AUTH_FAILED');
+    assert.equal(failed.length, 5, 'five passwords checked, by the log');
+  });
+
+  it('right passwords and guesses at another account at once from one address: the right ones all get in, the guesses only up to the limit', async () => {
+    const r = rig();
+    const tries = ['w', 'w', 'w', 'w', 'r', 'r', 'w', 'r', 'w', 'r'];
+    const got = await Promise.all(tries.map((t, i) => (t === 'r' ? r.login('203.0.113.32', HOST.name, HOST.password) : r.login('203.0.113.32', OTHER.name, `guess-${i}`))));
+    // the later right ones go in as a known pair once the first succeeded
+    assert.deepEqual(got.filter((_, i) => tries[i] === 'r'), ['ok', 'ok', 'ok', 'ok']);
+    assert.deepEqual(tally(got.filter((_, i) => tries[i] === 'w')), { IW_ERR_AUTH_FAILED: 5, IW_ERR_AUTH_RATE_LIMITED: 1 });
+  });
+
+  it('a guess waits at most LOGIN_WAIT_MS for the checks under way, then is refused with a Retry-After', async () => {
+    const clock = new FakeClock();
+    const r = rig({ max: 2, clock });
+    const pt = (): Promise<UpstreamGuess | IcewireError> =>
+      r.gate.upstreamGuess({ door: 'websocket', addr: '203.0.113.33', user: 'source', target: '/live.mp3' }).catch((e: unknown) => e as IcewireError);
+    const held = await Promise.all([pt(), pt()]);
+    const third: { got?: UpstreamGuess | IcewireError } = {};
+    void pt().then((g) => { third.got = g; });
+    await clock.advance(LOGIN_WAIT_MS - 1);
+    assert.ok(third.got === undefined, 'still waiting');
+    await clock.advance(1);
+    const refused = third.got as UpstreamGuess | IcewireError | undefined;
+    assert.ok(refused instanceof IcewireError && refused.code === 'IW_ERR_AUTH_RATE_LIMITED');
+    assert.ok((refused.retryAfterS ?? 0) >= 1);
+    assert.equal((r.gate as unknown as { ledger: GuessLedger }).ledger.waiting, 0, 'nothing left waiting');
+    for (const g of held) if (!(g instanceof IcewireError)) g.withdrawn();
+  });
+
+  it('the line of guesses waiting for one address is bounded: beyond it, refused at once', async () => {
+    const clock = new FakeClock();
+    const r = rig({ max: 1, clock });
+    const pt = (): Promise<UpstreamGuess | string> =>
+      r.gate.upstreamGuess({ door: 'websocket', addr: '203.0.113.34', user: 'source', target: '/live.mp3' }).catch((e: unknown) => (e as IcewireError).code);
+    const first = await pt();
+    const waiting = Array.from({ length: MAX_WAITING_PER_KEY }, pt);
+    assert.equal(await pt(), 'IW_ERR_AUTH_RATE_LIMITED', 'the line is full');
+    // the one being judged fails: the address is over its limit, and the whole line hears so
+    assert.ok(typeof first !== 'string');
+    first.refused();
+    assert.deepEqual(tally((await Promise.all(waiting)).map(String)), { IW_ERR_AUTH_RATE_LIMITED: MAX_WAITING_PER_KEY });
+    assert.equal((r.gate as unknown as { ledger: GuessLedger }).ledger.waiting, 0);
+  });
+
+  it('a refusal over the failure limit says when to try again: when the oldest failure leaves the window', async () => {
+    const clock = new FakeClock();
+    const r = rig({ max: 2, windowMs: 60000, clock });
+    await r.login('203.0.113.35', HOST.name, 'a');
+    await clock.advance(20000);
+    await r.login('203.0.113.35', HOST.name, 'b');
+    const err = await r.gate.login({ door: 'http-login', addr: '203.0.113.35', user: HOST.name, password: HOST.password }).then(() => undefined, (e: unknown) => e as IcewireError);
+    assert.equal(err?.code, 'IW_ERR_AUTH_RATE_LIMITED');
+    assert.equal(err?.retryAfterS, 40);
+  });
+
+  it('refusals that check no password are logged once per door, code and address, then as one line with a count', async () => {
+    const clock = new FakeClock();
+    const r = rig({ max: 1, clock });
+    const a = '203.0.113.36';
+    assert.equal(await r.login(a, HOST.name, 'wrong'), 'IW_ERR_AUTH_FAILED');
+    for (let i = 0; i < 50; i++) await r.login(a, HOST.name, `again-${i}`, i % 2 === 0 ? 'http-login' : 'websocket');
+    await r.login('203.0.113.37', HOST.name, 'wrong');
+    await r.login('203.0.113.37', HOST.name, 'again');
+    const refused = (): string[] => r.lines().filter((l) => l.message === 'login refused').map((l) => `${String(l.door)} ${String(l.code)} ${String(l.addr)}`);
+    assert.deepEqual(refused(), [
+      `websocket IW_ERR_AUTH_FAILED ${a}`, `http-login IW_ERR_AUTH_RATE_LIMITED ${a}`, `websocket IW_ERR_AUTH_RATE_LIMITED ${a}`,
+      'websocket IW_ERR_AUTH_FAILED 203.0.113.37', 'websocket IW_ERR_AUTH_RATE_LIMITED 203.0.113.37',
+    ]);
+    await clock.advance(REPEAT_LOG_MS);
+    const repeated = r.lines().filter((l) => l.message === 'repeated login refusals').map((l) => `${String(l.door)} ${String(l.code)} ${String(l.addr)} +${String(l.more)}`);
+    assert.deepEqual(repeated, [`http-login IW_ERR_AUTH_RATE_LIMITED ${a} +24`, `websocket IW_ERR_AUTH_RATE_LIMITED ${a} +24`]);
+    // a new period: the next refusal is logged as it happens
+    await r.login(a, HOST.name, 'later');
+    assert.equal(refused().length, 6);
+    assert.ok(!JSON.stringify(r.lines()).includes('again-'), 'no password in any line');
   });
 });
 
@@ -283,5 +376,41 @@ describe('GuessLedger (injected clock)', () => {
     assert.equal(ledger.size, 10000);
     assert.equal(ledger.count(`2001:db8::${(19999).toString(16)}`), 1, 'the newest is still counted');
     assert.equal(ledger.count('2001:db8::0'), 0, 'the oldest was evicted');
+  });
+
+  it('a guess waiting for room is woken when one under its key is settled, or when its time is up', async () => {
+    const clock = new FakeClock();
+    const ledger = new GuessLedger(60000, () => clock.now(), { timers: clock, maxWaitingPerKey: 2, maxWaitingTotal: 3 });
+    const g = ledger.add('a', '');
+    const woken: boolean[] = [];
+    void ledger.whenSettled(['a'], 1000).then((x) => woken.push(x));
+    void ledger.whenSettled(['a', 'b'], 1000).then((x) => woken.push(x));
+    assert.equal(ledger.waiting, 2);
+    assert.equal(ledger.canWait(['a']), false, 'two wait under a');
+    assert.equal(ledger.canWait(['b']), true);
+    ledger.fail(g);
+    await settle();
+    assert.deepEqual(woken, [true, true], 'a failure settles a guess: both look again');
+    ledger.fail(g);
+    void ledger.whenSettled(['b'], 1000).then((x) => woken.push(x));
+    await clock.advance(999);
+    assert.equal(woken.length, 2);
+    await clock.advance(1);
+    assert.deepEqual(woken, [true, true, false]);
+    assert.equal(ledger.waiting, 0);
+    assert.equal(clock.pending, 0, 'no timer left behind');
+  });
+
+  it('failures and guesses being checked are told apart', () => {
+    let now = 0;
+    const ledger = new GuessLedger(1000, () => now);
+    const g = ledger.add('a', '');
+    ledger.fail(ledger.add('a', ''));
+    assert.equal(ledger.count('a'), 2);
+    assert.equal(ledger.failures('a'), 1);
+    now = 400;
+    assert.equal(ledger.msUntilFailureExpires('a'), 600);
+    ledger.drop('a', g);
+    assert.equal(ledger.count('a'), 1);
   });
 });
