@@ -13,58 +13,26 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { endReasonFor, IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { StatsPoller } from '../icecast/stats-poller.js';
 import { updateMetadata } from '../icecast/metadata-update.js';
 import { cleanMetadata } from '../icecast/title-text.js';
 import type { InputMedia } from '../pipeline/media-type.js';
-import { displayTitle, type ShowRecorder } from './ogg-fanout.js';
+import type { BroadcastDeps, BroadcastSink, BroadcastStatus } from './broadcast-deps.js';
+import { displayTitle } from './ogg-fanout.js';
 import { everyTellingStalls, noteStall } from './daemon-stall.js';
-import { GapFiller } from './gap-filler.js';
-import type { NormaliserFactory } from './input-normaliser.js';
+import { fillSoon, GapFiller } from './gap-filler.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
-import { createRendition, type RenditionContext, type RenditionFactory } from './renditions.js';
+import { createRendition } from './renditions.js';
 import type { StationPlan } from './station-plan.js';
 import { mediaShape, ResumeTicket, type IngestKind } from './resume-ticket.js';
 import { StatusFrames } from './status-frames.js';
 import { titleUpdaterFor, type TitleUpdater } from './title-updater.js';
 import { INPUT_GAP_SILENCE_MS, UploadWatch } from './upload-watch.js';
-import type { BroadcastState, EndReason, StatusData } from '../../www/src/wire-contract.js';
+import type { BroadcastState, EndReason } from '../../www/src/wire-contract.js';
 
 export type { EndReason, IngestKind };
-/** A status frame's data (the wire contract). */
-export type BroadcastStatus = StatusData;
-
-/** The connection side of a broadcast (the WebSocket). */
-export interface BroadcastSink {
-  sendStatus(status: BroadcastStatus): void;
-  /** The broadcast ended (or moved to another connection) because of err; undefined = normal end. */
-  close(err: IcewireError | undefined): void;
-}
-
-/** What every broadcast is built with (the daemon's config slice); the renditions get their part. */
-export interface BroadcastDeps extends Omit<RenditionContext, 'station' | 'input' | 'clock' | 'log'> {
-  readonly icecastPublicUrl: string;
-  readonly stats: Pick<StatsPoller, 'listeners'> | undefined;
-  readonly logger: Logger;
-  /** How long a broadcast waits for its broadcaster to come back. */
-  readonly reconnectGraceMs: number;
-  /** How long the broadcaster's socket may stay paused (downstream not reading) before ingest-too-slow. */
-  readonly stallTimeoutMs: number;
-  /** How long an attached broadcaster may send nothing. */
-  readonly idleTimeoutMs: number;
-  readonly statusIntervalMs?: number;
-  /** The show recorder for this broadcast, when its station mount records. */
-  readonly createRecorder?: (b: Broadcast) => ShowRecorder | undefined;
-  readonly clock?: Clock;
-  /** Builds each rendition (default: the real Icecast connection and pipe). */
-  readonly createRendition?: RenditionFactory;
-  /** Sends a title to one Icecast mount (default: Icecast's /admin/metadata). */
-  readonly updateTitle?: typeof updateMetadata;
-  /** Makes Opus of an upload whose audio is not Opus (default: an ffmpeg). */
-  readonly createNormaliser?: NormaliserFactory;
-}
+export type { BroadcastDeps, BroadcastSink, BroadcastStatus } from './broadcast-deps.js';
 
 export declare interface Broadcast {
   on(event: 'drain', listener: () => void): this;
@@ -153,7 +121,8 @@ export class Broadcast extends EventEmitter {
     this.gap = new GapFiller(this.clock, (ms) => this.media.silence(ms), () => this.media.started && !this.isEnding, (ms) => shed?.inc(ms / 1000), {
       // with the broadcaster's socket open, the audio of a stall may be waiting in it
       inputMayWait: () => this.sink !== undefined,
-      skipped: (stalledMs) => this.skippedForStall(stalledMs),
+      // a fill (or a filling tick) skipped because the daemon itself had stalled: counted, logged once per episode
+      skipped: (stalledMs) => { this.silenceSkipped.stall?.inc(); noteStall(this.clock, this.log, stalledMs); },
     });
     this.frames = new StatusFrames({
       source: this, parts: this.parts, icecastPublicUrl: deps.icecastPublicUrl, listeners: (m) => deps.stats?.listeners(m) ?? 0, clock: this.clock, log: this.log,
@@ -344,30 +313,16 @@ export class Broadcast extends EventEmitter {
     this.pushStatus(true);
   }
 
-  /**
-   * Start filling on the next turn of the event loop, after the input that is ready has been read:
-   * media that was waiting in the socket while the timer ran means the broadcaster did not stop.
-   */
+  /** A fill decided at a tick starts on the next turn, unless media came meanwhile (gap-filler.ts). */
   private fillSoon(): void {
     if (this.cancelFill !== undefined) return;
-    const quietSince = this.upload.lastDataAt;
-    this.cancelFill = this.clock.after(0, () => {
-      this.cancelFill = undefined;
-      if (this.isEnding || this.sink === undefined || this.gap.active) return;
-      if (this.upload.lastDataAt !== quietSince) {
-        this.silenceSkipped.arrived?.inc();
-        this.log.debug('media came right after the gap timer; no silence', { quietMs: this.upload.lastDataAt - quietSince });
-        return;
-      }
-      this.log.info('no media from the broadcaster; filling with silence', { quietMs: this.upload.quietMs });
-      this.gap.start(quietSince);
+    this.cancelFill = fillSoon({
+      clock: this.clock,
+      lastDataAt: () => this.upload.lastDataAt,
+      may: () => { this.cancelFill = undefined; return !this.isEnding && this.sink !== undefined && !this.gap.active; },
+      arrived: (quietMs) => { this.silenceSkipped.arrived?.inc(); this.log.debug('media came right after the gap timer; no silence', { quietMs }); },
+      start: (from) => { this.log.info('no media from the broadcaster; filling with silence', { quietMs: this.upload.quietMs }); this.gap.start(from); },
     });
-  }
-
-  /** A fill (or a filling tick) skipped because the daemon itself had stalled: counted, logged once per episode. */
-  private skippedForStall(stalledMs: number): void {
-    this.silenceSkipped.stall?.inc();
-    noteStall(this.clock, this.log, stalledMs);
   }
 
   status(): BroadcastStatus {

@@ -103,3 +103,29 @@ export class GapFiller {
     this.fill(ms);
   }
 }
+
+/** What fillSoon() needs from its broadcast. */
+export interface FillSoonDeps {
+  readonly clock: Pick<Clock, 'after'>;
+  /** When media last came (the clock's ms). */
+  lastDataAt(): number;
+  /** Whether a fill may start now (not ending, a connection attached, not filling already). */
+  may(): boolean;
+  /** Media came right after the timer, after this long without any: no fill. */
+  arrived(quietMs: number): void;
+  /** Start filling (the silence stands in for the media since `from`). */
+  start(from: number): void;
+}
+
+/**
+ * Start filling on the next turn of the event loop, after the input that is ready has been read:
+ * media that was waiting in the socket while the timer ran means the broadcaster did not stop.
+ */
+export function fillSoon(d: FillSoonDeps): Cancel {
+  const quietSince = d.lastDataAt();
+  return d.clock.after(0, () => {
+    if (!d.may()) return;
+    if (d.lastDataAt() !== quietSince) d.arrived(d.lastDataAt() - quietSince);
+    else d.start(quietSince);
+  });
+}
