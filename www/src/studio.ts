@@ -177,10 +177,12 @@ export class Studio {
 
   /** Put back the files the decks and pads held before a reload (loaded, not playing). */
   private async restoreShelf(): Promise<void> {
-    this.shelf = await Shelf.open();
-    if (this.shelf === undefined) return;
+    // Not this.shelf until the files are back: a pad still loading would read as empty and be
+    // deleted from storage, then written again (its Blob copied twice) once it had loaded.
+    const shelf = await Shelf.open();
+    if (shelf === undefined) return;
     try {
-      const kept = await this.shelf.all();
+      const kept = await shelf.all();
       const loads: Promise<void>[] = [];
       this.decks.forEach((deck, i) => {
         const e = kept.get(`deck-${i}`);
@@ -196,7 +198,15 @@ export class Studio {
     } catch {
       this.note('The decks\' and pads\' files from before could not be read back from this browser\'s storage: load them again.');
     }
+    this.shelf = shelf;
+    // what changed meanwhile (the host loading a file during the restore) is kept now
+    this.decks.forEach((_d, i) => this.keepDeck(i));
+    this.keepPads();
     this.root.dataset['shelf'] = 'restored';
+  }
+
+  private keepDeck(i: number): void {
+    this.keep(`deck-${i}`, { files: this.decks[i]!.files() });
   }
 
   private keep(place: string, entry: { files: File[]; loop?: boolean }): void {
@@ -303,7 +313,7 @@ export class Studio {
 
   private deckChanged(i: number, why: 'track' | 'transport' | 'queue'): void {
     this.renderDeck(i);
-    if (why !== 'transport') this.keep(`deck-${i}`, { files: this.decks[i]!.files() });
+    if (why !== 'transport') this.keepDeck(i);
     if (why !== 'queue') this.checkNowPlaying();
   }
 
