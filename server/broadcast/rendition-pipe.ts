@@ -21,7 +21,7 @@ import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { ffmpegInputFor, type RenditionKind, type RenditionPlan } from '../pipeline/rendition-kinds.js';
 import { StreamFramer } from '../pipeline/stream-framer.js';
-import { EncoderLag } from './encoder-lag.js';
+import { EncoderFeed, EncoderLag } from './encoder-lag.js';
 import type { OutputState, RenditionOutput } from './rendition-output.js';
 import type { Metrics } from '../metrics.js';
 
@@ -145,9 +145,10 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   private running = false;
   /** How far the encoder is behind the audio it was given ('opus-stream' feeds). */
   private readonly lag: EncoderLag;
+  /** The Ogg pages for the encoder, judged (and dropped while it is behind) on the next turn. */
+  private readonly feed: EncoderFeed;
   /** Late audio dropped ahead of this encoder, ms. */
   shedMs = 0;
-  private shedding = false;
   restartCount = 0;
 
   constructor(plan: RenditionPlan, kind: RenditionKind, output: RenditionOutput, private readonly opts: FfmpegPipeOptions) {
@@ -155,6 +156,16 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.clock = opts.clock ?? systemClock;
     this.framer = new StreamFramer(kind.framer);
     this.lag = new EncoderLag(kind.framer, plan.bitrate ?? kind.defaultKbps, this.clock);
+    this.feed = new EncoderFeed(this.lag, this.clock, {
+      write: (pages) => { this.writeToFfmpeg(pages); },
+      dropped: (ms, silence) => {
+        if (silence) return; // no audio lost
+        this.shedMs += ms;
+        this.opts.shedCounter?.inc(ms / 1000);
+      },
+      shedding: (on, lagMs) => this.opts.logger.log(on ? 'warn' : 'info', on ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
+        { rendition: this.plan.mount, lagMs: Math.round(lagMs), shedMs: Math.round(this.shedMs) }),
+    });
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
     output.on('drain', () => this.ffmpeg.stdout.resume());
@@ -243,22 +254,15 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   oggHeaders(pages: Buffer): void {
     if (this.readsUpload) return;
     this.oggHeaderPages = pages;
+    this.feed.flush();
     this.writeToFfmpeg(pages);
   }
 
+  /** false (slow down) while ffmpeg's stdin is full: the pages are written on the next turn (EncoderFeed). */
   oggPages(pages: Buffer, silence = false): boolean {
     if (this.readsUpload) return true;
-    const { ms, drop } = this.lag.input(pages, silence);
-    if (drop !== this.shedding) {
-      this.shedding = drop;
-      this.opts.logger.log(drop ? 'warn' : 'info', drop ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
-        { rendition: this.plan.mount, lagMs: Math.round(this.lag.lagMs), shedMs: Math.round(this.shedMs) });
-    }
-    if (!drop) return this.writeToFfmpeg(pages);
-    if (silence) return true; // no audio lost
-    this.shedMs += ms;
-    this.opts.shedCounter?.inc(ms / 1000);
-    return true;
+    this.feed.offer(pages, silence);
+    return !this.ffmpeg.needsDrain;
   }
 
   override raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean {
@@ -291,10 +295,12 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   async finish(eosPage: Buffer | undefined): Promise<void> {
     this.finishing = true;
     if (!this.running) {
+      this.feed.discard();
       await this.output.end();
       return;
     }
     const ff = this.ffmpeg;
+    this.feed.flush();
     if (eosPage !== undefined && !this.readsUpload && this.oggHeaderPages !== undefined) ff.write(eosPage);
     const ended = new Promise<void>((resolve) => {
       if (ff.stdout.readableEnded) resolve();
@@ -310,6 +316,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
 
   override async kill(): Promise<void> {
     this.finishing = true;
+    this.feed.discard();
     if (this.running) await this.ffmpeg.kill();
     this.output.destroy();
   }
