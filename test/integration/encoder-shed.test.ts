@@ -96,6 +96,31 @@ describe('a transcoder that falls behind (real ffmpeg, stopped)', function () {
   });
 });
 
+describe('encoders that start together (real ffmpeg)', function () {
+  this.timeout(30000);
+
+  it('share one capability query (fluent-ffmpeg ran `ffmpeg -formats` and `-encoders` for each until the first answered)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'icewire-caps-'));
+    afterThisTest(() => rmSync(dir, { recursive: true, force: true }));
+    const calls = join(dir, 'calls');
+    const wrapper = join(dir, 'ffmpeg');
+    writeFileSync(wrapper, `#!/bin/sh\necho "$1" >> '${calls}'\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+    // a fresh process: fluent-ffmpeg keeps the answers for the life of the process
+    const script = `
+      import { FfmpegProcess } from ${JSON.stringify(new URL('../../server/pipeline/ffmpeg-process.js', import.meta.url).href)};
+      import { createLogger } from ${JSON.stringify(new URL('../../server/log.js', import.meta.url).href)};
+      const logger = createLogger({ level: 'error', console: false });
+      const ps = Array.from({ length: 4 }, () => new FfmpegProcess({ ffmpegPath: ${JSON.stringify(wrapper)}, inputOptions: ['-f', 'ogg'], outputOptions: ['-f', 'null'], logger }));
+      await Promise.all(ps.map((p) => p.start()));
+      await Promise.all(ps.map((p) => p.kill()));`;
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    const firstArgs = readFileSync(calls, 'utf8').trim().split('\n');
+    assert.equal(firstArgs.filter((a) => a === '-formats').length, 1, firstArgs.join(' '));
+    assert.equal(firstArgs.filter((a) => a === '-encoders').length, 1, firstArgs.join(' '));
+    assert.equal(firstArgs.length, 2 + 4, 'and the four encoders');
+  });
+});
+
 /** Stretches of silence (below -40 dBFS for 0.4 s or more) in an MP3, by decoding it. */
 async function silences(mp3: Buffer): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'icewire-stall-'));
