@@ -22,6 +22,7 @@ import type { InputMedia } from '../pipeline/media-type.js';
 import { ffmpegInputFor, type RenditionKind, type RenditionPlan } from '../pipeline/rendition-kinds.js';
 import { StreamFramer } from '../pipeline/stream-framer.js';
 import { EncoderFeed, EncoderLag } from './encoder-lag.js';
+import { OutputGather } from './output-gather.js';
 import type { OutputState, RenditionOutput } from './rendition-output.js';
 import type { Metrics } from '../metrics.js';
 
@@ -147,6 +148,8 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   private readonly lag: EncoderLag;
   /** The Ogg pages for the encoder, judged (and dropped while it is behind) on the next turn. */
   private readonly feed: EncoderFeed;
+  /** What the current ffmpeg wrote, sent to Icecast a moment later in one write. */
+  private readonly gather: OutputGather;
   /** Late audio dropped ahead of this encoder, ms. */
   shedMs = 0;
   restartCount = 0;
@@ -166,6 +169,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       shedding: (on, lagMs) => this.opts.logger.log(on ? 'warn' : 'info', on ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
         { rendition: this.plan.mount, lagMs: Math.round(lagMs), shedMs: Math.round(this.shedMs) }),
     });
+    this.gather = new OutputGather(this.clock, (chunk) => this.sendOutput(chunk));
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
     output.on('drain', () => this.ffmpeg.stdout.resume());
@@ -188,13 +192,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       logger: this.opts.logger,
     });
     ff.stdout.on('data', (chunk: Buffer) => {
-      if (ff !== this.ffmpeg) return;
-      let ok = true;
-      for (const unit of this.framer.push(chunk)) {
-        this.lag.output(unit);
-        if (!this.output.write(unit)) ok = false;
-      }
-      if (!ok) ff.stdout.pause();
+      if (ff === this.ffmpeg) this.gather.push(chunk);
     });
     ff.on('drain', () => this.emit('drain'));
     ff.on('exit', (exit: FfmpegExit) => {
@@ -202,6 +200,16 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       void this.recover(exit);
     });
     return ff;
+  }
+
+  /** The current ffmpeg's output, gathered: framed, counted, to Icecast (its stdout waits while Icecast's side is full). */
+  private sendOutput(chunk: Buffer): void {
+    let ok = true;
+    for (const unit of this.framer.push(chunk)) {
+      this.lag.output(unit);
+      if (!this.output.write(unit)) ok = false;
+    }
+    if (!ok) this.ffmpeg.stdout.pause();
   }
 
   async start(): Promise<void> {
@@ -226,6 +234,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.opts.metrics?.pipelineRestarts.inc({ mount: this.plan.mount });
     this.opts.logger.warn('ffmpeg died; restarting it', { rendition: this.plan.mount, code: exit.code, signal: exit.signal, restarts: this.restartCount });
     this.ffmpeg.stdout.removeAllListeners('data');
+    this.gather.flush();
     if (this.readsUpload) {
       // A new ffmpeg writes a new WebM header: listeners need a new Icecast stream for it.
       this.framer = new StreamFramer(this.kind.framer);
@@ -282,6 +291,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     // The broadcaster's new connection starts a new WebM stream: a new ffmpeg for it.
     const old = this.ffmpeg;
     old.stdout.removeAllListeners('data');
+    this.gather.flush();
     this.framer = new StreamFramer(this.kind.framer);
     this.ffmpeg = this.spawn();
     // not started yet: start() starts the new one
@@ -310,6 +320,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     if (!exit.clean) ff.stdout.resume();
     // stdout ends right after ffmpeg exits; bound it in case it never wrote anything
     await Promise.race([ended, this.clock.sleep(2000)]);
+    this.gather.flush();
     for (const unit of this.framer.flush()) this.output.write(unit);
     await this.output.end();
   }
@@ -317,6 +328,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   override async kill(): Promise<void> {
     this.finishing = true;
     this.feed.discard();
+    this.gather.discard();
     if (this.running) await this.ffmpeg.kill();
     this.output.destroy();
   }
