@@ -143,6 +143,8 @@ export class EncoderLag {
 
 /** Where an EncoderFeed's decisions go (the ffmpeg pipe). */
 export interface FeedSink {
+  /** Pass on what the encoder wrote and the daemon read (and holds back: output-gather.ts), so the lag counts it. */
+  readOutput?(): void;
   /** Hand these pages to the encoder. */
   write(pages: Buffer): void;
   /** These pages (ms long, `silence`: written into a gap) were dropped: the encoder is behind. */
@@ -178,6 +180,7 @@ export class EncoderFeed {
     const pending = this.pending;
     if (pending.length === 0) return;
     this.pending = [];
+    this.sink.readOutput?.();
     for (const { pages, silence } of pending) {
       const { ms, drop } = this.lag.input(pages, silence);
       if (drop !== this.shedding) {

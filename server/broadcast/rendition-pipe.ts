@@ -160,6 +160,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.framer = new StreamFramer(kind.framer);
     this.lag = new EncoderLag(kind.framer, plan.bitrate ?? kind.defaultKbps, this.clock);
     this.feed = new EncoderFeed(this.lag, this.clock, {
+      readOutput: () => this.gather.flush(),
       write: (pages) => { this.writeToFfmpeg(pages); },
       dropped: (ms, silence) => {
         if (silence) return; // no audio lost

@@ -1,6 +1,7 @@
 // EncoderLag: how far a transcoder is behind, and when its input is shed (pure: bytes and a clock's time in, ms out).
 import assert from 'node:assert/strict';
 import { EncoderFeed, EncoderLag, LAG_RESUME_BELOW_MS, LAG_SHED_ABOVE_MS, lastGranule } from '../../server/broadcast/encoder-lag.js';
+import { OutputGather } from '../../server/broadcast/output-gather.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 /** One Ogg page (no CRC: the lag counter reads only the granule and the lacing). */
@@ -117,13 +118,16 @@ describe('EncoderLag', function () {
     assert.equal(lag.input(page((g += 300 * 48))).drop, true);
   });
 
-  it('EncoderFeed judges on the next turn, after the output that was ready has been read', async function () {
+  it('EncoderFeed judges on the next turn, after the output that was ready has been read (and passed on by the gather)', async function () {
     const clock = new FakeClock();
     const lag = new EncoderLag('mp3', 128, clock);
     const written: Buffer[] = [];
     let droppedMs = 0;
     const states: boolean[] = [];
+    // as in the pipe: what ffmpeg wrote is gathered for 20 ms before it is passed on and counted
+    const gather = new OutputGather(clock, (data) => lag.output({ data, syncPoint: true, header: false }));
     const feed = new EncoderFeed(lag, clock, {
+      readOutput: () => gather.flush(),
       write: (p) => written.push(p),
       dropped: (ms) => { droppedMs += ms; },
       shedding: (on) => states.push(on),
@@ -134,7 +138,7 @@ describe('EncoderLag', function () {
     for (let i = 0; i < 6; i++) {
       feed.offer(chunk());
       await clock.advance(20);
-      lag.output(mp3(i === 0 ? 250 : 300));
+      gather.push(mp3(i === 0 ? 250 : 300).data);
       await clock.advance(280);
     }
     assert.equal(written.length, 6);
@@ -148,7 +152,7 @@ describe('EncoderLag', function () {
     await clock.stall(1500);
     for (let i = 0; i < 5; i++) feed.offer(chunk());
     assert.equal(written.length, 8, 'nothing is judged in the turn it came');
-    lag.output(mp3(600));
+    gather.push(mp3(600).data);
     await clock.advance(0);
     assert.equal(written.length, 13, 'every page given: the encoder had kept up');
     assert.equal(droppedMs, 0);
@@ -160,7 +164,7 @@ describe('EncoderLag', function () {
     }
     assert.deepEqual(states, [true]);
     assert.ok(droppedMs >= 300, `${droppedMs} ms dropped`);
-    lag.output(mp3(lag.owedMs));
+    gather.push(mp3(lag.owedMs).data);
     feed.offer(chunk());
     await clock.advance(0);
     assert.deepEqual(states, [true, false]);
