@@ -54,11 +54,14 @@ export class Daemon {
 
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
-    this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, kickBanMs: config.limits.kickBanMs, logger });
+    this.metrics = createMetrics();
+    this.registry = new BroadcastRegistry({
+      maxBroadcasts: config.limits.maxBroadcasts, kickBanMs: config.limits.kickBanMs, logger,
+      holdWhileLive: () => this.metrics.eventLoopSampling.hold(),
+    });
     // Icecast's stats only while a broadcast is on; otherwise on demand (/healthz, /metrics)
     this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger, active: () => this.registry.size > 0 });
     const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
-    this.metrics = createMetrics();
     registerGauges(this.metrics, {
       liveBroadcasts: () => {
         const by = new Map<string, number>();

@@ -8,7 +8,6 @@ import { buildCli, type DoctorCliOptions, type ServeOptions } from './cli.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, defaultConfig, formatConfigError, loadConfigFile, redactedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createDaemon } from './daemon.js';
-import { doctorCommand } from './doctor.js';
 import { hashPassword } from './auth/password-hash.js';
 import { createLogger } from './log.js';
 import { PACKAGE_ROOT } from './paths.js';
@@ -167,6 +166,8 @@ async function hashPasswordCmd(): Promise<void> {
 
 async function doctor(opts: DoctorCliOptions): Promise<void> {
   const file = opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  // loaded by this command only: the daemon never needs it
+  const { doctorCommand } = await import('./doctor.js');
   const code = await doctorCommand({ file, write: (line) => process.stdout.write(`${line}\n`) });
   if (code !== 0) throw new ExitError(code, '');
 }

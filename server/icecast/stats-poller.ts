@@ -3,6 +3,7 @@
 // /healthz and /metrics ask for a fresh answer when they need one (fresh()).
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { getText } from './http-text.js';
 
 export interface MountStats {
   readonly listeners: number;
@@ -111,8 +112,7 @@ export class StatsPoller {
     this.abort = ac;
     const t = setTimeout(() => ac.abort(), Math.min(this.opts.intervalMs, 5000));
     try {
-      const res = await fetch(new URL('/status-json.xsl', this.opts.url), { signal: ac.signal });
-      const text = await res.text();
+      const { text } = await getText(new URL('/status-json.xsl', this.opts.url), { signal: ac.signal });
       this.stats = parseStatusJson(text);
       if (this.reachable === false) this.opts.logger.info('Icecast is reachable again', { url: this.opts.url });
       this.reachable = true;
