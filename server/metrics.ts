@@ -21,7 +21,7 @@ export interface Metrics {
    * The event-loop delay is sampled while something holds this (each live broadcast does): an idle
    * daemon's loop has nothing to be late for, and its sampling timer would wake it every second.
    */
-  readonly eventLoopSampling: { hold(): () => void };
+  readonly eventLoopSampling: { hold(): () => void; readonly active: boolean };
 }
 
 export interface MetricsSources {
@@ -48,6 +48,9 @@ export function createMetrics(): Metrics {
   loop?.disable();
   let holders = 0;
   const eventLoopSampling = {
+    get active(): boolean {
+      return holders > 0 && loop !== undefined;
+    },
     hold(): () => void {
       if (holders++ === 0) loop?.enable();
       let held = true;
