@@ -1,5 +1,16 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2
 // Process entry: cli -> config -> daemon -> signals -> exit code.
+//
+// The #! line is the daemon's launcher (what `icewire serve` and the systemd unit run; the bench
+// starts the daemon with the same flags and variables): memory settings for a long-running daemon
+// whose work is many small buffers, measured in docs/performance.md (Idle, Video). Each trades
+// little or no CPU for resident memory that would otherwise never come back:
+// - MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs its own arena (with four video
+//   streams: three of 16 MB resident besides the main heap).
+// - MALLOC_MMAP_THRESHOLD_=131072, fixed: glibc otherwise raises it after the first large free,
+//   and large buffers (scrypt's 16 MiB work areas, docs/security.md) then stay in the heap.
+// - --max-semi-space-size=2 (MB): V8's young generation stops growing at 2 × 2 MB instead of
+//   2 × 16 MB; short-lived garbage (and the socket buffers it holds) is collected sooner.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';

@@ -2,9 +2,12 @@
 // in this process, no Icecast (a closed port), its timers counted as they are made and cleared.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
+import { launcherOf, parseShebang } from '../../bench/launcher.js';
 import { parseConfig } from '../../server/config/load.js';
 import { createDaemon, type Daemon } from '../../server/daemon.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
@@ -112,5 +115,18 @@ describe('what an idle daemon loads', () => {
     assert.ok(out.packages.includes('express'), `the CJS packages loaded are listed (${out.packages.join(' ')})`);
     assert.ok(!out.packages.includes('fluent-ffmpeg'), 'fluent-ffmpeg is loaded with the first ffmpeg');
     assert.deepEqual(out.builtins, [], 'Icecast is asked with node:http, not fetch()');
+  });
+});
+
+describe('the launcher: the flags of main.js\'s #! line', () => {
+  it('reads variables and node flags from `env -S`; a plain `env node` has none', () => {
+    assert.deepEqual(parseShebang('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2'), { nodeArgs: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2' } });
+    assert.deepEqual(parseShebang('#!/usr/bin/env node'), { nodeArgs: [], env: {} });
+  });
+
+  it('the built daemon is launched with them (what the bench and an installed icewire run)', () => {
+    const line = readFileSync(join(PACKAGE_ROOT, 'dist', 'server', 'main.js'), 'utf8').split('\n', 1)[0]!;
+    assert.match(line, /^#!\/usr\/bin\/env -S /);
+    assert.deepEqual(launcherOf(join(PACKAGE_ROOT, 'dist', 'server', 'main.js')), parseShebang(line));
   });
 });
