@@ -26,6 +26,7 @@ import { parseMp3, parseOggOpus, parseWebm, sourcePackets, type TimedChunk } fro
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from './cpuprofile.js';
 import { heapMarkdown, summarizeHeapSnapshot, type HeapSummary } from './heap-summary.js';
 import { runIdle, type IdleResult } from './idle.js';
+import { launcherOf } from './launcher.js';
 import { TimedListener } from './listener.js';
 import { parseOptions, USAGE, type Options, type Scenario } from './options.js';
 import { cpuPercent, machineTicks, pssBreakdownKb, schedstat, snapshots, type TreeSnapshot } from './proc-stats.js';
@@ -240,7 +241,10 @@ async function startDaemon(o: { main: string; dir: string; port: number; icecast
   };
   const cfgPath = join(o.dir, 'icewire.yaml');
   writeFileSync(cfgPath, JSON.stringify(config, null, 1), { mode: 0o600 });
+  // the flags and environment its launcher (main.js's #! line) gives it when installed
+  const launcher = launcherOf(o.main);
   const nodeArgs = [
+    ...launcher.nodeArgs,
     ...DAEMON_NODE_ARGS,
     ...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(o.dir, 'cpuprofile')}`] : []),
     ...(o.heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
@@ -250,7 +254,7 @@ async function startDaemon(o: { main: string; dir: string; port: number; icecast
   // nice -10, it preempts the daemon at once) and cost the daemon a wait for the CPU per line on
   // a saturated machine. A station logs to journald, which runs at the default priority.
   const logFd = openSync(join(o.dir, 'daemon.log'), 'a');
-  const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...launcher.env } });
   closeSync(logFd);
   normal(child.pid);
   children.add(child);

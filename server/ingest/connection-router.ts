@@ -5,6 +5,10 @@
 // the source door as a raw socket. Everything else (the pages, the API, WebSocket upgrades) goes
 // to the HTTP server unchanged, its first bytes put back. A connection that says nothing within
 // the head deadline is closed.
+//
+// The HTTP server's own head deadline (headersTimeout, a slowloris sending a header byte a second)
+// is checked by a timer Node runs every connectionsCheckingInterval. It runs only while the HTTP
+// server has a connection: an idle daemon is not woken every second to check nothing.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,9 +42,14 @@ export interface ConnectionRouterOptions {
   readonly clock: Clock;
 }
 
+/** The description of the symbol under which Node's http.Server keeps its connection-checking timer. */
+const CHECKING_TIMER = 'http.server.connectionsCheckingInterval';
+
 export class ConnectionRouter {
   readonly server: NetServer;
   private trackingStarted = false;
+  /** Connections handed to the HTTP server and not yet closed. */
+  private httpOpen = 0;
 
   constructor(private readonly o: ConnectionRouterOptions) {
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.route(socket));
@@ -58,6 +67,7 @@ export class ConnectionRouter {
         if (!this.trackingStarted) {
           this.trackingStarted = true;
           this.o.http.emit('listening');
+          if (this.httpOpen === 0) this.pauseChecks();
         }
         resolve(this.server.address() as AddressInfo);
       });
@@ -70,6 +80,33 @@ export class ConnectionRouter {
 
   close(): void {
     this.server.close();
+  }
+
+  /** Whether Node's head-deadline timer is running now (tests). */
+  get checking(): boolean {
+    return checkingTimer(this.o.http) !== undefined;
+  }
+
+  private toHttp(socket: Socket): void {
+    // (re)start the checks with the first open connection: Node's 'listening' handler keeps the
+    // server's connection list and starts the timer afresh
+    if (this.httpOpen++ === 0 && this.trackingStarted) this.o.http.emit('listening');
+    socket.once('close', () => {
+      if (--this.httpOpen === 0) this.pauseChecks();
+    });
+    this.o.http.emit('connection', socket);
+  }
+
+  /**
+   * Stop Node's checking timer while no connection is open. Were the timer ever not found (another
+   * Node), it keeps running: deadlines before idleness.
+   */
+  private pauseChecks(): void {
+    const key = checkingKey(this.o.http);
+    if (key === undefined) return;
+    const http = this.o.http as unknown as Record<symbol, NodeJS.Timeout | undefined>;
+    clearInterval(http[key]);
+    http[key] = undefined;
   }
 
   private route(socket: Socket): void {
@@ -92,7 +129,7 @@ export class ConnectionRouter {
         this.o.source(socket, got);
       } else {
         socket.unshift(got);
-        this.o.http.emit('connection', socket);
+        this.toHttp(socket);
         socket.resume();
       }
     };
@@ -100,4 +137,13 @@ export class ConnectionRouter {
     socket.on('error', onError);
     socket.on('end', onEnd);
   }
+}
+
+function checkingKey(http: HttpServer): symbol | undefined {
+  return Object.getOwnPropertySymbols(http).find((k) => k.description === CHECKING_TIMER);
+}
+
+function checkingTimer(http: HttpServer): NodeJS.Timeout | undefined {
+  const key = checkingKey(http);
+  return key === undefined ? undefined : (http as unknown as Record<symbol, NodeJS.Timeout | undefined>)[key];
 }
