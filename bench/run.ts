@@ -11,7 +11,7 @@
 //   4. afterwards, per listener: first audio, steady-state delay and validity (analyze.ts).
 // Every wait is bounded; the whole run stops by itself (--timeout).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir, cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -250,12 +250,14 @@ async function startDaemon(o: { main: string; dir: string; port: number; icecast
     ...(o.heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
     o.main, 'serve', '--config', cfgPath,
   ];
-  const out = createWriteStream(join(o.dir, 'daemon.log'));
-  const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launcher.env } });
+  // The log goes straight into a file: through a pipe, every line woke this load generator (at
+  // nice -10, it preempts the daemon at once) and cost the daemon a wait for the CPU per line on
+  // a saturated machine. A station logs to journald, which runs at the default priority.
+  const logFd = openSync(join(o.dir, 'daemon.log'), 'a');
+  const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', logFd, logFd], env: { ...process.env, ...launcher.env } });
+  closeSync(logFd);
   normal(child.pid);
   children.add(child);
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
   const deadline = performance.now() + 20000;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the daemon exited at start (code ${child.exitCode}); see ${join(o.dir, 'daemon.log')}`);
@@ -268,15 +270,15 @@ async function startDaemon(o: { main: string; dir: string; port: number; icecast
 }
 
 async function startBaseline(o: { dir: string; icecast: ManagedIcecast }): Promise<{ child: ChildProcess; port: number }> {
+  const errFd = openSync(join(o.dir, 'baseline.log'), 'a');
   const child = spawn(process.execPath, [join(ROOT, 'dist/bench/baseline-server.js')], {
     cwd: o.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', errFd],
     env: { ...process.env, BASELINE_ICECAST_URL: o.icecast.url, BASELINE_SOURCE_PASSWORD: o.icecast.sourcePassword, BASELINE_PORT: '0' },
   });
+  closeSync(errFd);
   normal(child.pid);
   children.add(child);
-  const errs = createWriteStream(join(o.dir, 'baseline.log'));
-  child.stderr!.pipe(errs);
   const port = await new Promise<number>((res, rej) => {
     const t = setTimeout(() => rej(new Error('baseline server did not start within 10 s')), 10000);
     let buf = '';

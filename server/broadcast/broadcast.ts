@@ -306,7 +306,8 @@ export class Broadcast extends EventEmitter {
         this.fail(new IcewireError('IW_ERR_INGEST_IDLE', { detail: `no media for ${this.deps.idleTimeoutMs} ms` }));
         return;
       case 'fill':
-        this.fillSoon();
+        // before its first media there is no stream to fill (and nothing "flows again" at it)
+        if (this.media.started) this.fillSoon();
         break;
     }
     this.maybeDrain(); // a consumer that emptied without a 'drain' (an ffmpeg restarted while full)

@@ -6,20 +6,28 @@
 // stream, with a jump in time that the decoder skips) until it has caught up to LAG_RESUME_BELOW_MS:
 // listeners hear a gap and stay at live delay.
 //
-// "Behind" is audio the encoder owes AND that has waited: the lag is the smaller of the audio
-// handed over and not yet encoded, and how long the oldest of it has waited. Fed in real time, the
-// two are the same. Input read late and handed over at once (after the daemon itself stalled, or
-// a stalled upload catching up) is owed but has not waited: an encoder that gets through it in
-// time is not behind. Silence the daemon writes into a gap is not audio the encoder owes (it is
-// encoded, and it takes the encoder's time, but dropping real audio for it would be dropping the
-// show to keep up with nothing). Pure: bytes and the clock's time in, milliseconds out.
-import type { Clock } from '../clock.js';
+// "Behind" is audio the encoder owes AND that it has had time for: the lag is the smaller of the
+// audio handed over and not yet encoded, and how long ago the encoder was given the audio it
+// should be producing now. That audio is the first past what it produced plus LOOKAHEAD_MS: an
+// encoder holds back the last few tens of ms it was given until more comes (LAME's and
+// libvorbis's look-ahead, whole output frames), and that is not lag however long no input follows
+// (the daemon itself stalled, a quiet upload). Fed in real time, both measures are the encoder's
+// delay. Input read late and handed over at once (after the daemon itself stalled, or a stalled
+// upload catching up) is owed but was given just now: an encoder that gets through it in time is
+// not behind. Silence the daemon writes into a gap is not audio the encoder owes (it is encoded,
+// and it takes the encoder's time, but dropping real audio for it would be dropping the show to
+// keep up with nothing). What the encoder wrote counts only once the daemon has read it: the pipe
+// judges on the turn after the input came, when the output that was ready has been read
+// (rendition-pipe.ts). Pure: bytes and the clock's time in, milliseconds out.
+import type { Cancel, Clock } from '../clock.js';
 import type { FramerFormat, Unit } from '../pipeline/stream-framer.js';
 
 /** Shed input while the encoder is more than this behind (well above its own few tens of ms). */
 export const LAG_SHED_ABOVE_MS = 1000;
 /** ... until it is back under this. */
 export const LAG_RESUME_BELOW_MS = 400;
+/** Audio an encoder may hold back, waiting for what follows, without being behind (ms; MP3 and Vorbis hold 40-100). */
+export const LOOKAHEAD_MS = 150;
 
 /** The granule position (48 kHz samples for Opus) of the last Ogg page in buf, or undefined. */
 export function lastGranule(buf: Buffer): number | undefined {
@@ -52,7 +60,8 @@ export class EncoderLag {
    * lead (media-pace.ts) and the encoder's queue (maxQueueBytes).
    */
   private owed: Handed[] = [];
-  private inGranule: number | undefined;
+  /** The granule of the last page handed over (the feed's granules start at 0). */
+  private inGranule = 0;
   private outBytes = 0;
   /** Ogg output: its sample rate (from the codec header); its first granule seen. */
   private oggRate: number | undefined;
@@ -69,11 +78,16 @@ export class EncoderLag {
     return ms;
   }
 
-  /** How far the encoder is behind, ms: the audio it owes, but no more than the oldest of it has waited. */
+  /**
+   * How far the encoder is behind, ms: the audio it owes, but no more than the time since it was
+   * given the audio it should be producing now (the first past its output and its look-ahead).
+   */
   get lagMs(): number {
     const owed = this.owedMs;
-    const oldest = this.owed.find((h) => !h.silence);
-    return oldest === undefined ? 0 : Math.min(owed, this.clock.now() - oldest.at);
+    if (owed === 0) return 0;
+    const due = this.outMs + LOOKAHEAD_MS;
+    const next = this.owed.find((h) => !h.silence && h.to > due);
+    return next === undefined ? 0 : Math.min(owed, this.clock.now() - next.at);
   }
 
   /** Forget what the encoder has encoded. */
@@ -90,7 +104,7 @@ export class EncoderLag {
   input(pages: Buffer, silence = false): { ms: number; drop: boolean } {
     const g = lastGranule(pages);
     if (g === undefined) return { ms: 0, drop: false };
-    const ms = this.inGranule === undefined || g < this.inGranule ? 0 : (g - this.inGranule) / 48;
+    const ms = g < this.inGranule ? 0 : (g - this.inGranule) / 48;
     this.inGranule = g;
     const lag = this.lagMs;
     this.shedding = this.shedding ? lag > LAG_RESUME_BELOW_MS : lag > LAG_SHED_ABOVE_MS;
@@ -124,6 +138,65 @@ export class EncoderLag {
     this.oggRate = undefined;
     this.shedding = false;
     this.owed = [];
+  }
+}
+
+/** Where an EncoderFeed's decisions go (the ffmpeg pipe). */
+export interface FeedSink {
+  /** Pass on what the encoder wrote and the daemon read (and holds back: output-gather.ts), so the lag counts it. */
+  readOutput?(): void;
+  /** Hand these pages to the encoder. */
+  write(pages: Buffer): void;
+  /** These pages (ms long, `silence`: written into a gap) were dropped: the encoder is behind. */
+  dropped(ms: number, silence: boolean): void;
+  /** The encoder fell behind (true) or caught up (false), with its lag then. */
+  shedding(on: boolean, lagMs: number): void;
+}
+
+/**
+ * What an encoder is handed, judged on the next turn of the event loop. Input and the encoder's
+ * output are read in the same turn, in whatever order the sockets became ready; after the daemon
+ * itself stalled, both wait: judged as it comes, the input would meet output not read yet, and
+ * audio the encoder had encoded would look owed and waited for (at mp3_50, 36 of 50 encoders were
+ * shed right after the start's stall). On the next turn, what was ready has been read.
+ */
+export class EncoderFeed {
+  private pending: { pages: Buffer; silence: boolean }[] = [];
+  private cancel: Cancel | undefined;
+  private shedding = false;
+
+  constructor(readonly lag: EncoderLag, private readonly clock: Pick<Clock, 'after'>, private readonly sink: FeedSink) {}
+
+  /** Pages for the encoder (`silence`: written into a gap): judged and passed on next turn. */
+  offer(pages: Buffer, silence = false): void {
+    this.pending.push({ pages, silence });
+    this.cancel ??= this.clock.after(0, () => this.flush());
+  }
+
+  /** Judge and pass on what was offered, now (before anything else is written to the encoder). */
+  flush(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    this.sink.readOutput?.();
+    for (const { pages, silence } of pending) {
+      const { ms, drop } = this.lag.input(pages, silence);
+      if (drop !== this.shedding) {
+        this.shedding = drop;
+        this.sink.shedding(drop, this.lag.lagMs);
+      }
+      if (drop) this.sink.dropped(ms, silence);
+      else this.sink.write(pages);
+    }
+  }
+
+  /** Forget what was offered (the encoder is being killed). */
+  discard(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+    this.pending = [];
   }
 }
 

@@ -21,7 +21,8 @@ import { FfmpegProcess, type FfmpegExit } from '../pipeline/ffmpeg-process.js';
 import type { InputMedia } from '../pipeline/media-type.js';
 import { ffmpegInputFor, type RenditionKind, type RenditionPlan } from '../pipeline/rendition-kinds.js';
 import { StreamFramer } from '../pipeline/stream-framer.js';
-import { EncoderLag } from './encoder-lag.js';
+import { EncoderFeed, EncoderLag } from './encoder-lag.js';
+import { OutputGather } from './output-gather.js';
 import type { OutputState, RenditionOutput } from './rendition-output.js';
 import type { Metrics } from '../metrics.js';
 
@@ -145,9 +146,12 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   private running = false;
   /** How far the encoder is behind the audio it was given ('opus-stream' feeds). */
   private readonly lag: EncoderLag;
+  /** The Ogg pages for the encoder, judged (and dropped while it is behind) on the next turn. */
+  private readonly feed: EncoderFeed;
+  /** What the current ffmpeg wrote, sent to Icecast a moment later in one write. */
+  private readonly gather: OutputGather;
   /** Late audio dropped ahead of this encoder, ms. */
   shedMs = 0;
-  private shedding = false;
   restartCount = 0;
 
   constructor(plan: RenditionPlan, kind: RenditionKind, output: RenditionOutput, private readonly opts: FfmpegPipeOptions) {
@@ -155,6 +159,18 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.clock = opts.clock ?? systemClock;
     this.framer = new StreamFramer(kind.framer);
     this.lag = new EncoderLag(kind.framer, plan.bitrate ?? kind.defaultKbps, this.clock);
+    this.feed = new EncoderFeed(this.lag, this.clock, {
+      readOutput: () => this.gather.flush(),
+      write: (pages) => { this.writeToFfmpeg(pages); },
+      dropped: (ms, silence) => {
+        if (silence) return; // no audio lost
+        this.shedMs += ms;
+        this.opts.shedCounter?.inc(ms / 1000);
+      },
+      shedding: (on, lagMs) => this.opts.logger.log(on ? 'warn' : 'info', on ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
+        { rendition: this.plan.mount, lagMs: Math.round(lagMs), shedMs: Math.round(this.shedMs) }),
+    });
+    this.gather = new OutputGather(this.clock, (chunk) => this.sendOutput(chunk));
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
     output.on('drain', () => this.ffmpeg.stdout.resume());
@@ -177,13 +193,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       logger: this.opts.logger,
     });
     ff.stdout.on('data', (chunk: Buffer) => {
-      if (ff !== this.ffmpeg) return;
-      let ok = true;
-      for (const unit of this.framer.push(chunk)) {
-        this.lag.output(unit);
-        if (!this.output.write(unit)) ok = false;
-      }
-      if (!ok) ff.stdout.pause();
+      if (ff === this.ffmpeg) this.gather.push(chunk);
     });
     ff.on('drain', () => this.emit('drain'));
     ff.on('exit', (exit: FfmpegExit) => {
@@ -191,6 +201,16 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       void this.recover(exit);
     });
     return ff;
+  }
+
+  /** The current ffmpeg's output, gathered: framed, counted, to Icecast (its stdout waits while Icecast's side is full). */
+  private sendOutput(chunk: Buffer): void {
+    let ok = true;
+    for (const unit of this.framer.push(chunk)) {
+      this.lag.output(unit);
+      if (!this.output.write(unit)) ok = false;
+    }
+    if (!ok) this.ffmpeg.stdout.pause();
   }
 
   async start(): Promise<void> {
@@ -215,6 +235,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.opts.metrics?.pipelineRestarts.inc({ mount: this.plan.mount });
     this.opts.logger.warn('ffmpeg died; restarting it', { rendition: this.plan.mount, code: exit.code, signal: exit.signal, restarts: this.restartCount });
     this.ffmpeg.stdout.removeAllListeners('data');
+    this.gather.flush();
     if (this.readsUpload) {
       // A new ffmpeg writes a new WebM header: listeners need a new Icecast stream for it.
       this.framer = new StreamFramer(this.kind.framer);
@@ -243,22 +264,15 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   oggHeaders(pages: Buffer): void {
     if (this.readsUpload) return;
     this.oggHeaderPages = pages;
+    this.feed.flush();
     this.writeToFfmpeg(pages);
   }
 
+  /** false (slow down) while ffmpeg's stdin is full: the pages are written on the next turn (EncoderFeed). */
   oggPages(pages: Buffer, silence = false): boolean {
     if (this.readsUpload) return true;
-    const { ms, drop } = this.lag.input(pages, silence);
-    if (drop !== this.shedding) {
-      this.shedding = drop;
-      this.opts.logger.log(drop ? 'warn' : 'info', drop ? 'the encoder is behind; dropping late audio to keep listeners live' : 'the encoder caught up',
-        { rendition: this.plan.mount, lagMs: Math.round(this.lag.lagMs), shedMs: Math.round(this.shedMs) });
-    }
-    if (!drop) return this.writeToFfmpeg(pages);
-    if (silence) return true; // no audio lost
-    this.shedMs += ms;
-    this.opts.shedCounter?.inc(ms / 1000);
-    return true;
+    this.feed.offer(pages, silence);
+    return !this.ffmpeg.needsDrain;
   }
 
   override raw(chunk: Buffer, syncOffsets: readonly number[], header: Buffer | undefined): boolean {
@@ -278,6 +292,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     // The broadcaster's new connection starts a new WebM stream: a new ffmpeg for it.
     const old = this.ffmpeg;
     old.stdout.removeAllListeners('data');
+    this.gather.flush();
     this.framer = new StreamFramer(this.kind.framer);
     this.ffmpeg = this.spawn();
     // not started yet: start() starts the new one
@@ -291,10 +306,12 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
   async finish(eosPage: Buffer | undefined): Promise<void> {
     this.finishing = true;
     if (!this.running) {
+      this.feed.discard();
       await this.output.end();
       return;
     }
     const ff = this.ffmpeg;
+    this.feed.flush();
     if (eosPage !== undefined && !this.readsUpload && this.oggHeaderPages !== undefined) ff.write(eosPage);
     const ended = new Promise<void>((resolve) => {
       if (ff.stdout.readableEnded) resolve();
@@ -304,12 +321,15 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     if (!exit.clean) ff.stdout.resume();
     // stdout ends right after ffmpeg exits; bound it in case it never wrote anything
     await Promise.race([ended, this.clock.sleep(2000)]);
+    this.gather.flush();
     for (const unit of this.framer.flush()) this.output.write(unit);
     await this.output.end();
   }
 
   override async kill(): Promise<void> {
     this.finishing = true;
+    this.feed.discard();
+    this.gather.discard();
     if (this.running) await this.ffmpeg.kill();
     this.output.destroy();
   }

@@ -78,6 +78,25 @@ export function resolveFfmpegPath(configured: string | undefined): string {
   return 'ffmpeg';
 }
 
+/**
+ * Before its first command runs, fluent-ffmpeg checks the formats and encoders it names by running
+ * `ffmpeg -formats` and `ffmpeg -encoders`, and keeps the answers (module-wide). Commands started
+ * before the first answer came each ran both: at a daemon's start, the first transcoded broadcasts
+ * took 0.9-1.8 s to go live instead of 50 ms. One query at a time serves them all; a failed one
+ * (no ffmpeg there) leaves each command to run and report its own.
+ */
+let capabilities: Promise<void> | undefined;
+function capabilitiesKnown(ffmpeg: typeof FluentFfmpeg, ffmpegPath: string): Promise<void> {
+  capabilities ??= new Promise<void>((resolve) => {
+    const probe = ffmpeg().setFfmpegPath(ffmpegPath);
+    probe.availableFormats((formatsErr: unknown) => {
+      if (formatsErr) { resolve(); return; }
+      probe.availableEncoders(() => resolve());
+    });
+  }).then(() => { capabilities = undefined; });
+  return capabilities;
+}
+
 export declare interface FfmpegProcess {
   on(event: 'exit', listener: (exit: FfmpegExit) => void): this;
   on(event: 'drain', listener: () => void): this;
@@ -152,7 +171,7 @@ export class FfmpegProcess extends EventEmitter {
         }
         // After start, the child's own 'exit' tells what happened.
       });
-      cmd.run();
+      void capabilitiesKnown(ffmpeg, this.opts.ffmpegPath).then(() => cmd.run());
     });
   }
 

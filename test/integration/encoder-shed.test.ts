@@ -87,12 +87,39 @@ describe('a transcoder that falls behind (real ffmpeg, stopped)', function () {
     assert.ok(pipe.shedMs - shedWhileStopped <= 600, 'feeding resumes once it caught up');
     assert.ok(Math.abs(shedSeconds * 1000 - pipe.shedMs) < 1, 'the metric counts what was shed');
     await pipe.finish(writer.end());
+    // ffmpeg writes each MP3 frame (a dozen a page) as it makes it; Icecast gets a page's worth at once
+    assert.ok(source.got.length <= (7 + 13 + 8) * 2, `${source.got.length} Icecast writes for ${7 + 13 + 8} pages`);
     const mp3 = Buffer.concat(source.got);
     const p = await probe(mp3, 'mp3');
     assert.deepEqual(p.streams.map((s) => s.codec), ['mp3']);
     const fedS = (7 + 13 + 8) * 0.3;
     // everything fed less what was shed, give or take the encoder's edges
     assert.ok(Math.abs(p.audioSeconds - (fedS - pipe.shedMs / 1000)) < 0.8, `${p.audioSeconds.toFixed(2)} s of MP3 for ${fedS.toFixed(1)} s fed, ${(pipe.shedMs / 1000).toFixed(2)} s shed`);
+  });
+});
+
+describe('encoders that start together (real ffmpeg)', function () {
+  this.timeout(30000);
+
+  it('share one capability query (fluent-ffmpeg ran `ffmpeg -formats` and `-encoders` for each until the first answered)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'icewire-caps-'));
+    afterThisTest(() => rmSync(dir, { recursive: true, force: true }));
+    const calls = join(dir, 'calls');
+    const wrapper = join(dir, 'ffmpeg');
+    writeFileSync(wrapper, `#!/bin/sh\necho "$1" >> '${calls}'\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+    // a fresh process: fluent-ffmpeg keeps the answers for the life of the process
+    const script = `
+      import { FfmpegProcess } from ${JSON.stringify(new URL('../../server/pipeline/ffmpeg-process.js', import.meta.url).href)};
+      import { createLogger } from ${JSON.stringify(new URL('../../server/log.js', import.meta.url).href)};
+      const logger = createLogger({ level: 'error', console: false });
+      const ps = Array.from({ length: 4 }, () => new FfmpegProcess({ ffmpegPath: ${JSON.stringify(wrapper)}, inputOptions: ['-f', 'ogg'], outputOptions: ['-f', 'null'], logger }));
+      await Promise.all(ps.map((p) => p.start()));
+      await Promise.all(ps.map((p) => p.kill()));`;
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    const firstArgs = readFileSync(calls, 'utf8').trim().split('\n');
+    assert.equal(firstArgs.filter((a) => a === '-formats').length, 1, firstArgs.join(' '));
+    assert.equal(firstArgs.filter((a) => a === '-encoders').length, 1, firstArgs.join(' '));
+    assert.equal(firstArgs.length, 2 + 4, 'and the four encoders');
   });
 });
 

@@ -283,6 +283,18 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       await ended(r, 'idle-timeout', 'IW_ERR_INGEST_IDLE');
     });
 
+    it('live with no media yet (the page has not sent its first chunk): no fill starts, so nothing flows "again" at the first chunk', async () => {
+      const r = await onAir();
+      await r.clock.advance(10000);
+      assert.ok(!r.lines().some((l) => /filling with silence/.test(l.message)), 'there is no stream to fill yet');
+      stream(r, 1);
+      assert.ok(!r.lines().some((l) => /flows again/.test(l.message)));
+      assert.ok(r.part().bytesWritten > 0);
+      // from its first media on, a gap is filled as before
+      await r.clock.advance(3500);
+      assert.ok(r.lines().some((l) => /filling with silence/.test(l.message)));
+    });
+
     it('a stalled upload that flows again: the late audio the silence stood in for is dropped', async () => {
       const r = await onAir();
       stream(r, 1);

@@ -1,6 +1,8 @@
 // EncoderLag: how far a transcoder is behind, and when its input is shed (pure: bytes and a clock's time in, ms out).
 import assert from 'node:assert/strict';
-import { EncoderLag, LAG_RESUME_BELOW_MS, LAG_SHED_ABOVE_MS, lastGranule } from '../../server/broadcast/encoder-lag.js';
+import { EncoderFeed, EncoderLag, LAG_RESUME_BELOW_MS, LAG_SHED_ABOVE_MS, lastGranule } from '../../server/broadcast/encoder-lag.js';
+import { OutputGather } from '../../server/broadcast/output-gather.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 /** One Ogg page (no CRC: the lag counter reads only the granule and the lacing). */
 function page(granule: number, bodyBytes = 3): Buffer {
@@ -75,12 +77,101 @@ describe('EncoderLag', function () {
     clock.t += 80;
     lag.output(mp3(2950)); // the encoder got through it (all but its look-ahead)
     clock.t += 170;
-    assert.equal(lag.lagMs, 50, 'it owes its look-ahead');
+    assert.equal(lag.owedMs, 50, 'it owes its look-ahead');
+    assert.equal(lag.lagMs, 0, 'which is not lag: it waits for what follows');
     assert.equal(hand(250), false, 'the next chunk, in real time');
     // another burst, and this time the encoder writes nothing for 1.1 s: it is behind
     for (let i = 0; i < 10; i++) hand(300);
     clock.t += 1100;
     assert.equal(hand(250), true);
+  });
+
+  it('the first page is audio the encoder owes (the feed\'s granules start at 0)', function () {
+    const clock = new Now();
+    const lag = new EncoderLag('mp3', 128, clock);
+    assert.deepEqual(lag.input(page(300 * 48)), { ms: 300, drop: false });
+    assert.equal(lag.owedMs, 300);
+    lag.output(mp3(300));
+    assert.equal(lag.owedMs, 0, 'its output is not counted ahead of its input');
+  });
+
+  it('the daemon stalled while the encoder held its look-ahead: the burst read after the stall is not lag', function () {
+    const clock = new Now();
+    const lag = new EncoderLag('mp3', 128, clock);
+    let g = 0;
+    // in real time, the encoder keeping up but for its look-ahead
+    for (let i = 0; i < 10; i++) {
+      clock.t += 300;
+      assert.equal(lag.input(page((g += 300 * 48))).drop, false);
+      lag.output(mp3(i === 0 ? 250 : 300));
+    }
+    assert.equal(lag.owedMs, 50);
+    clock.t += 2000; // the daemon did not run: nothing was handed over, nothing read
+    assert.equal(lag.lagMs, 0, 'waiting for input is not being behind');
+    // the 2 s that waited in the socket, handed over in one go
+    for (let i = 0; i < 7; i++) assert.equal(lag.input(page((g += 300 * 48))).drop, false, `page ${i} of the burst is given`);
+    assert.equal(lag.owedMs, 2150);
+    assert.equal(lag.lagMs, 0, 'given just now');
+    // and an encoder that then writes nothing for 1.1 s is behind
+    clock.t += 1100;
+    assert.equal(lag.lagMs, 1100);
+    assert.equal(lag.input(page((g += 300 * 48))).drop, true);
+  });
+
+  it('EncoderFeed judges on the next turn, after the output that was ready has been read (and passed on by the gather)', async function () {
+    const clock = new FakeClock();
+    const lag = new EncoderLag('mp3', 128, clock);
+    const written: Buffer[] = [];
+    let droppedMs = 0;
+    const states: boolean[] = [];
+    // as in the pipe: what ffmpeg wrote is gathered for 20 ms before it is passed on and counted
+    const gather = new OutputGather(clock, (data) => lag.output({ data, syncPoint: true, header: false }));
+    const feed = new EncoderFeed(lag, clock, {
+      readOutput: () => gather.flush(),
+      write: (p) => written.push(p),
+      dropped: (ms) => { droppedMs += ms; },
+      shedding: (on) => states.push(on),
+    });
+    let g = 0;
+    const chunk = (): Buffer => page((g += 300 * 48));
+    // in real time, each chunk's output read a moment after it
+    for (let i = 0; i < 6; i++) {
+      feed.offer(chunk());
+      await clock.advance(20);
+      gather.push(mp3(i === 0 ? 250 : 300).data);
+      await clock.advance(280);
+    }
+    assert.equal(written.length, 6);
+    // two more chunks go out; then the daemon stalls 1.5 s. The encoder got through them meanwhile,
+    // but its output waits in the pipe; after the stall the socket's five chunks are read first,
+    // then the output, in the same turn
+    feed.offer(chunk());
+    await clock.advance(300);
+    feed.offer(chunk());
+    await clock.advance(1);
+    await clock.stall(1500);
+    for (let i = 0; i < 5; i++) feed.offer(chunk());
+    assert.equal(written.length, 8, 'nothing is judged in the turn it came');
+    gather.push(mp3(600).data);
+    await clock.advance(0);
+    assert.equal(written.length, 13, 'every page given: the encoder had kept up');
+    assert.equal(droppedMs, 0);
+    assert.deepEqual(states, []);
+    // an encoder that really stops: shed, counted, and fed again once it caught up
+    for (let i = 0; i < 6; i++) {
+      feed.offer(chunk());
+      await clock.advance(300);
+    }
+    assert.deepEqual(states, [true]);
+    assert.ok(droppedMs >= 300, `${droppedMs} ms dropped`);
+    gather.push(mp3(lag.owedMs).data);
+    feed.offer(chunk());
+    await clock.advance(0);
+    assert.deepEqual(states, [true, false]);
+    feed.offer(chunk());
+    feed.discard();
+    await clock.advance(10);
+    assert.equal(clock.pending, 0, 'nothing left to run');
   });
 
   it('silence written into a gap is not audio the encoder owes', function () {
