@@ -114,6 +114,10 @@ describe('encoders that start together (real ffmpeg)', function () {
       const logger = createLogger({ level: 'error', console: false });
       const ps = Array.from({ length: 4 }, () => new FfmpegProcess({ ffmpegPath: ${JSON.stringify(wrapper)}, inputOptions: ['-f', 'ogg'], outputOptions: ['-f', 'null'], logger }));
       await Promise.all(ps.map((p) => p.start()));
+      // start() resolves once the wrapper is spawned: let each write its line before it is killed (at most 5 s)
+      const { readFileSync } = await import('node:fs');
+      const lines = () => { try { return readFileSync(${JSON.stringify(calls)}, 'utf8').trim().split('\\n').length; } catch { return 0; } };
+      for (let i = 0; i < 100 && lines() < 6; i++) await new Promise((r) => setTimeout(r, 50));
       await Promise.all(ps.map((p) => p.kill()));`;
     await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
     const firstArgs = readFileSync(calls, 'utf8').trim().split('\n');
