@@ -26,6 +26,7 @@ import { parseMp3, parseOggOpus, parseWebm, sourcePackets, type TimedChunk } fro
 import { profileMarkdown, summarizeProfile, type ProfileSummary } from './cpuprofile.js';
 import { heapMarkdown, summarizeHeapSnapshot, type HeapSummary } from './heap-summary.js';
 import { runIdle, type IdleResult } from './idle.js';
+import { launcherOf } from './launcher.js';
 import { TimedListener } from './listener.js';
 import { parseOptions, USAGE, type Options, type Scenario } from './options.js';
 import { cpuPercent, machineTicks, pssBreakdownKb, schedstat, snapshots, type TreeSnapshot } from './proc-stats.js';
@@ -240,14 +241,17 @@ async function startDaemon(o: { main: string; dir: string; port: number; icecast
   };
   const cfgPath = join(o.dir, 'icewire.yaml');
   writeFileSync(cfgPath, JSON.stringify(config, null, 1), { mode: 0o600 });
+  // the flags and environment its launcher (main.js's #! line) gives it when installed
+  const launcher = launcherOf(o.main);
   const nodeArgs = [
+    ...launcher.nodeArgs,
     ...DAEMON_NODE_ARGS,
     ...(o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(o.dir, 'cpuprofile')}`] : []),
     ...(o.heap ? ['--heapsnapshot-signal=SIGUSR2'] : []),
     o.main, 'serve', '--config', cfgPath,
   ];
   const out = createWriteStream(join(o.dir, 'daemon.log'));
-  const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs, { cwd: o.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launcher.env } });
   normal(child.pid);
   children.add(child);
   child.stdout!.pipe(out);

@@ -7,6 +7,9 @@
 // from one timer (a daemon-wide ticker): a thousand broadcasts' status ticks wake the process once
 // a second, not a thousand times. A job's first run comes at the group's next tick (within one
 // period), not exactly one period after every() was called.
+//
+// A job that only matters while something is there (a heartbeat for open sockets) is a
+// WhileHeld job: it runs while at least one holder holds it, so an idle daemon has no timer.
 
 /** Stops a timer; calling it again, or after a one-shot timer fired, does nothing. */
 export type Cancel = () => void;
@@ -75,3 +78,38 @@ export const systemClock: Clock = {
   every: (ms, fn) => ticker.every(ms, fn),
   sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms).unref(); }),
 };
+
+/**
+ * A repeating job that runs only while something holds it: the first hold() starts it, the
+ * release of the last holder stops it. A heartbeat over open sockets wakes nothing while there
+ * are none. Releasing twice is harmless.
+ */
+export class WhileHeld {
+  private readonly holders = new Set<object>();
+  private cancel: Cancel | undefined;
+
+  constructor(private readonly clock: Clock, private readonly ms: number, private readonly fn: () => void) {}
+
+  /** Whether the job is running now. */
+  get running(): boolean {
+    return this.cancel !== undefined;
+  }
+
+  hold(): Cancel {
+    const holder = {};
+    this.holders.add(holder);
+    this.cancel ??= this.clock.every(this.ms, this.fn);
+    return () => {
+      if (!this.holders.delete(holder) || this.holders.size > 0) return;
+      this.cancel?.();
+      this.cancel = undefined;
+    };
+  }
+
+  /** Stop now, whoever holds it (shutdown); their releases do nothing. */
+  stop(): void {
+    this.holders.clear();
+    this.cancel?.();
+    this.cancel = undefined;
+  }
+}

@@ -54,11 +54,19 @@ export class Daemon {
 
   constructor(private currentConfig: Config, private readonly logger: Logger) {
     const config = currentConfig;
-    this.registry = new BroadcastRegistry({ maxBroadcasts: config.limits.maxBroadcasts, kickBanMs: config.limits.kickBanMs, logger });
-    // Icecast's stats only while a broadcast is on; otherwise on demand (/healthz, /metrics)
-    this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger, active: () => this.registry.size > 0 });
-    const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
     this.metrics = createMetrics();
+    this.registry = new BroadcastRegistry({
+      maxBroadcasts: config.limits.maxBroadcasts, kickBanMs: config.limits.kickBanMs, logger,
+      // what runs only while something is live: Icecast's stats (otherwise on demand: /healthz,
+      // /metrics) and the event-loop sampling
+      holdWhileLive: () => {
+        const stats = this.stats.hold();
+        const loop = this.metrics.eventLoopSampling.hold();
+        return () => { stats(); loop(); };
+      },
+    });
+    this.stats = new StatsPoller({ url: config.icecast.url, intervalMs: config.icecast.statsIntervalMs, logger });
+    const ffmpegPath = resolveFfmpegPath(config.ffmpegPath);
     registerGauges(this.metrics, {
       liveBroadcasts: () => {
         const by = new Map<string, number>();
@@ -213,7 +221,6 @@ export class Daemon {
       const m = this.metricsServer.address() as AddressInfo;
       this.logger.info('metrics are served on their own address', { url: `http://${m.address}:${m.port}/metrics` });
     }
-    this.stats.start();
     this.sweeper.start();
     const addr = this.router.address;
     this.logger.info('icewire is listening', {
@@ -226,6 +233,11 @@ export class Daemon {
 
   get address(): AddressInfo {
     return this.router.address;
+  }
+
+  /** Whether Node's HTTP head-deadline timer runs now (only while an HTTP connection is open). */
+  get checkingHttpDeadlines(): boolean {
+    return this.router.checking;
   }
 
   /** Where sourceListen is served, when set. */

@@ -1,5 +1,16 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2
 // Process entry: cli -> config -> daemon -> signals -> exit code.
+//
+// The #! line is the daemon's launcher (what `icewire serve` and the systemd unit run; the bench
+// starts the daemon with the same flags and variables): memory settings for a long-running daemon
+// whose work is many small buffers, measured in docs/performance.md (Idle, Video). Each trades
+// little or no CPU for resident memory that would otherwise never come back:
+// - MALLOC_ARENA_MAX=2: glibc gives each thread that mallocs its own arena (with four video
+//   streams: three of 16 MB resident besides the main heap).
+// - MALLOC_MMAP_THRESHOLD_=131072, fixed: glibc otherwise raises it after the first large free,
+//   and large buffers (scrypt's 16 MiB work areas, docs/security.md) then stay in the heap.
+// - --max-semi-space-size=2 (MB): V8's young generation stops growing at 2 × 2 MB instead of
+//   2 × 16 MB; short-lived garbage (and the socket buffers it holds) is collected sooner.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
@@ -8,7 +19,6 @@ import { buildCli, type DoctorCliOptions, type ServeOptions } from './cli.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, defaultConfig, formatConfigError, loadConfigFile, redactedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createDaemon } from './daemon.js';
-import { doctorCommand } from './doctor.js';
 import { hashPassword } from './auth/password-hash.js';
 import { createLogger } from './log.js';
 import { PACKAGE_ROOT } from './paths.js';
@@ -167,6 +177,8 @@ async function hashPasswordCmd(): Promise<void> {
 
 async function doctor(opts: DoctorCliOptions): Promise<void> {
   const file = opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  // loaded by this command only: the daemon never needs it
+  const { doctorCommand } = await import('./doctor.js');
   const code = await doctorCommand({ file, write: (line) => process.stdout.write(`${line}\n`) });
   if (code !== 0) throw new ExitError(code, '');
 }

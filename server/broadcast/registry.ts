@@ -3,7 +3,7 @@
 // token, or a desktop source client coming back to its own show, resume-ticket.ts), or a new one
 // if the mount is free and the daemon has room. A broadcaster a station manager kicked is refused
 // on that station for a while, so a client that reconnects by itself (butt) is not straight back.
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { IcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { InputMedia } from '../pipeline/media-type.js';
@@ -45,7 +45,8 @@ export class BroadcastRegistry {
   private readonly bans = new Map<string, number>();
   private readonly clock: Clock;
 
-  constructor(private readonly opts: { maxBroadcasts: number; logger: Logger; clock?: Clock; kickBanMs?: number }) {
+  /** `holdWhileLive`: taken by each broadcast from its start until it ended (what runs only while something is live). */
+  constructor(private readonly opts: { maxBroadcasts: number; logger: Logger; clock?: Clock; kickBanMs?: number; holdWhileLive?: () => Cancel }) {
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -95,7 +96,9 @@ export class BroadcastRegistry {
     }
     const b = req.create();
     this.byMount.set(b.stationMount, b);
+    const release = this.opts.holdWhileLive?.();
     b.once('ended', (reason) => {
+      release?.();
       if (this.byMount.get(b.stationMount) === b) this.byMount.delete(b.stationMount);
       const banMs = this.opts.kickBanMs ?? 0;
       if (reason === 'kicked' && banMs > 0) this.ban(b.stationMount, b.user, banMs);

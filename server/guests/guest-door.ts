@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { clientAddress, type AuthGate } from '../auth/auth-gate.js';
-import { systemClock, type Cancel, type Clock } from '../clock.js';
+import { systemClock, WhileHeld, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -66,7 +66,8 @@ export class GuestDoor {
   private readonly wss: WebSocketServer;
   private readonly connections: ConnectionCounter;
   private readonly clock: Clock;
-  private readonly timers: Cancel[] = [];
+  /** The heartbeat and the ICE credentials' refresh, held by each open socket. */
+  private readonly timers: WhileHeld[] = [];
   private readonly alive = new WeakSet<WebSocket>();
   private config: GuestDoorConfig;
   private closing = false;
@@ -83,21 +84,25 @@ export class GuestDoor {
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(GUEST_WS_SUBPROTOCOL) ? GUEST_WS_SUBPROTOCOL : false),
     });
-    this.timers.push(this.clock.every(HEARTBEAT_MS, () => {
+    // both jobs only while a socket is open: an idle daemon keeps no timer for the guests' door
+    this.timers.push(new WhileHeld(this.clock, HEARTBEAT_MS, () => {
       for (const ws of this.wss.clients) {
         if (!this.alive.delete(ws)) ws.terminate();
         else ws.ping();
       }
     }));
     if (credentialsLapse(opts.config.webrtc)) {
-      this.timers.push(this.clock.every(Math.floor(opts.config.webrtc.credentialTtlMs / 2), () => this.desks.refreshIce()));
+      this.timers.push(new WhileHeld(this.clock, Math.floor(opts.config.webrtc.credentialTtlMs / 2), () => this.desks.refreshIce()));
     }
   }
 
   /** Route an HTTP upgrade; false when the path is not the guests' door. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (!(req.url ?? '').startsWith(GUEST_WS_PATH_PREFIX)) return false;
-    acceptUpgrade(this.wss, this.closing, req, socket, head, (ws) => this.onConnection(ws, req));
+    acceptUpgrade(this.wss, this.closing, req, socket, head, (ws) => {
+      for (const t of this.timers) ws.once('close', t.hold());
+      this.onConnection(ws, req);
+    });
     return true;
   }
 
@@ -112,7 +117,7 @@ export class GuestDoor {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const cancel of this.timers.splice(0)) cancel();
+    for (const t of this.timers.splice(0)) t.stop();
     this.desks.clear();
     await closeSocketServer(this.wss, this.clock);
   }

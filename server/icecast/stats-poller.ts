@@ -1,8 +1,10 @@
 // Polls Icecast's public status-json.xsl once for all mounts: listener counts and reachability.
-// Only while a broadcast is live: an idle daemon makes no requests (and no garbage to collect);
-// /healthz and /metrics ask for a fresh answer when they need one (fresh()).
-import { systemClock, type Cancel, type Clock } from '../clock.js';
+// Only while a broadcast is live (each holds the poller): an idle daemon makes no requests, keeps
+// no timer and makes no garbage to collect; /healthz and /metrics ask for a fresh answer when they
+// need one (fresh()).
+import { systemClock, WhileHeld, type Cancel, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { getText } from './http-text.js';
 
 export interface MountStats {
   readonly listeners: number;
@@ -47,13 +49,12 @@ export interface StatsPollerOptions {
   readonly url: string;
   readonly intervalMs: number;
   readonly logger: Logger;
-  /** Whether anything needs the stats now (a broadcast is live); polled only then. */
-  readonly active?: () => boolean;
   readonly clock?: Clock;
 }
 
 export class StatsPoller {
-  private cancel: Cancel | undefined;
+  private readonly ticking: WhileHeld;
+  private stopped = false;
   private stats = new Map<string, MountStats>();
   private reachable: boolean | undefined;
   private inFlight: Promise<void> | undefined;
@@ -63,21 +64,22 @@ export class StatsPoller {
 
   constructor(private readonly opts: StatsPollerOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.ticking = new WhileHeld(this.clock, opts.intervalMs, () => void this.poll());
   }
 
-  start(): void {
-    if (this.cancel !== undefined) return;
-    this.cancel = this.clock.every(this.opts.intervalMs, () => {
-      if (this.opts.active?.() ?? true) void this.poll();
+  /** Poll every intervalMs while held: each live broadcast holds the poller until it ends. */
+  hold(): Cancel {
+    const release = this.ticking.hold();
+    return () => {
+      release();
       // nothing of ours is on Icecast: its counts are not ours to show
-      else if (this.stats.size > 0) this.stats = new Map();
-    });
-    if (this.opts.active?.() ?? true) void this.poll();
+      if (!this.ticking.running) this.stats = new Map();
+    };
   }
 
   stop(): void {
-    this.cancel?.();
-    this.cancel = undefined;
+    this.stopped = true;
+    this.ticking.stop();
     this.abort?.abort();
   }
 
@@ -111,13 +113,12 @@ export class StatsPoller {
     this.abort = ac;
     const t = setTimeout(() => ac.abort(), Math.min(this.opts.intervalMs, 5000));
     try {
-      const res = await fetch(new URL('/status-json.xsl', this.opts.url), { signal: ac.signal });
-      const text = await res.text();
+      const { text } = await getText(new URL('/status-json.xsl', this.opts.url), { signal: ac.signal });
       this.stats = parseStatusJson(text);
       if (this.reachable === false) this.opts.logger.info('Icecast is reachable again', { url: this.opts.url });
       this.reachable = true;
     } catch (err) {
-      if (this.cancel === undefined && ac.signal.aborted) return; // stopped: not news
+      if (this.stopped && ac.signal.aborted) return; // stopped: not news
       if (this.reachable !== false) {
         this.opts.logger.warn('Icecast stats are unreachable', { url: this.opts.url, error: (err as Error).message });
       }

@@ -6,6 +6,10 @@
 // to the HTTP server unchanged, its first bytes put back. A connection that says nothing within
 // the head deadline is closed. Connections are handed to their door a few per event-loop turn
 // (admission.ts), so a burst of them can't hold up the sockets already in (a live show's media).
+//
+// The HTTP server's own head deadline (headersTimeout, a slowloris sending a header byte a second)
+// is checked by a timer Node runs every connectionsCheckingInterval. It runs only while the HTTP
+// server has a connection: an idle daemon is not woken every second to check nothing.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,16 +46,21 @@ export interface ConnectionRouterOptions {
 
 /**
  * New connections handed to their door (the HTTP server, the source door) in one event-loop turn.
- * A refused login costs the main thread about 0.5–0.7 ms from there, so a turn's batch is ~10 ms
+ * A refused login costs the main thread about 0.2–0.7 ms from there, so a turn's batch is ~5–10 ms
  * of work between two reads of a live socket.
  */
 export const ADMIT_PER_TURN = 16;
 /** Connections read and waiting for their turn, at most; beyond, a new one is closed at once (the listen backlog's size). */
 export const MAX_WAITING_CONNECTIONS = 4096;
 
+/** The description of the symbol under which Node's http.Server keeps its connection-checking timer. */
+const CHECKING_TIMER = 'http.server.connectionsCheckingInterval';
+
 export class ConnectionRouter {
   readonly server: NetServer;
   private trackingStarted = false;
+  /** Connections handed to the HTTP server and not yet closed. */
+  private httpOpen = 0;
   private readonly admission: Admission<Routed>;
 
   constructor(private readonly o: ConnectionRouterOptions) {
@@ -74,6 +83,7 @@ export class ConnectionRouter {
         if (!this.trackingStarted) {
           this.trackingStarted = true;
           this.o.http.emit('listening');
+          if (this.httpOpen === 0) this.pauseChecks();
         }
         resolve(this.server.address() as AddressInfo);
       });
@@ -91,6 +101,33 @@ export class ConnectionRouter {
   /** Connections whose door is known, waiting for their turn to be handed over. */
   get waiting(): number {
     return this.admission.waiting;
+  }
+
+  /** Whether Node's head-deadline timer is running now (tests). */
+  get checking(): boolean {
+    return checkingTimer(this.o.http) !== undefined;
+  }
+
+  private toHttp(socket: Socket): void {
+    // (re)start the checks with the first open connection: Node's 'listening' handler keeps the
+    // server's connection list and starts the timer afresh
+    if (this.httpOpen++ === 0 && this.trackingStarted) this.o.http.emit('listening');
+    socket.once('close', () => {
+      if (--this.httpOpen === 0) this.pauseChecks();
+    });
+    this.o.http.emit('connection', socket);
+  }
+
+  /**
+   * Stop Node's checking timer while no connection is open. Were the timer ever not found (another
+   * Node), it keeps running: deadlines before idleness.
+   */
+  private pauseChecks(): void {
+    const key = checkingKey(this.o.http);
+    if (key === undefined) return;
+    const http = this.o.http as unknown as Record<symbol, NodeJS.Timeout | undefined>;
+    clearInterval(http[key]);
+    http[key] = undefined;
   }
 
   /**
@@ -129,7 +166,7 @@ export class ConnectionRouter {
       this.o.source(socket, first);
     } else {
       socket.unshift(first);
-      this.o.http.emit('connection', socket);
+      this.toHttp(socket);
       socket.resume();
     }
   }
@@ -142,4 +179,13 @@ interface Routed {
   readonly source: boolean;
   /** Its head deadline and the router's listeners, off. */
   readonly release: () => void;
+}
+
+function checkingKey(http: HttpServer): symbol | undefined {
+  return Object.getOwnPropertySymbols(http).find((k) => k.description === CHECKING_TIMER);
+}
+
+function checkingTimer(http: HttpServer): NodeJS.Timeout | undefined {
+  const key = checkingKey(http);
+  return key === undefined ? undefined : (http as unknown as Record<symbol, NodeJS.Timeout | undefined>)[key];
 }

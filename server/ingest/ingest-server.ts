@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData, type ServerOptions } from 'ws';
 import { clientAddress, type AuthGate, type UpstreamGuess } from '../auth/auth-gate.js';
-import { systemClock, type Cancel, type Clock } from '../clock.js';
+import { systemClock, WhileHeld, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { IcewireError, toIcewireError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -74,7 +74,8 @@ export class IngestServer {
   /** What connections not yet authenticated may hold, together. */
   private readonly preAuth = new HoldPool();
   private readonly clock: Clock;
-  private readonly stopHeartbeat: Cancel;
+  /** Pings open sockets; held by each of them, so it does not run while there are none. */
+  private readonly heartbeat: WhileHeld;
   private closing = false;
   /** Replaced on reload (SIGHUP); each connection reads it when it arrives. */
   private config: IngestConfig;
@@ -95,7 +96,7 @@ export class IngestServer {
       handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
     };
     this.wss = new WebSocketServer(options);
-    this.stopHeartbeat = this.clock.every(HEARTBEAT_MS, () => {
+    this.heartbeat = new WhileHeld(this.clock, HEARTBEAT_MS, () => {
       for (const ws of this.wss.clients as Set<Watched>) {
         // Paused by us (its hello is being checked and its pre-auth share is full): its pong
         // waits behind the frames we are not reading, so silence proves nothing until the hello
@@ -118,7 +119,10 @@ export class IngestServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = req.url ?? '';
     if (!url.startsWith(WS_PATH_PREFIX)) return false;
-    acceptUpgrade(this.wss, this.closing, req, socket, head, (ws) => this.onConnection(ws, req));
+    acceptUpgrade(this.wss, this.closing, req, socket, head, (ws) => {
+      ws.once('close', this.heartbeat.hold());
+      this.onConnection(ws, req);
+    });
     return true;
   }
 
@@ -134,7 +138,7 @@ export class IngestServer {
   /** Stop accepting; close sockets that have no broadcast (broadcasts close their own). */
   async close(): Promise<void> {
     this.closing = true;
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     await closeSocketServer(this.wss, this.clock);
   }
 

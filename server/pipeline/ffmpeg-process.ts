@@ -8,13 +8,21 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
-import ffmpeg from 'fluent-ffmpeg';
+import type FluentFfmpeg from 'fluent-ffmpeg';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { IcewireError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { classifyFfmpegExit, summarizeStderr } from './ffmpeg-errors.js';
 
 const STDERR_LINES = 40;
+
+let fluentFfmpeg: Promise<typeof FluentFfmpeg> | undefined;
+
+/** fluent-ffmpeg, loaded with the first ffmpeg the daemon runs: an idle daemon (or a copy-only one) needs none. */
+function loadFluentFfmpeg(): Promise<typeof FluentFfmpeg> {
+  fluentFfmpeg ??= import('fluent-ffmpeg').then((m) => m.default);
+  return fluentFfmpeg;
+}
 
 export interface FfmpegExit {
   /** true when ffmpeg ended because stop() asked it to and it finished on its own. */
@@ -110,7 +118,8 @@ export class FfmpegProcess extends EventEmitter {
     return this.child !== undefined && this.exitInfo === undefined;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
+    const ffmpeg = await loadFluentFfmpeg();
     return new Promise((resolve, reject) => {
       const cmd = ffmpeg({ stdoutLines: STDERR_LINES })
         .setFfmpegPath(this.opts.ffmpegPath)

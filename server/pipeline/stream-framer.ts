@@ -33,7 +33,10 @@ export class StreamFramer {
     return Buffer.concat(this.headerParts);
   }
 
-  /** Feed bytes; returns complete units. After a framing error, bytes pass through unframed. */
+  /**
+   * Feed bytes; returns complete units. After a framing error, bytes pass through unframed. A WebM
+   * unit may be a view of `chunk`: the caller must not change the chunk afterwards.
+   */
   push(chunk: Buffer): Unit[] {
     if (this.format === 'mp3' || this.failed) return chunk.length > 0 ? [{ data: chunk, syncPoint: this.format === 'mp3', header: false }] : [];
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
@@ -101,21 +104,22 @@ export class StreamFramer {
       this.buf = this.buf.subarray(at);
       this.atCluster = true;
     }
-    // Bytes go out as they come (no added latency); a unit that begins at a Cluster is a sync
-    // point. Three bytes stay back in case a Cluster ID straddles two chunks. (An ID-like
-    // sequence inside a frame only makes an early boundary: harmless, players resync.)
+    // Bytes go out as they come (no added latency), as views of the chunk ffmpeg wrote (no copy);
+    // a unit that begins at a Cluster is a sync point. Only a tail that could be the start of a
+    // Cluster ID cut by the chunk boundary stays back (a few bytes, rarely). (An ID-like sequence
+    // inside a frame only makes an early boundary: harmless, players resync.)
     for (;;) {
       const next = this.buf.indexOf(CLUSTER_ID, this.atCluster ? 1 : 0);
       if (next === 0) { this.atCluster = true; continue; }
       if (next > 0) {
-        out.push({ data: Buffer.from(this.buf.subarray(0, next)), syncPoint: this.atCluster, header: false });
+        out.push({ data: this.buf.subarray(0, next), syncPoint: this.atCluster, header: false });
         this.buf = this.buf.subarray(next);
         this.atCluster = true;
         continue;
       }
-      const emit = this.buf.length - (CLUSTER_ID.length - 1);
+      const emit = this.buf.length - idPrefixAtEnd(this.buf, this.atCluster ? CLUSTER_ID.length : 0);
       if (emit > (this.atCluster ? CLUSTER_ID.length : 0)) {
-        out.push({ data: Buffer.from(this.buf.subarray(0, emit)), syncPoint: this.atCluster, header: false });
+        out.push({ data: this.buf.subarray(0, emit), syncPoint: this.atCluster, header: false });
         this.buf = this.buf.subarray(emit);
         this.atCluster = false;
       }
@@ -123,4 +127,15 @@ export class StreamFramer {
     }
     return out;
   }
+}
+
+/** How many bytes at the end of buf (from `from` on) could begin a Cluster ID that the next chunk completes. */
+function idPrefixAtEnd(buf: Buffer, from: number): number {
+  const n = buf.length;
+  for (let k = Math.min(CLUSTER_ID.length - 1, n - from); k > 0; k--) {
+    let i = 0;
+    while (i < k && buf[n - k + i] === CLUSTER_ID[i]) i++;
+    if (i === k) return k;
+  }
+  return 0;
 }

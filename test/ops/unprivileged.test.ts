@@ -32,6 +32,7 @@ import { createLogger } from '../../server/log.js';
 import { hashPassword } from '../../server/auth/password-hash.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
 import { spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+import { launcherOf } from '../../bench/launcher.js';
 import { fixture, probe } from '../helpers/media.js';
 import { listen, listMounts, waitFor, waitForMount, waitForMountGone } from '../helpers/listener.js';
 import { ALL_LOG_LINES, ALL_SECRETS, secret, snapshotPs } from '../helpers/stack.js';
@@ -277,7 +278,7 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
   it('serves as that user on a read-only file system: goes live, listeners get Opus and MP3, SIGTERM exits 0', async () => {
     if (daemonPort === undefined) await writeConfig(await freePort());
     // The unit's ExecStart (with the temp prefix) and environment: NODE_ENV=production, no HOME;
-    // cwd / (systemd's default). The installed icewire is a `#!/usr/bin/env node` script.
+    // cwd / (systemd's default). The installed icewire is a `#!/usr/bin/env -S … node …` script.
     const execStart = /^ExecStart=(.*)$/m.exec(readFileSync(join(PACKAGE_ROOT, 'systemd', 'icewire.service'), 'utf8'))![1]!;
     const cmd = substitute(execStart, [['/usr/local', prefix], ['/etc/icewire', etc]]).split(' ');
     assert.deepEqual(cmd.slice(1), ['serve', '--config', join(etc, 'icewire.yaml')]);
@@ -295,9 +296,14 @@ describe('installed by docs/deploy.md, run as the unit runs it: unprivileged, re
     assert.match(st['CapEff'] ?? '', /^0+$/);
     assert.equal(readlinkSync(`/proc/${pid}/cwd`), '/');
     const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((e) => e !== '');
-    // the unit's Environment= plus what exec'ing through sh adds (PWD); no HOME
-    assert.deepEqual(env.map((e) => e.split('=')[0]).sort(), ['NODE_ENV', 'PATH', 'PWD']);
+    // the unit's Environment=, what exec'ing through sh adds (PWD) and the icewire command's own
+    // launcher (its #! line: malloc settings, and node flags); no HOME
+    const launcher = launcherOf(join(PACKAGE_ROOT, 'dist', 'server', 'main.js'));
+    assert.deepEqual(env.map((e) => e.split('=')[0]).sort(), ['NODE_ENV', 'PATH', 'PWD', ...Object.keys(launcher.env)].sort());
     assert.ok(env.includes('NODE_ENV=production'));
+    for (const [k, v] of Object.entries(launcher.env)) assert.ok(env.includes(`${k}=${v}`), `${k} from the launcher`);
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of launcher.nodeArgs) assert.ok(argv.includes(flag), `node runs with ${flag}`);
     const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' '));
     assert.match(mounts.find((m) => m[4] === '/')?.[5] ?? '', /^ro\b/, '/ is read-only for the daemon');
     assert.match(mounts.find((m) => m[4] === state)?.[5] ?? '', /^rw\b/, 'its state directory is writable');

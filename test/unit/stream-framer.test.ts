@@ -65,6 +65,22 @@ describe('StreamFramer', () => {
     });
   }
 
+  it('WebM: after the header, units are the encoder\'s own bytes (views, no copy), one unit per chunk between Clusters', () => {
+    // ffmpeg's output read in 4 kB pieces, each its own allocation, as a pipe delivers them
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < webm.length; at += 4096) chunks.push(Buffer.from(webm.subarray(at, at + 4096)));
+    const f = new StreamFramer('webm');
+    const units = chunks.flatMap((c) => f.push(c));
+    units.push(...f.flush());
+    assert.ok(Buffer.concat(units.map((u) => u.data)).equals(webm));
+    const own = new Set(chunks.map((c) => c.buffer));
+    const copied = units.filter((u) => !u.header && !own.has(u.data.buffer as ArrayBuffer));
+    // only a chunk that ends inside what could be a Cluster ID carries a few bytes over (rare)
+    assert.ok(copied.length <= 2, `${copied.length} of ${units.length} units were copies`);
+    const clusters = units.filter((u) => u.syncPoint).length;
+    assert.ok(units.length <= chunks.length + clusters + 1, `${units.length} units for ${chunks.length} chunks and ${clusters} Clusters`);
+  });
+
   it('MP3: every chunk passes through as a sync point, no header', () => {
     const f = new StreamFramer('mp3');
     const units = f.push(Buffer.from([0xff, 0xfb, 1, 2]));
