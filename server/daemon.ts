@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from './config/schema.js';
 import { AuthGate } from './auth/auth-gate.js';
-import { SessionStore } from './http/recordings-routes.js';
+import { loginRefusedEarly, SessionStore } from './http/recordings-routes.js';
 import { IcewireError } from './errors.js';
 import type { Logger } from './log.js';
 import { BroadcastRegistry } from './broadcast/registry.js';
@@ -110,10 +110,11 @@ export class Daemon {
     this.sweeper = new RetentionSweeper({ dir: config.recordings.dir, keepDays: config.recordings.keepDays, logger });
     this.recordingLedger = new RecordingLedger();
     const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
+    const recordings = { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger, sessions: this.loginSessions };
     const app = createApp({
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
       metricsRegistry: metricsHere ? this.metrics.registry : undefined,
-      recordings: { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger, sessions: this.loginSessions },
+      recordings,
       sourceMetadata: { paths: METADATA_PATHS, handle: metadata },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {
@@ -130,7 +131,10 @@ export class Daemon {
     // rather than Node's default 30 s; bodies have the app's per-request deadline and idle
     // connections server.timeout. No requestTimeout: it would cut streaming uploads
     // (http/request-deadlines.ts says why).
-    this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, app);
+    // A login guess from an address over its limit is refused before express (a flood's cost).
+    this.server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1000 }, (req, res) => {
+      if (!loginRefusedEarly(recordings, req, res)) app(req, res);
+    });
     this.server.timeout = IDLE_TIMEOUT_MS;
     this.server.on('upgrade', (req, socket, head) => {
       if (!this.guests.handleUpgrade(req, socket, head) && !this.ingest.handleUpgrade(req, socket, head)) {

@@ -65,13 +65,13 @@ export const ERRORS = {
   IW_ERR_AUTH_RATE_LIMITED: {
     close: 4429, http: 429,
     message: 'Too many failed logins from your address or for this name. Wait a few minutes, then try again with the right password.',
-    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed that often within limits.failedLoginWindowMs; or so many were being checked at once that the line waiting for them was full or waited 10 s. Refused before the password is checked; an HTTP answer says when to try again (Retry-After) (docs/security.md).',
+    fix: 'Logins from this address (limits.maxFailedLogins), or for this name from addresses it never logged in from (limits.maxFailedLoginsPerAccount), failed that often within limits.failedLoginWindowMs; or so many were being checked at once that the line waiting for them was full or waited 10 s. Refused before the password is checked; an HTTP answer (the page\'s login, a desktop client\'s source request) says when to try again (Retry-After) (docs/security.md).',
     reason: null,
   },
   IW_ERR_AUTH_BUSY: {
     close: 4429, http: 503,
     message: 'The server is busy checking other logins. Wait a few seconds, then try again.',
-    fix: 'The daemon\'s password check queue was full (one check at a time on 2 cores, two on more; 64 waiting): a login flood from many addresses. Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
+    fix: 'The daemon\'s password check queue was full (one check at a time on 2 cores, two on more; 64 waiting): a login flood from many addresses. An HTTP answer says to try again in 5 s (Retry-After). Addresses a broadcaster logged in from before go first; put nginx\'s login limits in front (docs/security.md).',
     reason: null,
   },
   IW_ERR_ORIGIN_FORBIDDEN: {
@@ -107,7 +107,7 @@ export const ERRORS = {
   IW_ERR_LIMIT_CONNECTIONS: {
     close: 4429, http: 429,
     message: 'Too many connections from your address. Close other broadcast tabs and try again.',
-    fix: 'One address has more than limits.maxConnectionsPerAddress open WebSockets. Behind a proxy, set trustProxy so the real client address is used.',
+    fix: 'One address has more than limits.maxConnectionsPerAddress open WebSockets (or desktop source connections). Behind a proxy, set trustProxy so the real client address is used.',
     reason: null,
   },
   IW_ERR_ICECAST_AUTH: {

@@ -3,6 +3,7 @@
 // field named like a secret, and any configured secret value anywhere in a line, is masked.
 import winston from 'winston';
 import type Transport from 'winston-transport';
+import { BoundedOutput } from './log-output.js';
 
 export type Logger = winston.Logger;
 
@@ -68,17 +69,17 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const json = opts.json ?? !process.stdout.isTTY;
   const transports: Transport[] = [...(opts.transports ?? [])];
+  // everything to stdout (the journal keeps the priority from the JSON level field), bounded
   if (opts.console !== false) {
-    transports.push(new winston.transports.Console({
-      // everything to stdout: the journal keeps the priority from the JSON level field
-      stderrLevels: [],
-    }));
+    const stream = new BoundedOutput({ onDropped: (lines) => logger.warn('log lines dropped: the log\'s reader was too slow to take them', { lines }) });
+    transports.push(new winston.transports.Stream({ stream }));
   }
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: opts.level ?? 'info',
     format: json
       ? winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json())
       : winston.format.combine(redactFormat(), winston.format.timestamp({ format: 'HH:mm:ss.SSS' }), winston.format.colorize(), ttyLine),
     transports,
   });
+  return logger;
 }

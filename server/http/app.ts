@@ -15,6 +15,7 @@ import { WWW_DIR, WWW_JS_DIR } from '../paths.js';
 import type { Registry } from 'prom-client';
 import { adminRoutes } from './admin-routes.js';
 import { recordingsRoutes, type RecordingsRoutesDeps } from './recordings-routes.js';
+import { answerError } from './error-answer.js';
 import { requestDeadlines } from './request-deadlines.js';
 
 export interface AppDeps {
@@ -59,10 +60,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
-  const notFound = (res: Response): void => {
-    const e = new IcewireError('IW_ERR_NOT_FOUND');
-    res.status(e.httpStatus).json({ error: { code: e.code, message: e.message } });
-  };
+  const notFound = (res: Response): void => answerError(res, new IcewireError('IW_ERR_NOT_FOUND'));
 
   app.get('/healthz', async (_req, res) => {
     await stats?.poll();
@@ -151,8 +149,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (e.httpStatus >= 500) logger.error('http request failed', { code: e.code, detail: e.detail });
     // already answered (e.g. 408 to a body too slow, whose reading then failed)
     if (res.headersSent) return;
-    if (e.retryAfterS !== undefined) res.setHeader('Retry-After', String(e.retryAfterS));
-    res.status(e.httpStatus).json({ error: { code: e.code, message: e.message } });
+    answerError(res, e);
   });
   return app;
 }

@@ -2,6 +2,7 @@
 // recordings, download one. A download is served only to the broadcaster its sidecar names, and
 // only from inside recordings.dir (recorder/recording-index.ts checks the path).
 import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config/schema.js';
 import { IcewireError } from '../errors.js';
@@ -10,6 +11,7 @@ import { clientAddress, type AuthGate } from '../auth/auth-gate.js';
 import { listRecordings, resolveRecording } from '../recorder/recording-index.js';
 import type { RecordingLedger } from '../recorder/recording-ledger.js';
 import { contentTypeForRecording, failureMessage } from '../recorder/recording-names.js';
+import { answerError } from './error-answer.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const MAX_SESSIONS = 10000;
@@ -17,6 +19,7 @@ export const MAX_SESSIONS = 10000;
 export const MAX_SESSIONS_PER_USER = 20;
 const TOKEN_RE = /^Bearer ([A-Za-z0-9_-]{43})$/i;
 const PREFIX = '/api/recordings';
+const LOGIN_PATH = '/api/login';
 
 export interface Session {
   readonly user: string;
@@ -93,6 +96,26 @@ export interface RecordingsRoutesDeps {
   readonly now?: () => number;
 }
 
+/**
+ * A login from an address over its failure limit from which no account logged in lately
+ * (AuthGate.refuseEarly()) is answered here at once, before express and before its body is read:
+ * nothing in the body could let it in, and a flood's refusals then cost little more than Node's
+ * own parsing. True when it answered.
+ */
+export function loginRefusedEarly(deps: Pick<RecordingsRoutesDeps, 'config' | 'auth'>, req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== 'POST' || (req.url !== LOGIN_PATH && !req.url?.startsWith(`${LOGIN_PATH}?`))) return false;
+  const cfg = deps.config();
+  if (cfg.auth.mode !== 'accounts') return false;
+  try {
+    deps.auth.refuseEarly({ door: 'http-login', addr: clientAddress(req, cfg.trustProxy) });
+    return false;
+  } catch (err) {
+    if (!(err instanceof IcewireError)) throw err;
+    answerError(res, err);
+    return true;
+  }
+}
+
 /** POST /api/login, POST /api/logout, GET /api/recordings, GET /api/recordings/<station-mount>/<file>. */
 export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
   const router = express.Router();
@@ -111,13 +134,12 @@ export function recordingsRoutes(deps: RecordingsRoutesDeps): express.Router {
     return user;
   };
 
-  // an address over its limit is refused before its body is read (a flood's refusals stay cheap)
-  const refuseEarly = (req: Request, _res: Response, next: NextFunction): void => {
-    deps.auth.refuseEarly({ door: 'http-login', addr: clientAddress(req, deps.config().trustProxy) });
-    next();
+  // the daemon asks this before express; here for an app driven without the daemon (tests)
+  const refuseEarly = (req: Request, res: Response, next: NextFunction): void => {
+    if (!loginRefusedEarly(deps, req, res)) next();
   };
 
-  router.post('/api/login', accountsOnly, refuseEarly, express.json({ limit: '8kb' }), async (req, res) => {
+  router.post(LOGIN_PATH, accountsOnly, refuseEarly, express.json({ limit: '8kb' }), async (req, res) => {
     const cfg = deps.config();
     const addr = clientAddress(req, cfg.trustProxy);
     const body = req.body as { user?: unknown; password?: unknown } | undefined;

@@ -19,7 +19,8 @@
 // needs nothing: its request is complete at once, and it is cut only when idle.
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { ERRORS } from '../errors.js';
+import { IcewireError } from '../errors.js';
+import { answerError } from './error-answer.js';
 import type { Logger } from '../log.js';
 
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -43,7 +44,7 @@ export function requestDeadlines(opts: { bodyTimeoutMs?: number; logger: Logger 
       });
       if (!res.headersSent) {
         res.setHeader('Connection', 'close');
-        res.status(ERRORS.IW_ERR_HTTP_TIMEOUT.http).json({ error: { code: 'IW_ERR_HTTP_TIMEOUT', message: ERRORS.IW_ERR_HTTP_TIMEOUT.message } });
+        answerError(res, new IcewireError('IW_ERR_HTTP_TIMEOUT'));
       }
       // Connection: close ends the socket once the answer is out; a client that does not let it
       // go out is cut anyway

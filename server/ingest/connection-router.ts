@@ -4,7 +4,8 @@
 // parser would take as an empty body followed by garbage requests (it answers 400). They go to
 // the source door as a raw socket. Everything else (the pages, the API, WebSocket upgrades) goes
 // to the HTTP server unchanged, its first bytes put back. A connection that says nothing within
-// the head deadline is closed.
+// the head deadline is closed. Connections are handed to their door a few per event-loop turn
+// (admission.ts), so a burst of them can't hold up the sockets already in (a live show's media).
 //
 // The HTTP server's own head deadline (headersTimeout, a slowloris sending a header byte a second)
 // is checked by a timer Node runs every connectionsCheckingInterval. It runs only while the HTTP
@@ -13,6 +14,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
+import { Admission } from './admission.js';
 
 /**
  * The request lines that belong to the source door: the two source methods, and libshout's
@@ -42,6 +44,15 @@ export interface ConnectionRouterOptions {
   readonly clock: Clock;
 }
 
+/**
+ * New connections handed to their door (the HTTP server, the source door) in one event-loop turn.
+ * A refused login costs the main thread about 0.2–0.7 ms from there, so a turn's batch is ~5–10 ms
+ * of work between two reads of a live socket.
+ */
+export const ADMIT_PER_TURN = 16;
+/** Connections read and waiting for their turn, at most; beyond, a new one is closed at once (the listen backlog's size). */
+export const MAX_WAITING_CONNECTIONS = 4096;
+
 /** The description of the symbol under which Node's http.Server keeps its connection-checking timer. */
 const CHECKING_TIMER = 'http.server.connectionsCheckingInterval';
 
@@ -50,8 +61,13 @@ export class ConnectionRouter {
   private trackingStarted = false;
   /** Connections handed to the HTTP server and not yet closed. */
   private httpOpen = 0;
+  private readonly admission: Admission<Routed>;
 
   constructor(private readonly o: ConnectionRouterOptions) {
+    this.admission = new Admission<Routed>({
+      perTurn: ADMIT_PER_TURN, maxWaiting: MAX_WAITING_CONNECTIONS,
+      start: (r) => this.handOver(r), gone: (r) => r.socket.destroyed,
+    });
     this.server = createServer({ pauseOnConnect: true }, (socket) => this.route(socket));
   }
 
@@ -82,6 +98,11 @@ export class ConnectionRouter {
     this.server.close();
   }
 
+  /** Connections whose door is known, waiting for their turn to be handed over. */
+  get waiting(): number {
+    return this.admission.waiting;
+  }
+
   /** Whether Node's head-deadline timer is running now (tests). */
   get checking(): boolean {
     return checkingTimer(this.o.http) !== undefined;
@@ -109,34 +130,55 @@ export class ConnectionRouter {
     http[key] = undefined;
   }
 
+  /**
+   * Read the first bytes (cheap: a read and a comparison), then line the connection up for its
+   * door, where the costly part (parsing, routing, answering) happens. The head deadline counts
+   * from the accept to the hand-over, the wait in line included.
+   */
   private route(socket: Socket): void {
     let got = Buffer.alloc(0);
     const cancel = this.o.clock.after(this.o.headTimeoutMs, () => socket.destroy());
-    const done = (): void => {
+    const release = (): void => {
       cancel();
       socket.off('readable', onReadable);
       socket.off('error', onError);
       socket.off('end', onEnd);
     };
-    const onError = (): void => { done(); socket.destroy(); };
-    const onEnd = (): void => { done(); socket.destroy(); };
+    const onError = (): void => { release(); socket.destroy(); };
+    const onEnd = (): void => { release(); socket.destroy(); };
     const onReadable = (): void => {
       for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) got = Buffer.concat([got, chunk]);
       const source = isSourceRequest(got);
       if (source === undefined) return;
-      done();
-      if (source) {
-        this.o.source(socket, got);
-      } else {
-        socket.unshift(got);
-        this.toHttp(socket);
-        socket.resume();
-      }
+      // nothing more is read until the hand-over; an error meanwhile (a reset) still closes it
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      if (!this.admission.offer({ socket, first: got, source, release })) onError();
     };
     socket.on('readable', onReadable);
     socket.on('error', onError);
     socket.on('end', onEnd);
   }
+
+  private handOver({ socket, first, source, release }: Routed): void {
+    release();
+    if (source) {
+      this.o.source(socket, first);
+    } else {
+      socket.unshift(first);
+      this.toHttp(socket);
+      socket.resume();
+    }
+  }
+}
+
+/** A connection whose first bytes said which door it goes to. */
+interface Routed {
+  readonly socket: Socket;
+  readonly first: Buffer;
+  readonly source: boolean;
+  /** Its head deadline and the router's listeners, off. */
+  readonly release: () => void;
 }
 
 function checkingKey(http: HttpServer): symbol | undefined {

@@ -130,6 +130,8 @@ export interface SourceAnswer {
   readonly text: string;
   /** 401: the client is asked for credentials. */
   readonly authenticate?: boolean;
+  /** 429, 503: when to try again (seconds), as `Retry-After`. */
+  readonly retryAfterS?: number;
 }
 
 export const ANSWERS = {
@@ -165,14 +167,19 @@ const ICECAST_ANSWER: Partial<Record<ErrorCode, SourceAnswer>> = {
 
 /**
  * What a source client is told for a refusal: Icecast's own answer where it has one (clients show
- * their usual message: "wrong password", "mountpoint in use"), else the catalogue's sentence; a
- * rate limit or a kick is a 403 (a 401 would read as "wrong password").
+ * their usual message: "wrong password", "mountpoint in use"), else the catalogue's status and
+ * sentence, with `Retry-After` when the refusal says when to try again. A 401 of ours that is not
+ * a wrong password (it would read as one) is a 403. A rate limit stays a 429 "Too Many Requests":
+ * ffmpeg and Liquidsoap print the status line ("HTTP error 429 Too Many Requests"; with 403 they
+ * said "Forbidden (access denied)", as for a mount that is not yours); libshout clients (ezstream,
+ * butt, Mixxx) say "Login failed" for either.
  */
-export function answerFor(code: ErrorCode, message: string): SourceAnswer {
+export function answerFor(code: ErrorCode, message: string, retryAfterS?: number): SourceAnswer {
   const icecast = ICECAST_ANSWER[code];
   if (icecast !== undefined) return icecast;
   const http = ERRORS[code].http;
-  return sentenceAnswer(http === 429 || http === 401 ? 403 : http, message);
+  const answer = sentenceAnswer(http === 401 ? 403 : http, message);
+  return retryAfterS !== undefined && (http === 429 || http === 503) ? { ...answer, retryAfterS } : answer;
 }
 
 /** A refusal's bytes, as Icecast 2.4 writes them: HTTP/1.0, the text, then the connection closes. */
@@ -184,6 +191,7 @@ export function answerBytes(a: SourceAnswer): string {
     'Connection: Close',
     'Content-Type: text/plain; charset=utf-8',
     ...(a.authenticate === true ? ['WWW-Authenticate: Basic realm="icewire"'] : []),
+    ...(a.retryAfterS !== undefined ? [`Retry-After: ${a.retryAfterS}`] : []),
     'Cache-Control: no-cache, no-store',
     `Content-Length: ${Buffer.byteLength(body)}`,
     '',

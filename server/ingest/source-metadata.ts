@@ -41,6 +41,7 @@ export function sourceMetadataHandler(o: SourceMetadataOptions): (req: IncomingM
     res.writeHead(a.status, {
       'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, no-store',
       ...(a.authenticate === true ? { 'WWW-Authenticate': 'Basic realm="icewire"' } : {}),
+      ...(a.retryAfterS !== undefined ? { 'Retry-After': String(a.retryAfterS) } : {}),
     });
     res.end(`${a.text}\r\n`);
   };
@@ -91,7 +92,7 @@ export function sourceMetadataHandler(o: SourceMetadataOptions): (req: IncomingM
         const e = toIcewireError(err);
         if (e.code === 'IW_ERR_INTERNAL') o.logger.error('metadata update failed', { err });
         // an unknown mount is Icecast's "Source does not exist"
-        answer(res, e.code === 'IW_ERR_MOUNT_UNKNOWN' ? ANSWERS.noSource : answerFor(e.code, e.message));
+        answer(res, e.code === 'IW_ERR_MOUNT_UNKNOWN' ? ANSWERS.noSource : answerFor(e.code, e.message, e.retryAfterS));
       }
     })();
   };

@@ -72,7 +72,9 @@ export class SourceServer {
       return;
     }
     if (!this.connections.acquire(addr)) {
-      socket.end(answerBytes(ANSWERS.tooMany));
+      // this address's limit, not the server's ("too many sources connected" is Icecast's for that)
+      const e = new IcewireError('IW_ERR_LIMIT_CONNECTIONS');
+      socket.end(answerBytes(answerFor(e.code, e.message)));
       return;
     }
     this.pending.add(socket);
@@ -149,7 +151,7 @@ export class SourceServer {
       const refusal = err instanceof Refusal ? err : undefined;
       const e = refusal === undefined ? toIcewireError(err) : undefined;
       if (e !== undefined && e.code === 'IW_ERR_INTERNAL') log.error('unexpected error while accepting a source client', { err });
-      const answer = refusal?.answer ?? answerFor(e!.code, e!.message);
+      const answer = refusal?.answer ?? answerFor(e!.code, e!.message, e!.retryAfterS);
       const code = refusal?.code ?? e!.code;
       // the gate logged its own refusals; a request without credentials is a client's first knock
       const level = e?.detail === NO_CREDENTIALS ? 'debug' : e !== undefined && GATE_CODES.has(e.code) ? undefined : 'info';

@@ -306,10 +306,16 @@ describe('the source door shares the page\'s failed-login limit (sourceListen; n
       assert.equal((await viaSocket(`wrong-${i}`)).code, 4401);
       assert.match(await rawSource(sourcePort, '/live', { user: name, password: `wrong-s${i}` }, 'audio/mpeg'), /^HTTP\/1\.0 401 /);
     }
-    // the fifth try is refused before its password is checked, at either door, with a sentence (403: a 401 would read as a wrong password)
+    // the fifth try is refused before its password is checked, at either door: 429 with a
+    // sentence and when to try again (a 401 would read as a wrong password)
     const limited = await rawSource(sourcePort, '/live', { user: name, password }, 'audio/mpeg');
-    assert.match(limited, /^HTTP\/1\.0 403 Forbidden\r\n/);
+    assert.match(limited, /^HTTP\/1\.0 429 Too Many Requests\r\n/);
+    assert.match(limited, /\r\nRetry-After: \d+\r\n/);
     assert.match(limited, /too many/i);
+    // what a real client shows its operator
+    const ffmpeg = ffmpegSource({ port: sourcePort, user: name, password, mount: '/live', file: await uploadFixture('mp3', 2, 440), muxer: 'mp3', contentType: 'audio/mpeg' });
+    await ffmpeg.exited;
+    assert.match(ffmpeg.output(), /429 Too Many Requests/, ffmpeg.output());
     assert.equal((await viaSocket(password)).reason, 'IW_ERR_AUTH_RATE_LIMITED');
     const refused = s.logLines.filter((l) => /"message":"login refused"/.test(l)).map((l) => `${/"door":"([a-z-]+)"/.exec(l)?.[1]} ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(l)?.[1]}`);
     assert.deepEqual(refused, [
@@ -349,7 +355,7 @@ describe('passthrough mode: a source client\'s password is Icecast\'s to judge, 
         assert.match(await rawSource(port, '/other.mp3', { user: 'source', password: `wrong-${i}` }, 'audio/mpeg'), /^HTTP\/1\.0 401 /);
       }
       const limited = await rawSource(port, '/other.mp3', right, 'audio/mpeg');
-      assert.match(limited, /^HTTP\/1\.0 403 Forbidden\r\n[^]*too many/i, 'over the limit: refused before Icecast is asked');
+      assert.match(limited, /^HTTP\/1\.0 429 Too Many Requests\r\n[^]*Retry-After: \d+\r\n[^]*too many/i, 'over the limit: refused before Icecast is asked');
       const refused = s.logLines.filter((l) => /"message":"login refused/.test(l)).map((l) => `${/"door":"([a-z-]+)"/.exec(l)?.[1]} ${/"code":"(IW_ERR_[A-Z_]+)"/.exec(l)?.[1]}`);
       assert.deepEqual(refused, ['icecast-source IW_ERR_ICECAST_AUTH', 'icecast-source IW_ERR_ICECAST_AUTH', 'icecast-source IW_ERR_AUTH_RATE_LIMITED']);
       assert.ok(!s.logLines.some((l) => l.includes(right.password)), 'no password in the log');

@@ -130,9 +130,17 @@ describe('Icecast source protocol (pure)', () => {
       assert.equal(answerFor('IW_ERR_MOUNT_BUSY', 'x').text, 'Mountpoint in use');
       assert.equal(answerFor('IW_ERR_ICECAST_MOUNT_IN_USE', 'x').status, 403);
     });
-    it('a rate limit or a kick is a 403 with our sentence (a 401 would read as "wrong password")', () => {
-      assert.deepEqual({ ...answerFor('IW_ERR_AUTH_RATE_LIMITED', 'Too many tries.') }, { status: 403, reason: 'Forbidden', text: 'Too many tries.' });
+    it('a rate limit is a 429 with our sentence and Retry-After (ffmpeg and Liquidsoap print "429 Too Many Requests")', () => {
+      const limited = answerFor('IW_ERR_AUTH_RATE_LIMITED', 'Too many tries.', 540);
+      assert.deepEqual({ ...limited }, { status: 429, reason: 'Too Many Requests', text: 'Too many tries.', retryAfterS: 540 });
+      assert.match(answerBytes(limited), /^HTTP\/1\.0 429 Too Many Requests\r\n[^]*\r\nRetry-After: 540\r\n[^]*\r\n\r\nToo many tries\.\r\n$/);
+      assert.equal(answerFor('IW_ERR_LIMIT_CONNECTIONS', 'Too many connections.').status, 429);
+      assert.doesNotMatch(answerBytes(answerFor('IW_ERR_LIMIT_CONNECTIONS', 'x')), /Retry-After/, 'no Retry-After when nothing says when');
+      assert.equal(answerFor('IW_ERR_AUTH_BUSY', 'Busy.', 5).retryAfterS, 5);
+    });
+    it('a kick is a 403 with our sentence (a 401 would read as "wrong password")', () => {
       assert.equal(answerFor('IW_ERR_KICKED_WAIT', 'Wait.').status, 403);
+      assert.equal(answerFor('IW_ERR_KICKED_WAIT', 'Wait.', 60).retryAfterS, undefined);
     });
     it('a mount the host may not use is 403, an unsupported type 400', () => {
       assert.equal(answerFor('IW_ERR_MOUNT_FORBIDDEN', 'Not yours.').status, 403);

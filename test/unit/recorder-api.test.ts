@@ -1,7 +1,7 @@
 // The recordings API on a real express app and a real directory: login, sessions, ownership, and
 // path traversal (raw request paths over a socket, so nothing normalises them on the way).
 import assert from 'node:assert/strict';
-import { request as httpRequest, type Server } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import type { Config } from '../../server/config/schema.js';
 import { AuthGate } from '../../server/auth/auth-gate.js';
 import { BroadcastRegistry } from '../../server/broadcast/registry.js';
 import { createApp } from '../../server/http/app.js';
-import { SESSION_TTL_MS, SessionStore } from '../../server/http/recordings-routes.js';
+import { loginRefusedEarly, SESSION_TTL_MS, SessionStore } from '../../server/http/recordings-routes.js';
 import { hashPassword } from '../../server/auth/password-hash.js';
 import { createLogger } from '../../server/log.js';
 import { resolveRecording } from '../../server/recorder/recording-index.js';
@@ -133,6 +133,35 @@ describe('recordings API', function () {
     for (let i = 0; i < 3; i++) await request(a).post('/api/login').send({ user: 'alice', password: 'nope' }).expect(401);
     const res = await request(a).post('/api/login').send({ user: ALICE.name, password: ALICE.password }).expect(429);
     assert.equal(res.body.error.code, 'IW_ERR_AUTH_RATE_LIMITED');
+    // an error answer: when to try again, never an ETag (it is not revalidated)
+    assert.match(String(res.headers['retry-after']), /^\d+$/);
+    assert.equal(res.headers.etag, undefined);
+    assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal((await request(a).get('/no/such/page').expect(404)).headers.etag, undefined);
+  });
+
+  it('the daemon refuses a login from an address over its limit before express: the same answer, its body never parsed', async () => {
+    const c = parseConfig(await rawConfig({ limits: { maxFailedLogins: 2 } }), { env: {} });
+    const gate = gateFor(() => c, () => now);
+    const a = createApp({
+      config: () => c, registry: new BroadcastRegistry({ maxBroadcasts: 5, logger }), stats: undefined, logger,
+      recordings: { config: () => c, dir, logger, now: () => now, auth: gate },
+    });
+    for (let i = 0; i < 2; i++) await request(a).post('/api/login').send({ user: 'alice', password: 'nope' }).expect(401);
+    // the daemon's order: loginRefusedEarly() first, express only when it did not answer
+    let reachedExpress = 0;
+    const front = (req: IncomingMessage, res: ServerResponse): void => {
+      if (!loginRefusedEarly({ config: () => c, auth: gate }, req, res)) { reachedExpress++; a(req, res); }
+    };
+    // not even JSON: no parser looks at it
+    const res = await request(front).post('/api/login').set('Content-Type', 'application/json').send('{"user": broken').expect(429);
+    assert.equal(res.body.error.code, 'IW_ERR_AUTH_RATE_LIMITED');
+    assert.match(String(res.headers['retry-after']), /^\d+$/);
+    assert.equal(reachedExpress, 0);
+    // anything else goes on to express
+    await request(front).post('/api/logout').expect(204);
+    await request(front).get('/api/login').expect(404);
+    assert.equal(reachedExpress, 2);
   });
 
   it('GET /api/recordings lists the caller\'s own recordings only, newest first', async () => {
