@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launcherOf } from '../../bench/launcher.js';
 import { PACKAGE_ROOT } from '../../server/paths.js';
 import { waitFor } from './listener.js';
 import { ALL_LOG_LINES } from './stack.js';
@@ -53,6 +54,11 @@ export interface DaemonOptions extends RunOptions {
   readonly argv?: string[];
   /** Keep only the last this many characters of output (long runs). */
   readonly maxOutputChars?: number;
+  /**
+   * Run it as installed: with the node flags and variables of main.js's #! line (the memory
+   * settings `icewire serve` and the systemd unit start it with), where memory is measured.
+   */
+  readonly asInstalled?: boolean;
 }
 
 export interface DaemonProcess {
@@ -80,8 +86,9 @@ export async function spawnDaemon(o: DaemonOptions): Promise<DaemonProcess> {
     configFile = join(mkdtempSync(join(tmpdir(), 'icewire-conf-')), 'icewire.yaml');
     writeFileSync(configFile, JSON.stringify(o.config, null, 2));
   }
-  const argv = o.argv ?? [process.execPath, MAIN, ...(o.args ?? ['serve', '--config', configFile!])];
-  const child = spawn(argv[0]!, argv.slice(1), { env: environment(o), ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) });
+  const launcher = o.asInstalled === true ? launcherOf(MAIN) : { nodeArgs: [], env: {} };
+  const argv = o.argv ?? [process.execPath, ...launcher.nodeArgs, MAIN, ...(o.args ?? ['serve', '--config', configFile!])];
+  const child = spawn(argv[0]!, argv.slice(1), { env: environment({ ...o, env: { ...launcher.env, ...o.env } }), ...(o.cwd !== undefined ? { cwd: o.cwd } : {}) });
   let out = '';
   const keep = (d: Buffer): void => {
     out += d.toString();

@@ -184,8 +184,8 @@ describe('hostile input while a canary broadcast streams', function () {
         maxBroadcasts: 20, idleTimeoutMs: 3000, reconnectGraceMs: 2000,
       },
     };
-    // the malloc setting the shipped systemd unit gives the daemon (systemd/icewire.service)
-    daemon = await spawnDaemon({ config, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword, MALLOC_MMAP_THRESHOLD_: '131072' } });
+    // as installed: with the memory settings of its launcher (main.js's #! line), as the RSS cases measure it
+    daemon = await spawnDaemon({ config, asInstalled: true, env: { ICEWIRE_ICECAST_SOURCE_PASSWORD: icecast.sourcePassword } });
     base = daemon.url;
     wsBase = daemon.wsBase;
     rssTimer = setInterval(() => { maxRss = Math.max(maxRss, rssMb(daemon.child.pid!)); }, 100);
