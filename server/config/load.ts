@@ -6,9 +6,10 @@
 // secret value: messages name keys and file paths, never what was read from them.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document } from 'yaml';
-import { configSchema, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
+import { configSchemas, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
 import { registerSecret } from '../log.js';
 import { issuesFromZod, joinPath, zodMessage, type ConfigIssue } from './issues.js';
 import { fsReason, resolveSecret } from './secrets.js';
@@ -70,14 +71,36 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/**
+ * zod, lent for one config check: loaded (its CommonJS build) for the call, and dropped from
+ * require's cache after, with the globals it set, so that once the call's schemas are garbage the
+ * GC takes zod's code too. A daemon checks its config at start and on reload; keeping zod's
+ * modules and schemas between those cost an idle daemon ~3 MB (docs/performance.md, Idle).
+ */
+function withZod<T>(use: (z: typeof import('zod').z) => T): T {
+  const require = createRequire(import.meta.url);
+  const cached = new Set(Object.keys(require.cache));
+  const globals = ['__zod_globalConfig', '__zod_globalRegistry'].filter((k) => !(k in globalThis));
+  try {
+    return use((require('zod') as typeof import('zod')).z);
+  } finally {
+    for (const k of Object.keys(require.cache)) if (!cached.has(k)) delete require.cache[k];
+    for (const k of globals) delete (globalThis as Record<string, unknown>)[k];
+  }
+}
+
 /** Internal: like parseConfig, but also hands back zod paths so loadConfigFile can add line numbers. */
 function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; issues: (ConfigIssue & { rawPath?: PropertyKey[] })[] } {
   const env = opts.env ?? process.env;
   const baseDir = opts.baseDir ?? process.cwd();
 
-  const parsed = configSchema.safeParse(raw, { error: zodMessage });
-  if (!parsed.success) {
-    return { issues: issuesFromZod(parsed.error.issues).map((i) => ({ path: joinPath(i.path), message: i.message, rawPath: i.path })) };
+  const parsed = withZod((z) => {
+    const { configSchema } = configSchemas(z);
+    const r = configSchema.safeParse(raw, { error: zodMessage });
+    return r.success ? { data: r.data } : { issues: issuesFromZod(r.error.issues, configSchema) };
+  });
+  if (parsed.data === undefined) {
+    return { issues: parsed.issues.map((i) => ({ path: joinPath(i.path), message: i.message, rawPath: i.path })) };
   }
   // A copy: zod hands back `.default()` objects by reference, and they are about to be frozen.
   const c = structuredClone(parsed.data);
