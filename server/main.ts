@@ -14,7 +14,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
-import { stringify } from 'yaml';
 import { buildCli, type DoctorCliOptions, type ServeOptions } from './cli.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, defaultConfig, formatConfigError, loadConfigFile, redactedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -126,6 +125,7 @@ async function checkConfig(file: string): Promise<void> {
     if (err instanceof ConfigError) throw new ExitError(EX_CONFIG, formatConfigError(err, file));
     throw err;
   }
+  const { stringify } = await import('yaml');
   process.stdout.write(stringify(redactedConfig(config)));
   process.stderr.write(`${file}: OK (auth mode ${config.auth.mode}, ${Object.keys(config.mounts).length} station mount(s), ${config.broadcasters.length} broadcaster(s))\n`);
 }
