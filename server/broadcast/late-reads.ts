@@ -23,7 +23,8 @@
 //   - the first packet read within ON_TIME_BELOW_MS of the floor ends the episode: the listeners
 //     had a gap and now get fresh audio, at the broadcast's usual delay;
 //   - an episode that does not catch up within MAX_SHED_MS takes its lateness as the new floor
-//     (listeners get late audio rather than none), and a new episode needs a new late stretch.
+//     (listeners get late audio rather than none, and Icecast's mounts get something to send
+//     before its source-timeout), and a new episode needs a new late stretch.
 //
 // A new connection (a resumed page, which may send what it recorded while away) and a stalled
 // upload that flows again (the gap filler drops as much of its backlog as it wrote silence for)
@@ -39,8 +40,11 @@ export const LATE_ABOVE_MS = 1500;
 export const LATE_FOR_MS = 3000;
 /** While shedding, a packet read within this of the floor is on time: the episode ends (ms). */
 export const ON_TIME_BELOW_MS = 500;
-/** An episode that has not caught up after this long accepts its lateness (ms). */
-export const MAX_SHED_MS = 10000;
+/**
+ * An episode that has not caught up after this long accepts its lateness (ms): half Icecast's
+ * default source-timeout, which drops a source (and its listeners) that sends nothing for 10 s.
+ */
+export const MAX_SHED_MS = 5000;
 /** The floor rises by this share of the time passed (audio clocks drift by far less). */
 export const FLOOR_RISE = 0.001;
 
