@@ -185,8 +185,8 @@ export class Broadcast extends EventEmitter {
     this.bytesInCounter?.inc(chunk.length);
     this.upload.data();
     if (this.gap.active && this.sink !== undefined) {
+      // the backlog the silence stood in for is dropped before it is judged late (late-reads.ts)
       const silenceMs = this.gap.resumeLate();
-      this.late.reset(); // its backlog comes now, read ever less late
       this.log.info('the broadcaster\'s stream flows again', { silenceMs });
     }
     let ok: boolean;
@@ -397,6 +397,7 @@ export class Broadcast extends EventEmitter {
     this.move('ended');
     this.log.info('broadcast ended', {
       reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes, maxMediaLeadMs: Math.round(this.upload.pace.maxLeadMs),
+      maxReadLateMs: Math.round(this.late.maxAboveMs), maxLateStretchMs: Math.round(this.late.maxStretchMs),
       seconds: this.since ? Math.round((this.clock.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });

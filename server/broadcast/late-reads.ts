@@ -26,9 +26,12 @@
 //     (listeners get late audio rather than none, and Icecast's mounts get something to send
 //     before its source-timeout), and a new episode needs a new late stretch.
 //
-// A new connection (a resumed page, which may send what it recorded while away) and a stalled
-// upload that flows again (the gap filler drops as much of its backlog as it wrote silence for)
-// start a new floor: their catch-up is read ever less late, never late for long. The floor also
+// A new connection (a resumed page, which may send what it recorded while away, or less) starts
+// a new floor: its catch-up is read ever less late, never late for long. A stalled upload that
+// flows again on the same connection keeps its floor: TCP delivers its whole backlog, and the gap
+// filler drops as much of it as it wrote silence for before anything is judged here, so what is
+// judged is on time again unless the daemon reads it late (past saturation the daemon's own slow
+// reads make such fills too, and a new floor at each would hide the lateness). The floor also
 // rises by FLOOR_RISE of the time passed, so that a client's audio clock running slow against the
 // system's (tens of ppm) does not read as lateness after hours.
 //
@@ -67,6 +70,9 @@ export class LateReads {
   private episodeShedMs = 0;
   /** Dropped so far, ms. */
   shedMs = 0;
+  /** The most a packet was read above the floor, and the longest late stretch (ms; for the log). */
+  maxAboveMs = 0;
+  maxStretchMs = 0;
 
   constructor(private readonly sink: LateReadsSink) {}
 
@@ -84,6 +90,8 @@ export class LateReads {
       this.floorAt = now;
     }
     const above = lateMs - this.floor - FLOOR_RISE * (now - this.floorAt);
+    if (above > this.maxAboveMs) this.maxAboveMs = above;
+    if (this.lateSince !== undefined && now - this.lateSince > this.maxStretchMs) this.maxStretchMs = now - this.lateSince;
     if (this.shedSince !== undefined) {
       if (above <= ON_TIME_BELOW_MS) {
         this.end(above, true);
@@ -116,7 +124,7 @@ export class LateReads {
     return false;
   }
 
-  /** A new stream of audio (a new connection, a stalled upload flowing again): a new floor, nothing late yet. */
+  /** A new connection's stream: a new floor, nothing late yet. */
   reset(): void {
     if (this.shedSince !== undefined) this.end(0, true);
     this.floor = undefined;

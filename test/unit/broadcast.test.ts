@@ -527,6 +527,22 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         assert.equal(uploadPackets(r.part()), first.sent + src.sent, `every packet heard (and ${silence} of silence while away)`);
       });
 
+      it('a stalled upload that flows again, its backlog at twice real time: the gap filler drops what its silence stood in for, nothing is read late', async () => {
+        const metrics = createMetrics();
+        const r = await onAir({ metrics });
+        r.b.write(r.upload.header());
+        const src = source(r);
+        await reads(r, src, 2, () => 0);
+        await r.clock.advance(6000); // nothing comes through for 6 s: silence fills from 2.5 s on
+        await reads(r, src, 8, (s) => Math.max(0, 6000 - s * 1000));
+        const silenceMs = silencePackets(r.part()) * 20;
+        assert.ok(silenceMs >= 6000, `silence ${silenceMs} ms`);
+        assert.ok(!r.lines().some((l) => LATE_LOG.test(l.message)));
+        assert.equal(await shedSeconds(metrics, 'read-late'), 0);
+        assert.ok(Math.abs(await shedSeconds(metrics, 'stalled-upload') - silenceMs / 1000) < 1e-9, 'the backlog the silence stood in for');
+        assert.equal(uploadPackets(r.part()), src.sent - silenceMs / 20);
+      });
+
       it('a steady network latency (2.5 s, jittering by 1 s): kept', async () => {
         const metrics = createMetrics();
         const r = await onAir({ metrics });

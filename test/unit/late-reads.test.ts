@@ -56,7 +56,7 @@ describe('LateReads', function () {
     assert.deepEqual(dropped, []);
   });
 
-  it('reset(): a new stream of audio has its own floor (and ends an episode)', function () {
+  it('reset(): a new connection has its own floor (and ends an episode)', function () {
     const { late, episodes } = rig();
     late.admit(0, 0, 20);
     for (let t = 1; t <= LATE_FOR_MS + 1; t += 100) late.admit(t, 3000, 20);
