@@ -440,6 +440,14 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         src.sent = Math.max(src.sent, due);
       }
 
+      /** A broadcast on air, counted, its upload's header sent, and a client recording from now. */
+      async function sending(): Promise<{ r: Rig; metrics: Metrics; src: Source }> {
+        const metrics = createMetrics();
+        const r = await onAir({ metrics });
+        r.b.write(r.upload.header());
+        return { r, metrics, src: source(r) };
+      }
+
       async function shedSeconds(m: Metrics, why: string): Promise<number> {
         const v = (await m.audioShed.get()).values.find((x) => x.labels.why === why && x.labels.station === 'live');
         return v?.value ?? 0;
@@ -496,10 +504,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       });
 
       it('a one-off stall: its audio is kept (read late once, then on time)', async () => {
-        const metrics = createMetrics();
-        const r = await onAir({ metrics });
-        r.b.write(r.upload.header());
-        const src = source(r);
+        const { r, metrics, src } = await sending();
         await reads(r, src, 2, () => 0);
         await r.clock.stall(4000);
         catchUp(r, src);
@@ -508,10 +513,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       });
 
       it('a resumed page sending what it recorded while away, over a slow network (at twice real time): kept', async () => {
-        const metrics = createMetrics();
-        const r = await onAir({ metrics });
-        r.b.write(r.upload.header());
-        const first = source(r);
+        const { r, metrics, src: first } = await sending();
         await reads(r, first, 2, () => 0);
         r.b.detach(r.sink);
         await r.clock.advance(6000);
@@ -528,10 +530,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       });
 
       it('a stalled upload that flows again, its backlog at twice real time: the gap filler drops what its silence stood in for, nothing is read late', async () => {
-        const metrics = createMetrics();
-        const r = await onAir({ metrics });
-        r.b.write(r.upload.header());
-        const src = source(r);
+        const { r, metrics, src } = await sending();
         await reads(r, src, 2, () => 0);
         await r.clock.advance(6000); // nothing comes through for 6 s: silence fills from 2.5 s on
         await reads(r, src, 8, (s) => Math.max(0, 6000 - s * 1000));
@@ -544,19 +543,13 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       });
 
       it('a steady network latency (2.5 s, jittering by 1 s): kept', async () => {
-        const metrics = createMetrics();
-        const r = await onAir({ metrics });
-        r.b.write(r.upload.header());
-        const src = source(r);
+        const { r, metrics, src } = await sending();
         await reads(r, src, 20, (s) => 2500 + (Math.floor(s * 4) % 5 === 0 ? 1000 : 0));
         await noneShed(r, metrics, src);
       });
 
       it('a client that sends a cluster a second (Firefox), now and then 1.4 s apart: kept', async () => {
-        const metrics = createMetrics();
-        const r = await onAir({ metrics });
-        r.b.write(r.upload.header());
-        const src = source(r);
+        const { r, metrics, src } = await sending();
         for (let i = 0; i < 20; i++) {
           const gap = i % 4 === 3 ? 1400 : i % 4 === 0 && i > 0 ? 600 : 1000;
           await r.clock.advance(gap);
@@ -566,10 +559,7 @@ describe('Broadcast (fake renditions, fake clock)', () => {
       });
 
       it('a bursty upload (2 s of audio every 2 s, from a desktop source client): kept', async () => {
-        const metrics = createMetrics();
-        const r = await onAir({ metrics });
-        r.b.write(r.upload.header());
-        const src = source(r);
+        const { r, metrics, src } = await sending();
         await reads(r, src, 20, () => 0, 2000);
         await noneShed(r, metrics, src);
       });
