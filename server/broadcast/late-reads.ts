@@ -1,6 +1,6 @@
 // Audio the daemon itself reads late, and what to drop when it stays late. Past saturation (the
-// machine's cores all busy, the daemon's thread waiting for one), the broadcasters' audio waits in
-// the daemon's sockets for seconds before it is read; every listener then hears it that much
+// machine's cores all busy, the daemon's thread waiting for one), the broadcasters' audio can wait
+// in the daemon's sockets for seconds before it is read; every listener then hears it that much
 // later, and a player never catches up by itself: it plays everything it gets. The encoders' own
 // lag (encoder-lag.ts) does not see this: the audio is late before it is handed to them.
 //
