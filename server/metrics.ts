@@ -25,7 +25,7 @@ export interface Metrics {
   readonly pipelineRestarts: Counter<'mount'>;
   readonly icecastReconnects: Counter<'mount'>;
   readonly resumes: Counter<'station'>;
-  /** Late audio dropped so listeners stay at live delay: `stalled-upload` or `encoder-behind`. */
+  /** Late audio dropped so listeners stay at live delay: `stalled-upload`, `read-late` (the daemon read it late for seconds) or `encoder-behind`. */
   readonly audioShed: Counter<'station' | 'why'>;
   /** Silence not written although no media had come: `daemon-stall` (the daemon had not read) or `media-arrived` (it came right after the timer). */
   readonly silenceSkipped: Counter<'station' | 'why'>;
@@ -68,7 +68,7 @@ const COUNTERS = {
   pipelineRestarts: ['icewire_pipeline_restarts_total', 'ffmpeg restarts after a crash, per rendition mount', ['mount']],
   icecastReconnects: ['icewire_icecast_reconnects_total', 'Successful reconnects to Icecast, per rendition mount', ['mount']],
   resumes: ['icewire_resumes_total', 'Broadcasters who came back after a dropped connection', ['station']],
-  audioShed: ['icewire_audio_shed_seconds_total', 'Late audio dropped so listeners stay live: after a stalled upload, or ahead of a transcoder that fell behind', ['station', 'why']],
+  audioShed: ['icewire_audio_shed_seconds_total', 'Late audio dropped so listeners stay live: after a stalled upload (stalled-upload), read late by the daemon for seconds (read-late), or ahead of a transcoder that fell behind (encoder-behind)', ['station', 'why']],
   silenceSkipped: ['icewire_silence_skipped_total', 'Gap fills skipped although no media had come: the daemon itself had stalled (daemon-stall), or the media came right after the timer (media-arrived)', ['station', 'why']],
 } as const satisfies Record<string, readonly [string, string, readonly string[]]>;
 type CounterName = keyof typeof COUNTERS;

@@ -20,6 +20,7 @@ import type { BroadcastDeps, BroadcastSink, BroadcastStatus } from './broadcast-
 import { displayTitle } from './ogg-fanout.js';
 import { everyTellingStalls, noteStall } from './daemon-stall.js';
 import { fillSoon, GapFiller } from './gap-filler.js';
+import { LateReads } from './late-reads.js';
 import { Lifecycle, type LifecycleState } from './lifecycle.js';
 import { MediaPath } from './media-path.js';
 import type { Rendition } from './rendition-pipe.js';
@@ -61,6 +62,8 @@ export class Broadcast extends EventEmitter {
   private readonly ticket: ResumeTicket;
   private readonly media: MediaPath;
   private readonly gap: GapFiller;
+  /** Audio the daemon itself reads late for seconds is shed (late-reads.ts). */
+  private readonly late: LateReads;
   private readonly titles: TitleUpdater;
   private cancelStatus: Cancel | undefined;
   private readonly frames: StatusFrames;
@@ -106,7 +109,7 @@ export class Broadcast extends EventEmitter {
     this.media = new MediaPath(input, this.parts, deps.createRecorder?.(this), this.log, {
       ffmpegPath: deps.ffmpegPath, maxQueueBytes: deps.maxQueueBytes, clock: this.clock,
       // input running ahead of the clock beyond the bound throws, and the broadcast ends
-      admit: (packet) => this.upload.pace.admit(packet) && this.gap.admit(packet),
+      admit: (packet) => this.admit(packet),
       createNormaliser: deps.createNormaliser,
     });
     this.media.on('failed', (err) => this.fail(err));
@@ -114,6 +117,16 @@ export class Broadcast extends EventEmitter {
     // the normaliser's packets found a consumer full: the upload waits (and counts as stalled)
     this.media.on('full', () => this.upload.pause());
     const shed = deps.metrics?.audioShed.labels({ station: plan.id, why: 'stalled-upload' });
+    const shedLate = deps.metrics?.audioShed.labels({ station: plan.id, why: 'read-late' });
+    this.late = new LateReads({
+      dropped: (ms) => shedLate?.inc(ms / 1000),
+      episode: (on, { lateMs, shedMs, caughtUp }) => {
+        if (on) this.log.warn('the daemon reads this broadcast\'s audio late; dropping late audio to keep listeners live', { lateMs: Math.round(lateMs) });
+        else this.log.info(caughtUp ? 'the daemon reads this broadcast\'s audio on time again' : 'the daemon stays late; its lateness is kept as this broadcast\'s delay',
+          { lateMs: Math.round(lateMs), shedMs: Math.round(shedMs) });
+        this.pushStatus(true);
+      },
+    });
     this.silenceSkipped = {
       stall: deps.metrics?.silenceSkipped.labels({ station: plan.id, why: 'daemon-stall' }),
       arrived: deps.metrics?.silenceSkipped.labels({ station: plan.id, why: 'media-arrived' }),
@@ -172,6 +185,7 @@ export class Broadcast extends EventEmitter {
     this.bytesInCounter?.inc(chunk.length);
     this.upload.data();
     if (this.gap.active && this.sink !== undefined) {
+      // the backlog the silence stood in for is dropped before it is judged late (late-reads.ts)
       const silenceMs = this.gap.resumeLate();
       this.log.info('the broadcaster\'s stream flows again', { silenceMs });
     }
@@ -184,6 +198,18 @@ export class Broadcast extends EventEmitter {
     }
     if (!ok) this.upload.pause();
     return ok;
+  }
+
+  /**
+   * Each Opus packet: within the media lead (else it throws), not late audio that silence stood in
+   * for (gap-filler.ts), and not read late for seconds (late-reads.ts: the recording keeps it).
+   */
+  private admit(packet: Buffer): boolean | 'recording' {
+    const pace = this.upload.pace;
+    const before = pace.mediaMs;
+    pace.admit(packet);
+    if (!this.gap.admit(packet)) return false;
+    return this.late.admit(pace.takenAt, pace.lateMs, pace.mediaMs - before) || 'recording';
   }
 
   private maybeDrain(): void {
@@ -246,6 +272,7 @@ export class Broadcast extends EventEmitter {
     previous?.close(new IcewireError('IW_ERR_RESUMED_ELSEWHERE'));
     const silenceMs = this.gap.stop();
     this.gap.forgetLate();
+    this.late.reset(); // a new stream: what it recorded while away comes at once
     this.cancelGrace?.();
     this.cancelGrace = undefined;
     const awayMs = this.awaySince !== undefined ? this.clock.now() - this.awaySince : 0;
@@ -330,9 +357,9 @@ export class Broadcast extends EventEmitter {
     return this.frames.status();
   }
 
-  /** Late audio dropped so listeners stay live (after a stall, or ahead of a transcoder that fell behind), ms. */
+  /** Late audio dropped so listeners stay live (after a stalled upload, read late by the daemon for seconds, or ahead of a transcoder that fell behind), ms. */
   get shedMs(): number {
-    return this.parts.reduce((n, p) => n + (p.shedMs ?? 0), this.gap.droppedMs);
+    return this.parts.reduce((n, p) => n + (p.shedMs ?? 0), this.gap.droppedMs + this.late.shedMs);
   }
 
   /** A status frame now; `periodic`: only if one is due (status-frames.ts). */
@@ -370,6 +397,7 @@ export class Broadcast extends EventEmitter {
     this.move('ended');
     this.log.info('broadcast ended', {
       reason, wasLive, bytesIn: this.bytesIn, resumes: this.resumes, maxMediaLeadMs: Math.round(this.upload.pace.maxLeadMs),
+      maxReadLateMs: Math.round(this.late.maxAboveMs), maxLateStretchMs: Math.round(this.late.maxStretchMs),
       seconds: this.since ? Math.round((this.clock.now() - this.since.getTime()) / 1000) : 0,
       ...(err ? { code: err.code } : {}),
     });

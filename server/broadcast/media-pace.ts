@@ -24,6 +24,10 @@ export class MediaPace {
   private samples = 0;
   /** The furthest the media ran ahead of the clock, in ms (for the log). */
   maxLeadMs = 0;
+  /** When the last packet was taken (the clock's ms). */
+  takenAt = 0;
+  /** How late the last packet came: the time since the start, less the audio received with it (ms; late-reads.ts). */
+  lateMs = 0;
 
   constructor(private readonly clock: Pick<Clock, 'now'>, private readonly leadMs = MEDIA_LEAD_MS) {
     this.startedAt = clock.now();
@@ -43,10 +47,13 @@ export class MediaPace {
 
   /** `samples` (48 kHz) more arrived: false when that puts the media beyond the bound (it is not counted). */
   take(samples: number): boolean {
-    const elapsed = this.clock.now() - this.startedAt;
+    const now = this.clock.now();
+    const elapsed = now - this.startedAt;
     const lead = (this.samples + samples) / SAMPLES_PER_MS - elapsed;
     if (lead > this.leadMs + elapsed * CLOCK_DRIFT) return false;
     this.samples += samples;
+    this.takenAt = now;
+    this.lateMs = -lead;
     if (lead > this.maxLeadMs) this.maxLeadMs = lead;
     return true;
   }

@@ -26,10 +26,12 @@ export interface MediaPathOptions {
   readonly maxQueueBytes: number;
   readonly clock: Clock;
   /**
-   * Whether each Opus packet is heard (late audio after a stall is not); throws when the packet
-   * must end the broadcast (audio running ahead of the clock).
+   * Whether each Opus packet is heard: true; false for late audio that silence stood in for (the
+   * recording has the silence too); 'recording' for late audio shed from the live streams only
+   * (late-reads.ts: the recording keeps the whole show). Throws when the packet must end the
+   * broadcast (audio running ahead of the clock).
    */
-  readonly admit: (packet: Buffer) => boolean;
+  readonly admit: (packet: Buffer) => boolean | 'recording';
   readonly createNormaliser?: NormaliserFactory | undefined;
 }
 
@@ -154,8 +156,12 @@ export class MediaPath extends EventEmitter {
     if (!this.opusStarted) return true;
     let ok = true;
     for (const packet of packets) {
-      if (!this.opts.admit(packet)) continue;
-      for (const c of this.consumers) if (!c.packet(packet)) ok = false;
+      const heard = this.opts.admit(packet);
+      if (heard === true) {
+        for (const c of this.consumers) if (!c.packet(packet)) ok = false;
+      } else if (heard === 'recording' && this.recorder !== undefined && !this.recorder.packet(packet)) {
+        ok = false;
+      }
     }
     // one page per chunk and stream: one write per mount
     if (!this.feed.flush()) ok = false;

@@ -12,7 +12,7 @@ import { FakeClock } from '../helpers/fake-clock.js';
 import { FakeRendition, FakeSink, OggUpload } from '../helpers/fake-broadcast-parts.js';
 import { captureLogger, type LogLine } from '../helpers/log-capture.js';
 import { oggPages, packetsEnding } from '../helpers/ogg-pages.js';
-import { FIRST_AUDIO_SPLIT_MS } from '../../server/broadcast/ogg-fanout.js';
+import { FIRST_AUDIO_SPLIT_MS, type ShowRecorder } from '../../server/broadcast/ogg-fanout.js';
 import { createMetrics, type Metrics } from '../../server/metrics.js';
 
 const OGG = parseMime('audio/ogg;codecs=opus')!;
@@ -34,7 +34,7 @@ interface Rig {
   part(mount?: string): FakeRendition;
 }
 
-function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: FakeSink | null; titleOk?: () => boolean; metrics?: Metrics } = {}): Rig {
+function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: FakeSink | null; titleOk?: () => boolean; metrics?: Metrics; recorder?: ShowRecorder } = {}): Rig {
   const clock = new FakeClock();
   const { logger, lines } = captureLogger();
   const parts = new Map<string, FakeRendition>();
@@ -44,6 +44,7 @@ function rig(opts: { renditions?: RenditionPlan[]; input?: InputMedia; sink?: Fa
     ffmpegPath: 'ffmpeg', stats: { listeners: (m) => (m === '/live.ogg' ? 3 : 0) }, logger,
     reconnect: { giveUpMs: 30000, firstDelayMs: 250, maxDelayMs: 2000 },
     reconnectGraceMs: GRACE_MS, stallTimeoutMs: STALL_MS, idleTimeoutMs: IDLE_MS, maxQueueBytes: 1 << 20, clock, metrics: opts.metrics,
+    ...(opts.recorder !== undefined ? { createRecorder: () => opts.recorder! } : {}),
     createRendition: (plan, ctx) => {
       const r = new FakeRendition(plan, ctx);
       parts.set(plan.mount, r);
@@ -406,6 +407,161 @@ describe('Broadcast (fake renditions, fake clock)', () => {
         await r.clock.advance(0);
         assert.equal(silencePackets(r.part()) * 20, 4000, 'silence from the last media to now');
         assert.equal(silencePackets(r.part(), r.part().silencePages), 200, 'the renditions are told it is silence');
+      });
+    });
+
+    describe('the daemon reads the audio late for seconds (past saturation): shed at the input', () => {
+      const LATE_LOG = /reads this broadcast's audio late/;
+      const ON_TIME_LOG = /reads this broadcast's audio on time again/;
+
+      /** A client recording in real time since `t0`; `sent`: packets (20 ms) the daemon has read. */
+      interface Source { readonly t0: number; sent: number; upload: OggUpload }
+
+      function source(r: Rig, upload = r.upload): Source {
+        return { t0: r.clock.now(), sent: 0, upload };
+      }
+
+      /**
+       * For `seconds`, every `stepMs` the daemon reads what the client recorded up to `lateMs(s)`
+       * ago (s: seconds into this call), in one chunk; `stall`: a step where the clock stalls instead.
+       */
+      async function reads(r: Rig, src: Source, seconds: number, lateMs: (s: number) => number, stepMs = 250): Promise<void> {
+        const start = r.clock.now();
+        for (let t = stepMs; t <= seconds * 1000; t += stepMs) {
+          await r.clock.advance(stepMs);
+          catchUp(r, src, lateMs((r.clock.now() - start) / 1000));
+        }
+      }
+
+      /** Read, now, everything recorded up to `lateMs` ago. */
+      function catchUp(r: Rig, src: Source, lateMs = 0): void {
+        const due = Math.floor((r.clock.now() - src.t0 - lateMs) / 20);
+        if (due > src.sent) r.b.write(src.upload.audio(due - src.sent));
+        src.sent = Math.max(src.sent, due);
+      }
+
+      /** A broadcast on air, counted, its upload's header sent, and a client recording from now. */
+      async function sending(): Promise<{ r: Rig; metrics: Metrics; src: Source }> {
+        const metrics = createMetrics();
+        const r = await onAir({ metrics });
+        r.b.write(r.upload.header());
+        return { r, metrics, src: source(r) };
+      }
+
+      async function shedSeconds(m: Metrics, why: string): Promise<number> {
+        const v = (await m.audioShed.get()).values.find((x) => x.labels.why === why && x.labels.station === 'live');
+        return v?.value ?? 0;
+      }
+
+      /** Nothing shed, nothing logged as late, every packet read was heard. */
+      async function noneShed(r: Rig, m: Metrics, src: Source): Promise<void> {
+        assert.equal(r.b.shedMs, 0);
+        assert.equal(await shedSeconds(m, 'read-late'), 0);
+        assert.ok(!r.lines().some((l) => LATE_LOG.test(l.message)));
+        assert.equal(uploadPackets(r.part()), src.sent, 'every packet read was heard');
+      }
+
+      it('lateness that grows and persists is shed at once for every rendition, counted, told and logged once; on time again, the audio flows', async () => {
+        const metrics = createMetrics();
+        const r = await onAir({ metrics, renditions: [{ mount: '/live.ogg', format: 'ogg-opus', bitrate: undefined }, { mount: '/live.mp3', format: 'mp3', bitrate: 128 }] });
+        r.b.write(r.upload.header());
+        const src = source(r);
+        await reads(r, src, 2, () => 0);
+        // the daemon reads at half speed for 8 s (its lateness grows to 4 s), then stays 4 s late for 1 s
+        await reads(r, src, 8, (s) => s * 500);
+        await reads(r, src, 1, () => 4000);
+        const shed = r.b.shedMs;
+        assert.ok(shed > 0, 'late audio was shed');
+        assert.equal(r.lines().filter((l) => LATE_LOG.test(l.message)).length, 1, 'logged once for the episode');
+        // nothing read while late (above the floor by more than 0.5 s) reaches either rendition
+        assert.equal(uploadPackets(r.part()), src.sent - shed / 20);
+        assert.equal(uploadPackets(r.part('/live.mp3')), src.sent - shed / 20, 'one decision for every rendition');
+        assert.ok(Math.abs(await shedSeconds(metrics, 'read-late') - shed / 1000) < 1e-9, 'counted in /metrics');
+        // it catches up: the backlog's late part is dropped, the fresh audio is heard again
+        catchUp(r, src);
+        await reads(r, src, 3, () => 0);
+        assert.ok(r.b.shedMs > shed, 'the backlog read late was dropped');
+        assert.equal(r.lines().filter((l) => ON_TIME_LOG.test(l.message)).length, 1);
+        const heardBefore = uploadPackets(r.part());
+        await reads(r, src, 2, () => 0);
+        assert.equal(uploadPackets(r.part()) - heardBefore, 100, 'on time again: every packet heard');
+        assert.ok(Math.abs(await shedSeconds(metrics, 'read-late') - r.b.shedMs / 1000) < 1e-9);
+        assert.ok(r.sink.statuses.some((st) => (st.shedMs ?? 0) > 0), 'the broadcaster is told (shedMs)');
+        assert.equal(r.sink.last?.shedMs, Math.round(r.b.shedMs));
+      });
+
+      it('the recording keeps what the live streams shed', async () => {
+        const packets: Buffer[] = [];
+        const recorder = { start: () => undefined, packet: (p: Buffer) => { packets.push(p); return true; }, silence: () => undefined, raw: () => undefined, finish: async () => undefined };
+        const r = await onAir({ recorder });
+        r.b.write(r.upload.header());
+        const src = source(r);
+        await reads(r, src, 2, () => 0);
+        await reads(r, src, 8, (s) => s * 500);
+        catchUp(r, src);
+        assert.ok(r.b.shedMs > 0);
+        assert.equal(packets.length, src.sent, 'every packet read is recorded');
+      });
+
+      it('a one-off stall: its audio is kept (read late once, then on time)', async () => {
+        const { r, metrics, src } = await sending();
+        await reads(r, src, 2, () => 0);
+        await r.clock.stall(4000);
+        catchUp(r, src);
+        await reads(r, src, 6, () => 0);
+        await noneShed(r, metrics, src);
+      });
+
+      it('a resumed page sending what it recorded while away, over a slow network (at twice real time): kept', async () => {
+        const { r, metrics, src: first } = await sending();
+        await reads(r, first, 2, () => 0);
+        r.b.detach(r.sink);
+        await r.clock.advance(6000);
+        r.b.attach(new FakeSink(), OGG);
+        const again = new OggUpload();
+        r.b.write(again.header());
+        // it recorded on while away: 6 s behind, catching up 1 s every second
+        const src: Source = { t0: first.t0 + 2000, sent: 0, upload: again };
+        await reads(r, src, 8, (s) => Math.max(0, 6000 - s * 1000));
+        const silence = silencePackets(r.part());
+        assert.ok(!r.lines().some((l) => LATE_LOG.test(l.message)));
+        assert.equal(r.b.shedMs, 0);
+        assert.equal(uploadPackets(r.part()), first.sent + src.sent, `every packet heard (and ${silence} of silence while away)`);
+      });
+
+      it('a stalled upload that flows again, its backlog at twice real time: the gap filler drops what its silence stood in for, nothing is read late', async () => {
+        const { r, metrics, src } = await sending();
+        await reads(r, src, 2, () => 0);
+        await r.clock.advance(6000); // nothing comes through for 6 s: silence fills from 2.5 s on
+        await reads(r, src, 8, (s) => Math.max(0, 6000 - s * 1000));
+        const silenceMs = silencePackets(r.part()) * 20;
+        assert.ok(silenceMs >= 6000, `silence ${silenceMs} ms`);
+        assert.ok(!r.lines().some((l) => LATE_LOG.test(l.message)));
+        assert.equal(await shedSeconds(metrics, 'read-late'), 0);
+        assert.ok(Math.abs(await shedSeconds(metrics, 'stalled-upload') - silenceMs / 1000) < 1e-9, 'the backlog the silence stood in for');
+        assert.equal(uploadPackets(r.part()), src.sent - silenceMs / 20);
+      });
+
+      it('a steady network latency (2.5 s, jittering by 1 s): kept', async () => {
+        const { r, metrics, src } = await sending();
+        await reads(r, src, 20, (s) => 2500 + (Math.floor(s * 4) % 5 === 0 ? 1000 : 0));
+        await noneShed(r, metrics, src);
+      });
+
+      it('a client that sends a cluster a second (Firefox), now and then 1.4 s apart: kept', async () => {
+        const { r, metrics, src } = await sending();
+        for (let i = 0; i < 20; i++) {
+          const gap = i % 4 === 3 ? 1400 : i % 4 === 0 && i > 0 ? 600 : 1000;
+          await r.clock.advance(gap);
+          catchUp(r, src, 200);
+        }
+        await noneShed(r, metrics, src);
+      });
+
+      it('a bursty upload (2 s of audio every 2 s, from a desktop source client): kept', async () => {
+        const { r, metrics, src } = await sending();
+        await reads(r, src, 20, () => 0, 2000);
+        await noneShed(r, metrics, src);
       });
     });
 
