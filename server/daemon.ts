@@ -113,14 +113,14 @@ export class Daemon {
     const recordings = { config: () => this.config, dir: config.recordings.dir, logger, auth: this.auth, ledger: this.recordingLedger, sessions: this.loginSessions };
     const app = createApp({
       config: () => this.config, registry: this.registry, stats: this.stats, logger,
-      metricsRegistry: metricsHere ? this.metrics.registry : undefined,
+      metricsRegistry: metricsHere ? () => this.metrics.registry : undefined,
       recordings,
       sourceMetadata: { paths: METADATA_PATHS, handle: metadata },
     });
     if (config.metrics.enabled && config.metrics.listen !== undefined) {
-      const reg = this.metrics.registry;
       this.metricsServer = createServer((req, res) => {
         if (req.method === 'GET' && req.url === '/metrics') {
+          const reg = this.metrics.registry;
           void reg.metrics().then((text) => { res.writeHead(200, { 'Content-Type': reg.contentType }); res.end(text); });
         } else {
           res.writeHead(404).end();

@@ -2,7 +2,6 @@
 // wrong" with the full dotted path, and for an unknown key the known key it was probably meant to
 // be (a typo, snake_case, the wrong case). No message echoes a value that could be a secret.
 import type { z } from 'zod';
-import { configSchema } from './schema.js';
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. `mounts.live.renditions.0.format`; '' for the file as a whole. */
@@ -81,8 +80,8 @@ function unwrap(s: unknown): unknown {
   }
   return s;
 }
-function knownKeysAt(path: readonly PropertyKey[]): string[] {
-  let s: unknown = configSchema;
+function knownKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] {
+  let s: unknown = schema;
   for (const seg of path) {
     const d = defOf(unwrap(s));
     if (d === undefined) return [];
@@ -126,12 +125,12 @@ export function joinPath(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join('.');
 }
 
-export function issuesFromZod(zodIssues: readonly ZodIssue[]): { path: PropertyKey[]; message: string }[] {
+export function issuesFromZod(zodIssues: readonly ZodIssue[], schema: unknown): { path: PropertyKey[]; message: string }[] {
   const out: { path: PropertyKey[]; message: string }[] = [];
   for (const iss of zodIssues) {
     if (iss.code === 'unrecognized_keys') {
       // one line per key, named by its full path: that is what the operator searches the file for
-      const known = knownKeysAt(iss.path);
+      const known = knownKeysAt(schema, iss.path);
       for (const key of iss.keys) {
         const hint = suggestKey(key, known);
         const list = known.length > 0 && known.length <= 12 ? `; known keys here: ${known.join(', ')}` : '';

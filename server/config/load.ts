@@ -6,9 +6,10 @@
 // secret value: messages name keys and file paths, never what was read from them.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document } from 'yaml';
-import { configSchema, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
+import type { Document, LineCounter } from 'yaml';
+import { configSchemas, INSTANCE_NAME_RE, type Config, type RawConfig } from './schema.js';
 import { registerSecret } from '../log.js';
 import { issuesFromZod, joinPath, zodMessage, type ConfigIssue } from './issues.js';
 import { fsReason, resolveSecret } from './secrets.js';
@@ -70,14 +71,38 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/**
+ * A package lent for one synchronous call: loaded (its CommonJS build) for the call, then dropped
+ * from require's cache, with the globals it set, so that once what the call made is garbage the
+ * GC takes the package's code too. The daemon checks its config at start and on reload only;
+ * keeping zod (with the schemas) and yaml loaded between those cost an idle daemon ~4 MB of heap
+ * (docs/performance.md, Idle).
+ */
+function borrow<M, T>(pkg: 'zod' | 'yaml', use: (m: M) => T): T {
+  const require = createRequire(import.meta.url);
+  const cached = new Set(Object.keys(require.cache));
+  const globals = new Set(Reflect.ownKeys(globalThis));
+  try {
+    return use(require(pkg) as M);
+  } finally {
+    for (const k of Object.keys(require.cache)) if (!cached.has(k)) delete require.cache[k];
+    for (const k of Reflect.ownKeys(globalThis)) if (!globals.has(k)) delete (globalThis as Record<PropertyKey, unknown>)[k];
+  }
+}
+type Yaml = typeof import('yaml');
+
 /** Internal: like parseConfig, but also hands back zod paths so loadConfigFile can add line numbers. */
 function parseWithPaths(raw: unknown, opts: ParseOptions): { config?: Config; issues: (ConfigIssue & { rawPath?: PropertyKey[] })[] } {
   const env = opts.env ?? process.env;
   const baseDir = opts.baseDir ?? process.cwd();
 
-  const parsed = configSchema.safeParse(raw, { error: zodMessage });
-  if (!parsed.success) {
-    return { issues: issuesFromZod(parsed.error.issues).map((i) => ({ path: joinPath(i.path), message: i.message, rawPath: i.path })) };
+  const parsed = borrow('zod', ({ z }: typeof import('zod')) => {
+    const { configSchema } = configSchemas(z);
+    const r = configSchema.safeParse(raw, { error: zodMessage });
+    return r.success ? { data: r.data } : { issues: issuesFromZod(r.error.issues, configSchema) };
+  });
+  if (parsed.data === undefined) {
+    return { issues: parsed.issues.map((i) => ({ path: joinPath(i.path), message: i.message, rawPath: i.path })) };
   }
   // A copy: zod hands back `.default()` objects by reference, and they are about to be frozen.
   const c = structuredClone(parsed.data);
@@ -150,7 +175,7 @@ export function parseConfig(raw: unknown, opts: ParseOptions = {}): Config {
 }
 
 /** 1-based line/column of the key at `path` in the YAML document (or its nearest ancestor). */
-function locate(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } | undefined {
+function locate({ isMap, isScalar, isSeq }: Yaml, doc: Document, lines: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } | undefined {
   for (let n = path.length; n > 0; n--) {
     const parentPath = path.slice(0, n - 1);
     const last = path[n - 1];
@@ -202,30 +227,33 @@ export function loadConfigFile(path: string, env?: NodeJS.ProcessEnv): Config {
     throw new ConfigError([{ path: '', message: `cannot read the config file ${abs}: ${fsReason(err)}.${hint}` }], path);
   }
 
-  const lines = new LineCounter();
-  // prettyErrors off: the pretty form quotes the offending source line, which may hold a password.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => {
-      const pos = lines.linePos(e.pos[0]);
-      return { path: '', message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${e.message}`, line: pos.line, column: pos.col };
-    }), path);
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new ConfigError([{ path: '', message: `cannot read the YAML: ${err instanceof Error ? err.message : String(err)}` }], path);
-  }
-  // An empty file means "all defaults", the same as running without a file.
-  if (raw === null || raw === undefined) raw = {};
+  return borrow('yaml', (yaml: Yaml) => {
+    const { LineCounter, parseDocument } = yaml;
+    const lines = new LineCounter();
+    // prettyErrors off: the pretty form quotes the offending source line, which may hold a password.
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      throw new ConfigError(doc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        return { path: '', message: `YAML syntax error at line ${pos.line}, column ${pos.col}: ${e.message}`, line: pos.line, column: pos.col };
+      }), path);
+    }
+    let raw: unknown;
+    try {
+      raw = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new ConfigError([{ path: '', message: `cannot read the YAML: ${err instanceof Error ? err.message : String(err)}` }], path);
+    }
+    // An empty file means "all defaults", the same as running without a file.
+    if (raw === null || raw === undefined) raw = {};
 
-  const { config, issues } = parseWithPaths(raw, { env, baseDir: dirname(abs) });
-  if (config !== undefined) return config;
-  throw new ConfigError(issues.map(({ rawPath, ...i }) => {
-    const pos = rawPath && rawPath.length > 0 ? locate(doc, lines, rawPath) : undefined;
-    return pos ? { ...i, line: pos.line, column: pos.column } : i;
-  }), path);
+    const { config, issues } = parseWithPaths(raw, { env, baseDir: dirname(abs) });
+    if (config !== undefined) return config;
+    throw new ConfigError(issues.map(({ rawPath, ...i }) => {
+      const pos = rawPath && rawPath.length > 0 ? locate(yaml, doc, lines, rawPath) : undefined;
+      return pos ? { ...i, line: pos.line, column: pos.column } : i;
+    }), path);
+  });
 }
 
 /**

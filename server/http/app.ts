@@ -21,8 +21,8 @@ import { requestDeadlines } from './request-deadlines.js';
 export interface AppDeps {
   /** The current config (it changes on reload). */
   readonly config: () => Pick<Config, 'auth' | 'mounts' | 'icecast' | 'limits' | 'admin' | 'metrics' | 'trustProxy' | 'instanceName' | 'guests'>;
-  /** Prometheus registry, served at /metrics unless metrics are off or on their own address. */
-  readonly metricsRegistry?: Registry | undefined;
+  /** Prometheus registry, served at /metrics unless metrics are off or on their own address (asked at the first scrape: prom-client loads on first use). */
+  readonly metricsRegistry?: (() => Registry) | undefined;
   readonly registry: BroadcastRegistry;
   readonly stats: StatsPoller | undefined;
   readonly logger: Logger;
@@ -79,8 +79,9 @@ export function createApp(deps: AppDeps): express.Express {
   const { metricsRegistry } = deps;
   if (metricsRegistry !== undefined) {
     app.get('/metrics', async (_req, res) => {
-      res.setHeader('Content-Type', metricsRegistry.contentType);
-      res.send(await metricsRegistry.metrics());
+      const reg = metricsRegistry();
+      res.setHeader('Content-Type', reg.contentType);
+      res.send(await reg.metrics());
     });
   }
 

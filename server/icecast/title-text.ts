@@ -12,8 +12,20 @@
 //   `<charset>UTF-8</charset>`. Characters Latin-1 lacks come out as `&#8212;`-style entities, so
 //   for such mounts the daemon transliterates first (— → -, “ ” → ", Привет → Privet).
 // - Ogg (Vorbis) titles are UTF-8 whatever the mount's charset.
-import transliterate from '@sindresorhus/transliterate';
+import { createRequire } from 'node:module';
 import type { RenditionFormat, TitleCharset } from '../config/schema.js';
+
+// The transliteration tables (~0.8 MB of heap) and ICU's grapheme data are loaded with the first
+// title that needs them, not at start: an idle daemon does not keep them (docs/performance.md, Idle).
+let transliterateFn: ((s: string) => string) | undefined;
+function transliterate(s: string): string {
+  transliterateFn ??= (createRequire(import.meta.url)('@sindresorhus/transliterate') as { default: (s: string) => string }).default;
+  return transliterateFn(s);
+}
+/** Whether the transliteration tables have been loaded (test/unit/idle-daemon.test.ts: not at idle). */
+export const transliterationLoaded = (): boolean => transliterateFn !== undefined;
+let graphemes: Intl.Segmenter | undefined;
+const segmenter = { segment: (s: string): Intl.Segments => (graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s) };
 
 /** Longest title or artist kept, in user-perceived characters (grapheme clusters). */
 export const MAX_TITLE_CHARS = 200;
@@ -36,7 +48,6 @@ const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/g;
 // not text. Noncharacters are not for interchange.
 const INVISIBLE_RE = /[\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]|\p{Noncharacter_Code_Point}|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/gu;
 
-const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /**
  * One title or artist, as any source sent it, made fit to keep and show: Unicode NFC, control

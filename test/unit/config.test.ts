@@ -6,8 +6,11 @@ import { fileURLToPath } from 'node:url';
 import {
   ConfigError, parseConfig, loadConfigFile, defaultConfig, redactedConfig, formatConfigError,
 } from '../../server/config/load.js';
-import { configSchema } from '../../server/config/schema.js';
+import { z } from 'zod';
+import { configSchemas } from '../../server/config/schema.js';
 import { redactString } from '../../server/log.js';
+
+const { configSchema } = configSchemas(z);
 
 // dist/test/unit/ -> repo root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -95,7 +95,7 @@ describe('an idle daemon keeps no timer', () => {
 });
 
 describe('what an idle daemon loads', () => {
-  it('no fluent-ffmpeg, no fetch (undici) after start and a /healthz', () => {
+  it('no fluent-ffmpeg, no fetch (undici), no prom-client, no zod, no transliteration tables after start and a /healthz; the first /metrics loads prom-client and lists every metric', () => {
     // a fresh process: this one has loaded everything the other tests needed
     const script = `
       import { createRequire } from 'node:module';
@@ -107,14 +107,28 @@ describe('what an idle daemon loads', () => {
       const http = await import('node:http');
       await new Promise((r) => http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => { res.resume(); res.on('end', r); }));
       const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('node_modules')).map((f) => f.split('node_modules/')[1].split('/')[0]);
+      const { transliterationLoaded } = await import(${JSON.stringify(`${PACKAGE_ROOT}/dist/server/icecast/title-text.js`)});
+      const titleTables = transliterationLoaded();
+      // zod (either build) sets this global when it loads; the config check lends it and takes it back
+      const zod = '__zod_globalConfig' in globalThis || Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('node_modules/zod/'));
       const builtins = process.moduleLoadList.filter((m) => m.includes('undici'));
-      process.stdout.write(JSON.stringify({ packages: [...new Set(loaded)], builtins }));
+      const get = (path) => new Promise((r) => http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => { let b = ''; res.setEncoding('utf8'); res.on('data', (c) => { b += c; }); res.on('end', () => r(b)); }));
+      const scrape = await get('/metrics');
+      const promAfter = Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('node_modules/prom-client/'));
+      process.stdout.write(JSON.stringify({ packages: [...new Set(loaded)], builtins, promAfter, scrape, titleTables, zod }));
       await d.stop();
     `;
-    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 30000 })) as { packages: string[]; builtins: string[] };
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: PACKAGE_ROOT, encoding: 'utf8', timeout: 30000 })) as { packages: string[]; builtins: string[]; promAfter: boolean; scrape: string; titleTables: boolean; zod: boolean };
     assert.ok(out.packages.includes('express'), `the CJS packages loaded are listed (${out.packages.join(' ')})`);
     assert.ok(!out.packages.includes('fluent-ffmpeg'), 'fluent-ffmpeg is loaded with the first ffmpeg');
     assert.deepEqual(out.builtins, [], 'Icecast is asked with node:http, not fetch()');
+    assert.ok(!out.packages.includes('prom-client') && !out.packages.includes('@opentelemetry'), 'prom-client is loaded with the first count or scrape');
+    assert.ok(out.promAfter, 'the first /metrics loaded it');
+    assert.equal(out.zod, false, 'zod is lent for the config check only (and loaded with the first guest frame)');
+    assert.equal(out.titleTables, false, 'the transliteration tables are loaded with the first title that needs them');
+    for (const name of ['icewire_broadcasts_started_total', 'icewire_errors_total', 'icewire_broadcasts_live', 'icewire_icecast_up', 'icewire_process_nodejs_eventloop_lag_seconds']) {
+      assert.match(out.scrape, new RegExp(`^# TYPE ${name} `, 'm'), `the first scrape lists ${name}`);
+    }
   });
 });
 

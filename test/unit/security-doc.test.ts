@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { configSchema } from '../../server/config/schema.js';
+import { z } from 'zod';
+import { configSchemas } from '../../server/config/schema.js';
+
+const { configSchema } = configSchemas(z);
 
 const DOC = readFileSync(fileURLToPath(new URL('../../../docs/security.md', import.meta.url)), 'utf8');
 const NGINX = readFileSync(fileURLToPath(new URL('../../../nginx/icewire.conf', import.meta.url)), 'utf8');
