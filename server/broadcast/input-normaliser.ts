@@ -116,6 +116,8 @@ export class FfmpegNormaliser implements Normaliser {
     }
     this.restarts.push(now);
     this.o.logger.warn('the normaliser died; restarting it', { demuxer: this.o.demuxer, code: exit.code, signal: exit.signal });
+    // what the dead one still has in its pipe is read and discarded (a paused pipe would stay open)
+    this.ffmpeg.dropOutput();
     this.ffmpeg = this.spawn();
   }
 

@@ -315,10 +315,12 @@ export class FfmpegProcess extends EventEmitter {
     return this.exited;
   }
 
-  /** SIGKILL now (daemon shutdown's last resort, fault tests); before the spawn, as it spawns. */
+  /** SIGKILL now (daemon shutdown's last resort); before the spawn, as it spawns. Its output is discarded. */
   kill(): Promise<FfmpegExit> {
     this.stopping = true;
     this.killRequested = true;
+    // a stdout the consumer paused would otherwise never be read to its end, and never closed
+    this.dropOutput();
     this.signal('SIGKILL');
     return this.exited;
   }
