@@ -12,6 +12,7 @@ import winston from 'winston';
 import { IcewireError } from '../../server/errors.js';
 import { createLogger } from '../../server/log.js';
 import { FfmpegProcess, type FfmpegExit, type FfmpegProcessOptions } from '../../server/pipeline/ffmpeg-process.js';
+import { liveChildren } from '../helpers/teardown.js';
 
 const logger = createLogger({ console: false, transports: [new winston.transports.Stream({ stream: new Writable({ write: (_c, _e, cb) => cb() }) })] });
 /** Raw 16-bit PCM in, the same out: ffmpeg copies it through. */
@@ -33,14 +34,8 @@ function proc(extra: Partial<FfmpegProcessOptions> = {}): { ff: FfmpegProcess; o
   return { ff, out, exits };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Still running as this process's child. */
+const alive = (pid: number): boolean => liveChildren().some((c) => c.pid === pid);
 
 describe('FfmpegProcess (real ffmpeg, its own stdin and stdout pipes)', function () {
   this.timeout(30000);
