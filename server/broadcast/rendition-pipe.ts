@@ -244,13 +244,15 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     }
     this.ffmpeg = this.spawn();
     this.lag.reset();
+    // The header pages first, before the spawn resolves: pages the feed passes on meanwhile go to
+    // the new ffmpeg too, and an Ogg stream that begins with audio pages is not one it can read.
+    if (!this.readsUpload && this.oggHeaderPages !== undefined) this.ffmpeg.write(this.oggHeaderPages);
     try {
       await this.ffmpeg.start();
     } catch (err) {
       this.emit('failed', err instanceof IcewireError ? err : new IcewireError('IW_ERR_PIPELINE_FAILED', { cause: err }));
       return;
     }
-    if (!this.readsUpload && this.oggHeaderPages !== undefined) this.ffmpeg.write(this.oggHeaderPages);
     if (this.readsUpload) await this.output.restartStream();
   }
 

@@ -1,7 +1,8 @@
-// A GET to Icecast's HTTP interface with the answer as text, for the stats the daemon polls while
-// a broadcast is live and reads for /healthz and /metrics. node:http rather than fetch(): fetch()
-// loads undici and web streams into the process (about 10 MB of resident memory, measured with
-// Node 20) to read one small JSON document; node:http is loaded anyway.
+// A GET to Icecast's HTTP interface with the answer as text: the stats the daemon polls while a
+// broadcast is live and reads for /healthz and /metrics, the admin statistics of who holds which
+// mount, and title updates. node:http rather than fetch(): fetch() loads undici and web streams
+// into the process (about 10 MB of resident memory, measured with Node 20) to read one small
+// document; node:http is loaded anyway.
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 

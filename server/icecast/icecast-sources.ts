@@ -2,6 +2,7 @@
 // sharing an Icecast agrees on (docs/scaling.md). Each daemon names itself in the User-Agent of
 // its source connections; Icecast shows a source's User-Agent and address in /admin/stats (admin
 // credentials), not in the public status-json.xsl.
+import { getText } from './http-text.js';
 
 const PRODUCT = 'icewire/0.1';
 
@@ -127,16 +128,15 @@ export async function fetchIcecastSources(o: IcecastSourcesOptions): Promise<Sou
   const t = setTimeout(() => ac.abort(), o.timeoutMs);
   try {
     if (o.adminUser !== undefined && o.adminPassword !== undefined) {
-      const res = await fetch(new URL('/admin/stats', o.url), {
+      const res = await getText(new URL('/admin/stats', o.url), {
         headers: { Authorization: `Basic ${Buffer.from(`${o.adminUser}:${o.adminPassword}`, 'utf8').toString('base64')}` },
         signal: ac.signal,
       });
-      const text = await res.text();
       if (res.status !== 200) throw new Error(`Icecast answered ${res.status} to /admin/stats (check icecast.adminUser and the admin password)`);
-      return { sources: parseAdminStats(text), holders: true };
+      return { sources: parseAdminStats(res.text), holders: true };
     }
-    const res = await fetch(new URL('/status-json.xsl', o.url), { signal: ac.signal });
-    return { sources: parseStatusSources(await res.text()), holders: false };
+    const res = await getText(new URL('/status-json.xsl', o.url), { signal: ac.signal });
+    return { sources: parseStatusSources(res.text), holders: false };
   } finally {
     clearTimeout(t);
   }

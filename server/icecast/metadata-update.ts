@@ -3,6 +3,7 @@
 // (docs/notes/icecast.md), answering 200 with "Mountpoint will not accept URL updates", so success
 // is judged by the message, not the status.
 import type { RenditionFormat, TitleCharset } from '../config/schema.js';
+import { getText } from './http-text.js';
 import { mountTitleCharset, titleForMount } from './title-text.js';
 
 export function acceptsUrlMetadata(format: RenditionFormat): boolean {
@@ -33,10 +34,10 @@ export async function updateMetadata(o: {
   url: string; mount: string; user: string; password: string; title: string; timeoutMs: number;
   format: RenditionFormat; charset?: TitleCharset | undefined;
 }): Promise<boolean> {
-  const res = await fetch(metadataUrl(o), {
+  const res = await getText(metadataUrl(o), {
     // credentials in the header, never in the URL (Icecast logs URLs)
     headers: { Authorization: `Basic ${Buffer.from(`${o.user}:${o.password}`, 'utf8').toString('base64')}`, 'User-Agent': 'icewire/0.1' },
     signal: AbortSignal.timeout(o.timeoutMs),
   });
-  return metadataAccepted(res.status, await res.text());
+  return metadataAccepted(res.status, res.text);
 }
