@@ -79,9 +79,9 @@ export class FfmpegNormaliser implements Normaliser {
 
   private spawn(): FfmpegProcess {
     const args = normaliserArgs(this.o.demuxer);
-    const ff = new FfmpegProcess({ ffmpegPath: this.o.ffmpegPath, inputOptions: args.input, outputOptions: args.output, logger: this.o.logger });
     const reader = new OggReader();
-    ff.stdout.on('data', (chunk: Buffer) => {
+    // the child's stdout pipe calls onOutput itself
+    const ff: FfmpegProcess = new FfmpegProcess({ ffmpegPath: this.o.ffmpegPath, inputOptions: args.input, outputOptions: args.output, logger: this.o.logger, onOutput: (chunk: Buffer) => {
       if (ff !== this.ffmpeg || this.dropOutput) return;
       const packets: Buffer[] = [];
       for (const ev of reader.push(chunk)) {
@@ -89,8 +89,8 @@ export class FfmpegNormaliser implements Normaliser {
         else if (ev.type === 'frame') packets.push(ev.data);
         else this.fail(new IcewireError('IW_ERR_PIPELINE_FAILED', { detail: `the normaliser wrote invalid Ogg/Opus: ${ev.detail}` }));
       }
-      if (packets.length > 0 && !this.o.output.packets(packets)) ff.stdout.pause();
-    });
+      if (packets.length > 0 && !this.o.output.packets(packets)) ff.stdout?.pause();
+    } });
     ff.on('drain', () => { if (ff === this.ffmpeg) this.o.output.drain(); });
     ff.on('exit', (exit: FfmpegExit) => {
       if (ff !== this.ffmpeg || exit.clean || this.ending) return;
@@ -116,6 +116,8 @@ export class FfmpegNormaliser implements Normaliser {
     }
     this.restarts.push(now);
     this.o.logger.warn('the normaliser died; restarting it', { demuxer: this.o.demuxer, code: exit.code, signal: exit.signal });
+    // what the dead one still has in its pipe is read and discarded (a paused pipe would stay open)
+    this.ffmpeg.dropOutput();
     this.ffmpeg = this.spawn();
   }
 
@@ -134,18 +136,15 @@ export class FfmpegNormaliser implements Normaliser {
   }
 
   resume(): void {
-    this.ffmpeg.stdout.resume();
+    this.ffmpeg.stdout?.resume();
   }
 
   async finish(): Promise<void> {
     this.ending = true;
     const ff = this.ffmpeg;
-    const ended = new Promise<void>((resolve) => {
-      if (ff.stdout.readableEnded) resolve();
-      else ff.stdout.once('end', () => resolve());
-    });
+    const ended = ff.outputEnded();
     // its last packets are wanted even if a consumer was full: nothing else writes any more
-    ff.stdout.resume();
+    ff.stdout?.resume();
     await ff.stop();
     await Promise.race([ended, this.o.clock.sleep(FINISH_MS)]);
   }
@@ -153,7 +152,7 @@ export class FfmpegNormaliser implements Normaliser {
   abandon(): void {
     this.ending = true;
     this.dropOutput = true;
-    this.ffmpeg.stdout.resume();
+    this.ffmpeg.dropOutput();
     void this.ffmpeg.stop();
   }
 

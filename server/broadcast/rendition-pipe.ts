@@ -173,7 +173,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.gather = new OutputGather(this.clock, (chunk) => this.sendOutput(chunk));
     this.ffmpeg = this.spawn();
     // one listener for the pipe's life: whichever ffmpeg is current gets resumed
-    output.on('drain', () => this.ffmpeg.stdout.resume());
+    output.on('drain', () => this.ffmpeg.stdout?.resume());
   }
 
   /** For the output's reconnects. */
@@ -191,9 +191,10 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       inputOptions: inputOptions(ffmpegInputFor(this.kind, this.opts.input)),
       outputOptions: outputOptions(this.plan, this.opts.input),
       logger: this.opts.logger,
-    });
-    ff.stdout.on('data', (chunk: Buffer) => {
-      if (ff === this.ffmpeg) this.gather.push(chunk);
+      // the child's stdout pipe calls this itself
+      onOutput: (chunk: Buffer) => {
+        if (ff === this.ffmpeg) this.gather.push(chunk);
+      },
     });
     ff.on('drain', () => this.emit('drain'));
     ff.on('exit', (exit: FfmpegExit) => {
@@ -210,7 +211,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
       this.lag.output(unit);
       if (!this.output.write(unit)) ok = false;
     }
-    if (!ok) this.ffmpeg.stdout.pause();
+    if (!ok) this.ffmpeg.stdout?.pause();
   }
 
   async start(): Promise<void> {
@@ -234,7 +235,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     this.restartCount++;
     this.opts.metrics?.pipelineRestarts.inc({ mount: this.plan.mount });
     this.opts.logger.warn('ffmpeg died; restarting it', { rendition: this.plan.mount, code: exit.code, signal: exit.signal, restarts: this.restartCount });
-    this.ffmpeg.stdout.removeAllListeners('data');
+    this.ffmpeg.dropOutput();
     this.gather.flush();
     if (this.readsUpload) {
       // A new ffmpeg writes a new WebM header: listeners need a new Icecast stream for it.
@@ -293,7 +294,7 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     if (!this.readsUpload || this.finishing) return;
     // The broadcaster's new connection starts a new WebM stream: a new ffmpeg for it.
     const old = this.ffmpeg;
-    old.stdout.removeAllListeners('data');
+    old.dropOutput();
     this.gather.flush();
     this.framer = new StreamFramer(this.kind.framer);
     this.ffmpeg = this.spawn();
@@ -315,12 +316,9 @@ export class FfmpegPipe extends OutputPipe implements Rendition {
     const ff = this.ffmpeg;
     this.feed.flush();
     if (eosPage !== undefined && !this.readsUpload && this.oggHeaderPages !== undefined) ff.write(eosPage);
-    const ended = new Promise<void>((resolve) => {
-      if (ff.stdout.readableEnded) resolve();
-      else ff.stdout.once('end', () => resolve());
-    });
+    const ended = ff.outputEnded();
     const exit = await ff.stop();
-    if (!exit.clean) ff.stdout.resume();
+    if (!exit.clean) ff.stdout?.resume();
     // stdout ends right after ffmpeg exits; bound it in case it never wrote anything
     await Promise.race([ended, this.clock.sleep(2000)]);
     this.gather.flush();

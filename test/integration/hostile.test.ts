@@ -715,7 +715,7 @@ describe('hostile input while a canary broadcast streams', function () {
       let closedMs: number;
       let code: number | undefined;
       try {
-        // 3 MB more: ffmpeg's stdin (pipe and buffers, ~576 KiB) fills, the broadcast is full, and
+        // 3 MB more: ffmpeg's stdin (its 64 KiB pipe and FfmpegProcess's 256 KiB) fills, the broadcast is full, and
         // what follows is held (a paused socket would never see the close frame behind it)
         for (let i = 0; i < 30; i++, at += 100000) c.ws.send(file.subarray(at, at + 100000));
         await new Promise((r) => setTimeout(r, 500));
